@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Set-up shared by `npm start`, `npm test` and `npm run bench` on a fresh clone (Debian 12, Node 20):
+# system packages when missing, npm dependencies, the build, and the demo home with its SoftHSM2 token.
+# Every step is skipped when already done, so later runs cost a few seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf 'p11bridge setup: %s\n' "$*" >&2; }
+
+# 1. System packages: SoftHSM2 (the demo token), the openssl CLI (independent verification in tests).
+need=()
+[ -e /usr/lib/softhsm/libsofthsm2.so ] && command -v softhsm2-util >/dev/null 2>&1 || need+=(softhsm2)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+if [ "${#need[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    say "missing Debian packages: ${need[*]}. Install them as root, then run this again:"
+    say "  sudo apt-get update && sudo apt-get install -y --no-install-recommends ${need[*]}"
+    exit 1
+  fi
+  say "installing ${need[*]} (apt-get)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# 2. npm dependencies. pkcs11js has no prebuilt binary: node-gyp builds it against the local Node headers
+#    (offline only with nodedir set; Debian/NodeSource put them in /usr/include/node).
+if [ -z "${npm_config_nodedir:-}" ] && [ -f /usr/include/node/node_api.h ]; then export npm_config_nodedir=/usr; fi
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] \
+   || [ ! -f node_modules/pkcs11js/build/Release/pkcs11.node ]; then
+  say "installing npm dependencies (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# 3. Build (tsc) when a source file is newer than the last build.
+stamp=dist/.build-stamp
+if [ ! -f "$stamp" ] || [ -n "$(find src tsconfig.json tsconfig.build.json package.json -newer "$stamp" -print -quit)" ]; then
+  say "building (tsc)"
+  rm -rf dist
+  npx --no-install tsc -p tsconfig.build.json
+  touch "$stamp"
+fi
+
+# 4. The demo home and token (provisioned on first run; reused afterwards).
+node dist/cli/index.js demo provision

@@ -1,0 +1,128 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { z } from 'zod';
+import type { Config } from '../config/schema';
+import { ApiError, invalidParameter, missingParameter } from '../errors/apiError';
+import type { Logger } from '../observability/logger';
+import type { OperationRegistry } from '../ops/registry';
+import type { OpContext } from '../ops/types';
+import type { TokenRegistry } from '../token/tokenRegistry';
+import { authenticate, requestedFormat, type AuthDeps } from './auth/authenticate';
+import type { NonceCache } from './auth/replayCache';
+import { actionAllowed, certificateAllowed, forbidden, type ResolvedAccessKey } from './permissions';
+import { sendError, sendSuccess, type Format } from './render';
+import { isForm, parsePairs, readBody, splitUrl, type Pair } from './rpcRequest';
+
+export interface RpcDeps {
+  readonly config: Config;
+  readonly tokens: TokenRegistry;
+  readonly operations: OperationRegistry;
+  readonly accessKeys: ReadonlyMap<string, ResolvedAccessKey>;
+  readonly nonces: NonceCache;
+  readonly log: Logger;
+  readonly now?: () => number;
+}
+
+/** Per-request facts for the access log line (never parameter values: they may be message contents). */
+interface Trace {
+  requestId: string;
+  accessKeyId?: string;
+  action?: string;
+  status: number;
+  code?: string;
+}
+
+/**
+ * The RPC endpoint (`/`, GET and POST) as a plain node handler: parse → authenticate → route → permissions →
+ * parameters → operation → render. Every failure becomes the cloud's error envelope; the cause of a
+ * non-API error is logged with the RequestId and never sent.
+ */
+export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const authDeps: AuthDeps = {
+    findAccessKey: (id) => deps.accessKeys.get(id),
+    now: deps.now ?? Date.now,
+    nonces: deps.nonces,
+    maxSkewMs: deps.config.auth.maxSkewSeconds * 1000,
+  };
+  const bodyLimit = deps.config.server.bodyLimit;
+  const accountId = deps.config.server.accountId;
+
+  return (req, res) => {
+    const started = process.hrtime.bigint();
+    const trace: Trace = { requestId: randomUUID().toUpperCase(), status: 200 };
+    let format: Format = 'JSON';
+    let product = 'Kms';
+    const finish = (): void => {
+      const latencyMs = Number(process.hrtime.bigint() - started) / 1e6;
+      deps.log.info({ ...trace, latencyMs: Math.round(latencyMs * 1000) / 1000 }, 'request');
+    };
+    const fail = (e: unknown): void => {
+      const err = toApiError(e);
+      if (!(e instanceof ApiError) || err.status >= 500) {
+        deps.log.error({ requestId: trace.requestId, err: describeCause(e instanceof ApiError ? (e.cause ?? e) : e) }, 'request failed');
+      }
+      trace.status = err.status;
+      trace.code = err.code;
+      const hostId = deps.config.server.hostId ?? req.headers.host ?? 'localhost';
+      sendError(res, format, trace.requestId, hostId, product, err);
+      finish();
+    };
+    const run = async (): Promise<void> => {
+      const method = req.method ?? 'GET';
+      const { path, query } = splitUrl(req.url ?? '/');
+      if ((method !== 'GET' && method !== 'POST') || path !== '/') throw new ApiError('InvalidAction.NotFound');
+      const rawBody = await readBody(req, bodyLimit);
+      const queryPairs = parsePairs(query);
+      const bodyPairs: Pair[] = isForm(req) && rawBody.length > 0 ? parsePairs(rawBody.toString('utf8')) : [];
+      format = requestedFormat(queryPairs.concat(bodyPairs));
+      const auth = authenticate({ method, query: queryPairs, body: bodyPairs, rawBody, headers: req.headers }, authDeps);
+      trace.accessKeyId = auth.accessKeyId;
+      trace.action = auth.action;
+      if (deps.operations.productOf(auth.version) === 'cas') product = 'cas';
+      const op = deps.operations.find(auth.action, auth.version);
+      const key = deps.accessKeys.get(auth.accessKeyId);
+      if (!key) throw new ApiError('InvalidAccessKeyId.NotFound');
+      if (!actionAllowed(key.actions, op.ramAction)) throw forbidden(key, op.ramAction, accountId);
+      const params = parseParams(op.params, auth.params);
+      const resource = op.resource?.(params);
+      if (resource !== undefined && !certificateAllowed(key, resource)) {
+        throw forbidden(key, op.ramAction, accountId, resource);
+      }
+      const ctx: OpContext = {
+        requestId: trace.requestId,
+        accessKeyId: key.id,
+        tokens: deps.tokens,
+        config: deps.config,
+        log: deps.log,
+        canUse: (id) => certificateAllowed(key, id),
+        assertCanUse: (id) => {
+          if (!certificateAllowed(key, id)) throw forbidden(key, op.ramAction, accountId, id);
+        },
+      };
+      const result = await op.handle(ctx, params);
+      sendSuccess(res, format, op.action, trace.requestId, result);
+      finish();
+    };
+    run().catch(fail);
+  };
+}
+
+/** Validates the merged parameters; the first problem becomes MissingParameter or InvalidParameter naming it. */
+function parseParams<S extends z.ZodType>(schema: S, params: ReadonlyMap<string, string>): z.infer<S> {
+  const r = schema.safeParse(Object.fromEntries(params));
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  const name = String(issue?.path[0] ?? 'parameter');
+  if (issue && issue.code === 'invalid_type' && !params.has(name)) throw missingParameter(name);
+  throw invalidParameter(name, issue?.message ?? 'invalid value');
+}
+
+function toApiError(e: unknown): ApiError {
+  if (e instanceof ApiError) return e;
+  return new ApiError('InternalError', undefined, { cause: e });
+}
+
+function describeCause(e: unknown): Record<string, unknown> | string {
+  if (e instanceof Error) return { type: e.name, message: e.message, stack: e.stack };
+  return String(e);
+}

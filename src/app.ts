@@ -1,0 +1,34 @@
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TokenRegistry } from './token/tokenRegistry';
+
+export interface AppDeps {
+  readonly tokens: TokenRegistry;
+  /** The RPC endpoint handler (`/`, GET and POST). */
+  readonly rpc: (req: IncomingMessage, res: ServerResponse) => void;
+  /** True while the process is shutting down: /readyz answers 503 so load balancers drain us. */
+  readonly isShuttingDown: () => boolean;
+}
+
+/**
+ * The Express app: health endpoints, and the RPC endpoint at `/`. No listen, no env reads.
+ * helmet's headers cover every answer; the RPC handler sets the same set itself (see api/render.ts) because
+ * `main.ts` dispatches RPC calls before Express to keep the signing hot path lean.
+ */
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.use(helmet());
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', (_req, res) => {
+    const tokens = deps.tokens.tokens.map((t) => ({ warehouseId: t.warehouseId, name: t.config.name, state: t.state, ready: t.isReady() }));
+    const ready = !deps.isShuttingDown() && tokens.every((t) => t.ready);
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', tokens });
+  });
+  app.all('/', (req, res) => deps.rpc(req, res));
+  return app;
+}

@@ -1,0 +1,99 @@
+import { z } from 'zod';
+
+/**
+ * The one place a setting is named. Every key is documented in docs/configuration.md.
+ * Objects are strict: an unknown key is an error that names its path.
+ */
+const secretRef = z.union([z.strictObject({ env: z.string().min(1) }), z.strictObject({ file: z.string().min(1) })]);
+
+const port = z.number().int().min(0).max(65535);
+
+export const serverSchema = z.strictObject({
+  host: z.string().default('127.0.0.1'),
+  port: port.default(8080),
+  /** Node's default is 16 KiB; signatures and certificates ride in the URL (protocol §2). */
+  maxHeaderSize: z.number().int().min(16384).default(65536),
+  /** Largest accepted form body, in bytes. */
+  bodyLimit: z.number().int().min(1024).default(65536),
+  /** `HostId` in error envelopes; default: the request's Host header. */
+  hostId: z.string().optional(),
+  /** How long a graceful shutdown waits for in-flight requests before closing anyway. */
+  shutdownTimeoutMs: z.number().int().min(0).default(10000),
+  /** Worker processes (node:cluster); 1 serves in the main process. */
+  workers: z.number().int().min(1).max(64).default(1),
+  /** Region and account used to build ARNs (`acs:kms:<region>:<account>:certificate/<id>`). */
+  regionId: z.string().default('cn-hangzhou'),
+  accountId: z.string().default('1234567890123456'),
+});
+
+export const tokenSchema = z.strictObject({
+  /** The CAS `WarehouseId` (`WhId`) of this token. */
+  warehouseId: z.number().int().min(1),
+  name: z.string().min(1),
+  /** Path of the PKCS#11 module (.so). */
+  module: z.string().min(1).default('/usr/lib/softhsm/libsofthsm2.so'),
+  /** Select the token by label or serial, never by slot index (SoftHSM2 renumbers slots). */
+  tokenLabel: z.string().optional(),
+  tokenSerial: z.string().optional(),
+  pin: secretRef,
+  sessions: z.strictObject({
+    /** Sessions in the pool: one in-flight operation each (two calls on one session crash SoftHSM2). */
+    size: z.number().int().min(1).max(256).default(4),
+    /** Requests allowed to wait for a session; beyond it they are refused at once with Throttling.User. */
+    maxWaiting: z.number().int().min(0).default(256),
+    /** Longest wait for a session before the request is refused with Throttling.User. */
+    acquireTimeoutMs: z.number().int().min(1).default(5000),
+  }).prefault({}),
+  /** What to do with a private key that is extractable or not sensitive: refuse to serve it, or warn. */
+  insecureKeys: z.enum(['refuse', 'warn']).default('refuse'),
+  /** Re-initialisation after a device error: first delay and cap of the exponential backoff. */
+  recovery: z.strictObject({
+    initialDelayMs: z.number().int().min(0).default(200),
+    maxDelayMs: z.number().int().min(0).default(10000),
+  }).prefault({}),
+}).refine((t) => t.tokenLabel !== undefined || t.tokenSerial !== undefined, {
+  message: 'set tokenLabel or tokenSerial',
+});
+
+export const accessKeySchema = z.strictObject({
+  id: z.string().min(1),
+  secret: secretRef,
+  enabled: z.boolean().default(true),
+  /** RAM actions this key may call (`kms:CertificatePrivateKeySign`, `yundun-cert:Sign`, `kms:*`, or `*`). */
+  actions: z.array(z.string().min(1)).default(['*']),
+  /** Certificate identifiers this key may use, or `*`. */
+  certificates: z.array(z.string().min(1)).default(['*']),
+  description: z.string().optional(),
+});
+
+export const configSchema = z.strictObject({
+  server: serverSchema.prefault({}),
+  tokens: z.array(tokenSchema).min(1),
+  auth: z.strictObject({
+    /** Allowed clock skew of `Timestamp` / `x-acs-date` (the cloud allows 15 minutes). */
+    maxSkewSeconds: z.number().int().min(1).default(900),
+    /** How long a nonce is remembered (the cloud: 31 minutes). */
+    nonceTtlSeconds: z.number().int().min(60).default(1860),
+    /** Upper bound on remembered nonces (about 150 bytes each). */
+    nonceMaxEntries: z.number().int().min(1000).default(1_000_000),
+    accessKeys: z.array(accessKeySchema).min(1),
+  }),
+  cas: z.strictObject({
+    /** How `MessageType=RAW` is read: the literal UTF-8 string (2026 docs) or base64 (older docs). */
+    rawMessageEncoding: z.enum(['utf8', 'base64']).default('utf8'),
+    p7: z.strictObject({
+      /** Embed the content in the CMS SignedData (default: detached). */
+      attached: z.boolean().default(false),
+      /** Include the chain after the signer certificate. */
+      includeChain: z.boolean().default(true),
+    }).prefault({}),
+  }).prefault({}),
+  logging: z.strictObject({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  }).prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type TokenConfig = z.infer<typeof tokenSchema>;
+export type AccessKeyConfig = z.infer<typeof accessKeySchema>;
+export type ServerConfig = z.infer<typeof serverSchema>;

@@ -1,0 +1,228 @@
+import * as pkcs11 from 'pkcs11js';
+
+/**
+ * The algorithm table: the only place that maps an API algorithm to PKCS#11 mechanisms.
+ * Each row is seen under both product names where the two products share it
+ * (KMS `RSA_PSS_SHA_256` = CAS `SHA256withRSA/PSS`). Callers receive a row, never a mechanism number.
+ * Sources: ../shared/docs/alibaba-protocol.md §9.5, RFC 8017, X9.62, GB/T 32918.
+ */
+
+export type KeyType = 'RSA' | 'EC' | 'SM2';
+export type KeySpec = 'RSA_2048' | 'RSA_3072' | 'RSA_4096' | 'EC_P256' | 'EC_P384' | 'EC_SM2';
+export type HashName = 'sha256' | 'sm3';
+
+/** A PKCS#11 mechanism with its parameter, ready for C_SignInit / C_DecryptInit. */
+export interface MechanismSpec {
+  readonly mechanism: number;
+  readonly parameter?: pkcs11.IParams & Record<string, unknown>;
+}
+
+/**
+ * How the token is asked to sign:
+ * - `message`: the mechanism hashes (CKM_SHA256_RSA_PKCS): input is the raw message;
+ * - `digestInfo`: CKM_RSA_PKCS over DER DigestInfo(hash) (RFC 8017 §9.2);
+ * - `digest`: the mechanism takes the bare digest (CKM_RSA_PKCS_PSS, CKM_ECDSA).
+ */
+export type SignInput = 'message' | 'digestInfo' | 'digest';
+
+/** How the token's output becomes the API's bytes. */
+export type SignatureEncoding = 'rsa' | 'ecdsa-der' | 'sm2-der' | 'cms';
+
+export interface SignatureAlgorithm {
+  /** Stable internal name, used in logs and capability reports. */
+  readonly id: 'RSA_PKCS1_SHA_256' | 'RSA_PSS_SHA_256' | 'ECDSA_SHA_256' | 'SM2DSA' | 'RSA_P7_SHA_256';
+  readonly kmsName?: string;
+  readonly casName?: string;
+  readonly keyType: KeyType;
+  readonly keySpecs: readonly KeySpec[];
+  readonly hash: HashName;
+  readonly digestLength: number;
+  /** Token-side hashing: used for RAW messages when the token offers it. */
+  readonly onMessage?: MechanismSpec & { readonly input: 'message' };
+  /** Hash in software, sign the digest: used for DIGEST, and for RAW when `onMessage` is absent on the token. */
+  readonly onDigest?: MechanismSpec & { readonly input: 'digestInfo' | 'digest' };
+  /** Mechanisms come from the token's HSM profile (SM2 is vendor-defined; PKCS#11 has no number for it). */
+  readonly vendorProfile?: 'sm2';
+  readonly encoding: SignatureEncoding;
+  /** Signature over the RAW message on the verify side (node:crypto name and options). */
+  readonly verify: { readonly nodeHash: string; readonly pss?: { readonly saltLength: number } };
+}
+
+const pssParams = (): pkcs11.IParams & Record<string, unknown> => ({
+  type: pkcs11.CK_PARAMS_RSA_PSS,
+  hashAlg: pkcs11.CKM_SHA256,
+  mgf: pkcs11.CKG_MGF1_SHA256,
+  // Salt length 32 = the digest length, as Alibaba's Java encryption SDK uses (protocol §9.5).
+  saltLen: 32,
+});
+
+const RSA_SPECS: readonly KeySpec[] = ['RSA_2048', 'RSA_3072', 'RSA_4096'];
+
+export const SIGNATURE_ALGORITHMS: readonly SignatureAlgorithm[] = [
+  {
+    id: 'RSA_PKCS1_SHA_256',
+    kmsName: 'RSA_PKCS1_SHA_256',
+    casName: 'SHA256withRSA',
+    keyType: 'RSA',
+    keySpecs: RSA_SPECS,
+    hash: 'sha256',
+    digestLength: 32,
+    onMessage: { mechanism: pkcs11.CKM_SHA256_RSA_PKCS, input: 'message' },
+    onDigest: { mechanism: pkcs11.CKM_RSA_PKCS, input: 'digestInfo' },
+    encoding: 'rsa',
+    verify: { nodeHash: 'sha256' },
+  },
+  {
+    id: 'RSA_PSS_SHA_256',
+    kmsName: 'RSA_PSS_SHA_256',
+    casName: 'SHA256withRSA/PSS',
+    keyType: 'RSA',
+    keySpecs: RSA_SPECS,
+    hash: 'sha256',
+    digestLength: 32,
+    onMessage: { mechanism: pkcs11.CKM_SHA256_RSA_PKCS_PSS, parameter: pssParams(), input: 'message' },
+    onDigest: { mechanism: pkcs11.CKM_RSA_PKCS_PSS, parameter: pssParams(), input: 'digest' },
+    encoding: 'rsa',
+    verify: { nodeHash: 'sha256', pss: { saltLength: 32 } },
+  },
+  {
+    id: 'ECDSA_SHA_256',
+    kmsName: 'ECDSA_SHA_256',
+    casName: 'SHA256withECDSA',
+    keyType: 'EC',
+    keySpecs: ['EC_P256'],
+    hash: 'sha256',
+    digestLength: 32,
+    // SoftHSM2 2.6.1 has no CKM_ECDSA_SHA256 (SoftHSMv2#620): the capability probe then falls back to onDigest.
+    onMessage: { mechanism: pkcs11.CKM_ECDSA_SHA256, input: 'message' },
+    onDigest: { mechanism: pkcs11.CKM_ECDSA, input: 'digest' },
+    encoding: 'ecdsa-der',
+    verify: { nodeHash: 'sha256' },
+  },
+  {
+    id: 'SM2DSA',
+    kmsName: 'SM2DSA',
+    casName: 'SM3withSM2',
+    keyType: 'SM2',
+    keySpecs: ['EC_SM2'],
+    hash: 'sm3',
+    digestLength: 32,
+    vendorProfile: 'sm2',
+    encoding: 'sm2-der',
+    verify: { nodeHash: 'sm3' },
+  },
+  {
+    id: 'RSA_P7_SHA_256',
+    casName: 'SHA256withRSA/P7',
+    keyType: 'RSA',
+    keySpecs: RSA_SPECS,
+    hash: 'sha256',
+    digestLength: 32,
+    // The CMS signer signs DER(signedAttrs): the same mechanisms as SHA256withRSA.
+    onMessage: { mechanism: pkcs11.CKM_SHA256_RSA_PKCS, input: 'message' },
+    onDigest: { mechanism: pkcs11.CKM_RSA_PKCS, input: 'digestInfo' },
+    encoding: 'cms',
+    verify: { nodeHash: 'sha256' },
+  },
+];
+
+const byKms = new Map<string, SignatureAlgorithm>();
+const byCas = new Map<string, SignatureAlgorithm>();
+for (const a of SIGNATURE_ALGORITHMS) {
+  if (a.kmsName) byKms.set(a.kmsName, a);
+  if (a.casName) byCas.set(a.casName, a);
+}
+
+/** The row for a KMS `Algorithm` value, or undefined. */
+export function kmsSignatureAlgorithm(name: string): SignatureAlgorithm | undefined {
+  return byKms.get(name);
+}
+
+/** The row for a CAS `SigningAlgorithm` value, or undefined. */
+export function casSignatureAlgorithm(name: string): SignatureAlgorithm | undefined {
+  return byCas.get(name);
+}
+
+/** Names accepted by each product, for error messages and docs. */
+export const KMS_SIGNATURE_NAMES = SIGNATURE_ALGORITHMS.flatMap((a) => (a.kmsName ? [a.kmsName] : []));
+export const CAS_SIGNATURE_NAMES = SIGNATURE_ALGORITHMS.flatMap((a) => (a.casName ? [a.casName] : []));
+
+// ---------------------------------------------------------------------------------------------------------------
+// Encryption (KMS CertificatePublicKeyEncrypt / CertificatePrivateKeyDecrypt, CAS Encrypt / Decrypt).
+
+export interface EncryptionAlgorithm {
+  readonly name: 'RSAES_OAEP_SHA_1' | 'RSAES_OAEP_SHA_256' | 'SM2PKE';
+  readonly keyType: KeyType;
+  /** Largest plaintext for a 2048-bit key (k - 2·hLen - 2), as the cloud documents. */
+  readonly maxPlaintext: number;
+  readonly decrypt?: MechanismSpec;
+  readonly vendorProfile?: 'sm2';
+  /** node:crypto OAEP hash for the public-key side. */
+  readonly oaepHash?: 'sha1' | 'sha256';
+}
+
+export const ENCRYPTION_ALGORITHMS: readonly EncryptionAlgorithm[] = [
+  {
+    name: 'RSAES_OAEP_SHA_1',
+    keyType: 'RSA',
+    maxPlaintext: 214,
+    decrypt: {
+      mechanism: pkcs11.CKM_RSA_PKCS_OAEP,
+      parameter: { type: pkcs11.CK_PARAMS_RSA_OAEP, hashAlg: pkcs11.CKM_SHA_1, mgf: pkcs11.CKG_MGF1_SHA1, source: 1 },
+    },
+    oaepHash: 'sha1',
+  },
+  {
+    name: 'RSAES_OAEP_SHA_256',
+    keyType: 'RSA',
+    maxPlaintext: 190,
+    decrypt: {
+      mechanism: pkcs11.CKM_RSA_PKCS_OAEP,
+      parameter: { type: pkcs11.CK_PARAMS_RSA_OAEP, hashAlg: pkcs11.CKM_SHA256, mgf: pkcs11.CKG_MGF1_SHA256, source: 1 },
+    },
+    oaepHash: 'sha256',
+  },
+  { name: 'SM2PKE', keyType: 'SM2', maxPlaintext: 6047, vendorProfile: 'sm2' },
+];
+
+/** The row for an encryption `Algorithm` value (CAS's metadata also spells `RSAESOAEPSHA_1`). */
+export function encryptionAlgorithm(name: string): EncryptionAlgorithm | undefined {
+  const normal = name === 'RSAESOAEPSHA_1' ? 'RSAES_OAEP_SHA_1' : name === 'RSAESOAEPSHA_256' ? 'RSAES_OAEP_SHA_256' : name;
+  return ENCRYPTION_ALGORITHMS.find((a) => a.name === normal);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Key generation (demo provisioning, KMS CreateCertificate).
+
+export interface KeySpecRow {
+  readonly spec: KeySpec;
+  readonly keyType: KeyType;
+  readonly generate?: MechanismSpec;
+  readonly modulusBits?: number;
+  readonly curve?: 'P-256' | 'P-384' | 'SM2';
+  /** `DescribeCertificate.SignatureAlgorithm` as KMS names it. */
+  readonly describeAlgorithm: string;
+  readonly vendorProfile?: 'sm2';
+}
+
+export const KEY_SPECS: readonly KeySpecRow[] = [
+  { spec: 'RSA_2048', keyType: 'RSA', generate: { mechanism: pkcs11.CKM_RSA_PKCS_KEY_PAIR_GEN }, modulusBits: 2048, describeAlgorithm: 'RSA2048-SHA256' },
+  { spec: 'RSA_3072', keyType: 'RSA', generate: { mechanism: pkcs11.CKM_RSA_PKCS_KEY_PAIR_GEN }, modulusBits: 3072, describeAlgorithm: 'RSA3072-SHA256' },
+  { spec: 'RSA_4096', keyType: 'RSA', generate: { mechanism: pkcs11.CKM_RSA_PKCS_KEY_PAIR_GEN }, modulusBits: 4096, describeAlgorithm: 'RSA4096-SHA256' },
+  { spec: 'EC_P256', keyType: 'EC', generate: { mechanism: pkcs11.CKM_EC_KEY_PAIR_GEN }, curve: 'P-256', describeAlgorithm: 'ECDSA-SHA256' },
+  { spec: 'EC_P384', keyType: 'EC', generate: { mechanism: pkcs11.CKM_EC_KEY_PAIR_GEN }, curve: 'P-384', describeAlgorithm: 'ECDSA-SHA384' },
+  { spec: 'EC_SM2', keyType: 'SM2', curve: 'SM2', vendorProfile: 'sm2', describeAlgorithm: 'SM2-SM3' },
+];
+
+/** The key-spec row by name. */
+export function keySpecRow(spec: string): KeySpecRow | undefined {
+  return KEY_SPECS.find((k) => k.spec === spec);
+}
+
+/** The algorithm that signs certificates and CSRs made with a key of this spec. */
+export function certificateSigningAlgorithm(keyType: KeyType): SignatureAlgorithm {
+  const id = keyType === 'RSA' ? 'RSA_PKCS1_SHA_256' : keyType === 'EC' ? 'ECDSA_SHA_256' : 'SM2DSA';
+  const row = SIGNATURE_ALGORITHMS.find((a) => a.id === id);
+  if (!row) throw new Error(`no algorithm row ${id}`);
+  return row;
+}

@@ -1,0 +1,72 @@
+import { createHash } from 'node:crypto';
+import { SIGNATURE_ALGORITHMS, type SignatureAlgorithm } from '../../crypto/algorithms';
+import { buildSignedData } from '../../crypto/cmsSignedData';
+import type { SignSubject } from '../../crypto/signPlan';
+import { ApiError, invalidParameter } from '../../errors/apiError';
+import type { KeyEntry } from '../../token/keyIndex';
+import type { Located } from '../../token/tokenRegistry';
+
+/**
+ * Refuses a private-key operation the certificate's state forbids (UpdateCertificateStatus):
+ * PENDING has no certificate yet; INACTIVE and REVOKED refuse to sign or decrypt.
+ */
+export function assertUsable(entry: KeyEntry): void {
+  switch (entry.metadata.status) {
+    case 'PENDING':
+      throw new ApiError('Rejected.Pending');
+    case 'INACTIVE':
+      throw new ApiError('Rejected.Disabled');
+    case 'REVOKED':
+      throw new ApiError('Rejected.Revoked');
+    default:
+  }
+}
+
+/**
+ * Checks, before the token is touched, that the algorithm fits the key (SoftHSM2 answers a mismatch with an
+ * opaque CKR_GENERAL_ERROR: facts §7) and that this token can serve it.
+ */
+export function assertAlgorithmFits(located: Located, alg: SignatureAlgorithm, name: string, param: string): void {
+  const { entry, token } = located;
+  if (alg.keyType !== entry.keyType || entry.keySpec === undefined || !alg.keySpecs.includes(entry.keySpec)) {
+    throw invalidParameter(param, `${name} does not match the key spec ${entry.keySpec ?? entry.keyType} of this certificate.`);
+  }
+  if (!entry.canSign) throw invalidParameter(param, 'the key of this certificate is not allowed to sign.');
+  if (!token.supports(entry, alg)) {
+    throw new ApiError(
+      'UnsupportedOperation',
+      alg.vendorProfile === 'sm2'
+        ? `${name} needs SM2, which the token behind warehouse ${token.warehouseId} does not offer (no SM2 HSM profile).`
+        : `${name} is not supported by the token behind warehouse ${token.warehouseId}.`,
+    );
+  }
+}
+
+/** A signature made by the token with the certificate's private key, encoded as the cloud returns it. */
+export async function signWith(located: Located, alg: SignatureAlgorithm, subject: SignSubject): Promise<Buffer> {
+  return located.token.sign(located.entry.id, alg, subject);
+}
+
+const PKCS1 = SIGNATURE_ALGORITHMS.find((a) => a.id === 'RSA_PKCS1_SHA_256') as SignatureAlgorithm;
+
+/**
+ * CAS `SHA256withRSA/P7`: a CMS SignedData (protocol §9.6) whose RSA signature over the signed attributes is
+ * made by the token. Detached unless configured attached (a DIGEST request can only be detached).
+ */
+export async function signCms(
+  located: Located,
+  subject: SignSubject,
+  opts: { attached: boolean; includeChain: boolean; now: Date },
+): Promise<Buffer> {
+  const cert = located.entry.certificate;
+  if (!cert) throw new ApiError('Rejected.Pending');
+  const messageDigest = subject.kind === 'digest' ? subject.digest : createHash('sha256').update(subject.data).digest();
+  return buildSignedData({
+    ...(opts.attached && subject.kind === 'message' ? { content: subject.data } : {}),
+    messageDigest,
+    signerCertificate: cert.raw,
+    chain: opts.includeChain ? [...located.entry.chain] : [],
+    signingTime: opts.now,
+    signer: (signedAttrs) => located.token.sign(located.entry.id, PKCS1, { kind: 'message', data: signedAttrs }),
+  });
+}

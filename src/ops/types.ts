@@ -1,0 +1,47 @@
+import type { z } from 'zod';
+import type { Config } from '../config/schema';
+import type { Logger } from '../observability/logger';
+import type { TokenRegistry } from '../token/tokenRegistry';
+
+/** Products served, with the API version each one speaks. */
+export const PRODUCTS = {
+  kms: { version: '2016-01-20', ramPrefix: 'kms' },
+  cas: { version: '2020-04-07', ramPrefix: 'yundun-cert' },
+} as const;
+export type Product = keyof typeof PRODUCTS;
+
+/** What an operation handler receives besides its parameters. */
+export interface OpContext {
+  readonly requestId: string;
+  readonly accessKeyId: string;
+  readonly tokens: TokenRegistry;
+  readonly config: Config;
+  readonly log: Logger;
+  /** True when the access key may use this certificate identifier (for filtering lists). */
+  canUse(certificateId: string): boolean;
+  /** Throws `Forbidden.RAM` unless the access key may use this certificate identifier. */
+  assertCanUse(certificateId: string): void;
+}
+
+/** The response fields of a successful call (PascalCase, without RequestId: the renderer adds it). */
+export type OpResult = Record<string, unknown>;
+
+/**
+ * One API operation: product, action name, RAM action, parameter schema and handler.
+ * The schema reads the merged request parameters (strings); unknown parameters are ignored as the cloud does.
+ */
+export interface Operation<S extends z.ZodType = z.ZodType> {
+  readonly product: Product;
+  readonly action: string;
+  /** The RAM action checked against the access key's permissions (`kms:CertificatePrivateKeySign`). */
+  readonly ramAction: string;
+  readonly params: S;
+  /** The certificate identifier the call acts on, for resource-level permissions (undefined: not resource-bound). */
+  resource?(params: z.infer<S>): string | undefined;
+  handle(ctx: OpContext, params: z.infer<S>): Promise<OpResult>;
+}
+
+/** Declares an operation with its parameter type inferred from the schema. */
+export function defineOperation<S extends z.ZodType>(op: Operation<S>): Operation<S> {
+  return op;
+}

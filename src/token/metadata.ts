@@ -1,0 +1,42 @@
+import { z } from 'zod';
+
+/**
+ * Lifecycle metadata of a certificate, kept ON THE TOKEN as a CKO_DATA object (CKA_APPLICATION
+ * `p11bridge`, CKA_LABEL = the certificate identifier, CKA_VALUE = this JSON), so that every daemon in
+ * front of the same HSM sees the same state without a separate database.
+ */
+export const METADATA_APPLICATION = 'p11bridge';
+
+export const certificateStatus = z.enum(['PENDING', 'ACTIVE', 'INACTIVE', 'REVOKED']);
+export type CertificateStatus = z.infer<typeof certificateStatus>;
+
+const metadataSchema = z.object({
+  status: certificateStatus.default('ACTIVE'),
+  keySpec: z.string().optional(),
+  createdAt: z.string().optional(),
+  updatedAt: z.string().optional(),
+  csr: z.string().optional(),
+  subjectAlternativeNames: z.array(z.string()).optional(),
+  tags: z.record(z.string(), z.string()).optional(),
+  customIdentifier: z.string().optional(),
+});
+
+export type CertificateMetadata = z.infer<typeof metadataSchema>;
+
+/** Metadata of a certificate that has no data object: an imported or demo certificate is ACTIVE. */
+export const DEFAULT_METADATA: CertificateMetadata = Object.freeze({ status: 'ACTIVE' });
+
+/** Parses a data object's value; a damaged value falls back to the defaults (and the caller logs it). */
+export function parseMetadata(value: Buffer): CertificateMetadata | undefined {
+  try {
+    const r = metadataSchema.safeParse(JSON.parse(value.toString('utf8')));
+    return r.success ? r.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Serialises metadata for CKA_VALUE. */
+export function serializeMetadata(m: CertificateMetadata): Buffer {
+  return Buffer.from(JSON.stringify(m), 'utf8');
+}

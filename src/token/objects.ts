@@ -1,0 +1,169 @@
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { Certificate } from '@peculiar/asn1-x509';
+import * as pkcs11 from 'pkcs11js';
+import { ecParamsFor, ecSpki, rsaSpki } from '../crypto/keys';
+import type { KeySpecRow } from '../crypto/algorithms';
+import { ApiError } from '../errors/apiError';
+import { findObjects, getAttributes } from './attributes';
+import { METADATA_APPLICATION, serializeMetadata, type CertificateMetadata } from './metadata';
+import type { TokenManager } from './tokenManager';
+
+/** What a new key pair is for: signing only (demo keys), or signing and decryption (KMS CreateCertificate). */
+export type KeyUsage = 'sign' | 'sign+decrypt';
+
+export interface GeneratedKeyPair {
+  readonly spki: Buffer;
+}
+
+/**
+ * Generates a key pair INSIDE the token: sensitive, never extractable, with exactly the usages asked for.
+ * SoftHSM2's defaults would add decrypt/unwrap/derive to EC keys (facts §3), so every usage is set explicitly.
+ */
+export async function generateKeyPair(
+  token: TokenManager,
+  spec: KeySpecRow,
+  label: string,
+  ckaId: Buffer,
+  usage: KeyUsage,
+): Promise<GeneratedKeyPair> {
+  const mechanism = spec.generate;
+  if (!mechanism) throw new ApiError('UnsupportedOperation', `KeySpec ${spec.spec} needs an HSM profile on this token.`);
+  const decrypt = usage === 'sign+decrypt' && spec.keyType === 'RSA';
+  const common = [
+    { type: pkcs11.CKA_TOKEN, value: true },
+    { type: pkcs11.CKA_LABEL, value: label },
+    { type: pkcs11.CKA_ID, value: ckaId },
+  ];
+  const pub: pkcs11.Template = [
+    ...common,
+    { type: pkcs11.CKA_PRIVATE, value: false },
+    { type: pkcs11.CKA_VERIFY, value: true },
+    { type: pkcs11.CKA_ENCRYPT, value: decrypt },
+    { type: pkcs11.CKA_WRAP, value: false },
+  ];
+  if (spec.keyType === 'RSA') {
+    pub.push({ type: pkcs11.CKA_MODULUS_BITS, value: spec.modulusBits ?? 2048 });
+    pub.push({ type: pkcs11.CKA_PUBLIC_EXPONENT, value: Buffer.from([1, 0, 1]) });
+  } else {
+    pub.push({ type: pkcs11.CKA_EC_PARAMS, value: ecParamsFor(spec.curve ?? 'P-256') });
+    pub.push({ type: pkcs11.CKA_DERIVE, value: false });
+  }
+  const priv: pkcs11.Template = [
+    ...common,
+    { type: pkcs11.CKA_PRIVATE, value: true },
+    { type: pkcs11.CKA_SENSITIVE, value: true },
+    { type: pkcs11.CKA_EXTRACTABLE, value: false },
+    { type: pkcs11.CKA_SIGN, value: true },
+    { type: pkcs11.CKA_DECRYPT, value: decrypt },
+    { type: pkcs11.CKA_UNWRAP, value: false },
+    { type: pkcs11.CKA_DERIVE, value: false },
+  ];
+  return token.withSession(async (session, lib) => {
+    const keys = await lib.C_GenerateKeyPairAsync(session, { mechanism: mechanism.mechanism }, pub, priv);
+    if (spec.keyType === 'RSA') {
+      const a = getAttributes(lib, session, keys.publicKey, [pkcs11.CKA_MODULUS, pkcs11.CKA_PUBLIC_EXPONENT]);
+      return { spki: rsaSpki(a.get(pkcs11.CKA_MODULUS) ?? Buffer.alloc(0), a.get(pkcs11.CKA_PUBLIC_EXPONENT) ?? Buffer.alloc(0)) };
+    }
+    const a = getAttributes(lib, session, keys.publicKey, [pkcs11.CKA_EC_PARAMS, pkcs11.CKA_EC_POINT]);
+    return { spki: ecSpki(a.get(pkcs11.CKA_EC_PARAMS) ?? Buffer.alloc(0), a.get(pkcs11.CKA_EC_POINT) ?? Buffer.alloc(0)) };
+  });
+}
+
+/**
+ * Stores an X.509 certificate object linked to its key by CKA_ID. The template is complete before the call:
+ * a failed C_CreateObject leaves an empty certificate object behind in SoftHSM2 2.6.1 (facts §3).
+ */
+export function storeCertificate(token: TokenManager, label: string, ckaId: Buffer, der: Buffer): void {
+  const cert = AsnConvert.parse(der, Certificate);
+  const subject = Buffer.from(AsnConvert.serialize(cert.tbsCertificate.subject));
+  const issuer = Buffer.from(AsnConvert.serialize(cert.tbsCertificate.issuer));
+  const serial = derInteger(Buffer.from(cert.tbsCertificate.serialNumber));
+  token.admin((session, lib) => {
+    lib.C_CreateObject(session, [
+      { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_CERTIFICATE },
+      { type: pkcs11.CKA_CERTIFICATE_TYPE, value: pkcs11.CKC_X_509 },
+      { type: pkcs11.CKA_TOKEN, value: true },
+      { type: pkcs11.CKA_PRIVATE, value: false },
+      { type: pkcs11.CKA_LABEL, value: label },
+      { type: pkcs11.CKA_ID, value: ckaId },
+      { type: pkcs11.CKA_SUBJECT, value: subject },
+      { type: pkcs11.CKA_ISSUER, value: issuer },
+      { type: pkcs11.CKA_SERIAL_NUMBER, value: serial },
+      { type: pkcs11.CKA_VALUE, value: der },
+    ]);
+  });
+}
+
+/** Writes (or replaces) the lifecycle metadata data object of an identifier. */
+export function storeMetadata(token: TokenManager, label: string, metadata: CertificateMetadata): void {
+  token.admin((session, lib) => {
+    const value = serializeMetadata(metadata);
+    const existing = findMetadata(lib, session, label);
+    if (existing) {
+      lib.C_SetAttributeValue(session, existing, [{ type: pkcs11.CKA_VALUE, value }]);
+      return;
+    }
+    lib.C_CreateObject(session, [
+      { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_DATA },
+      { type: pkcs11.CKA_TOKEN, value: true },
+      // Private: only a logged-in application reads or changes a certificate's lifecycle state.
+      { type: pkcs11.CKA_PRIVATE, value: true },
+      { type: pkcs11.CKA_MODIFIABLE, value: true },
+      { type: pkcs11.CKA_APPLICATION, value: METADATA_APPLICATION },
+      { type: pkcs11.CKA_LABEL, value: label },
+      { type: pkcs11.CKA_VALUE, value },
+    ]);
+  });
+}
+
+/** Destroys every object of an identifier: keys and certificates with its CKA_ID, and its metadata object. */
+export function destroyIdentity(token: TokenManager, label: string, ckaId: Buffer): number {
+  return token.admin((session, lib) => {
+    const handles = ckaId.length > 0 ? findObjects(lib, session, [{ type: pkcs11.CKA_ID, value: ckaId }]) : [];
+    const meta = findMetadata(lib, session, label);
+    if (meta) handles.push(meta);
+    for (const h of handles) lib.C_DestroyObject(session, h);
+    return handles.length;
+  });
+}
+
+function findMetadata(lib: pkcs11.PKCS11, session: pkcs11.Handle, label: string): pkcs11.Handle | undefined {
+  return findObjects(lib, session, [
+    { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_DATA },
+    { type: pkcs11.CKA_APPLICATION, value: METADATA_APPLICATION },
+    { type: pkcs11.CKA_LABEL, value: label },
+  ])[0];
+}
+
+/** CKA_SERIAL_NUMBER is the DER encoding of the INTEGER, not its bare content (PKCS#11 §4.6.3). */
+function derInteger(content: Buffer): Buffer {
+  if (content.length > 127) throw new Error('serial number too long');
+  return Buffer.concat([Buffer.from([0x02, content.length]), content]);
+}
+
+/** Reads back the security attributes of an identity's private key (for tests and the CLI). */
+export function privateKeyAttributes(
+  token: TokenManager,
+  ckaId: Buffer,
+): { sensitive: boolean; extractable: boolean; alwaysSensitive: boolean; neverExtractable: boolean } | undefined {
+  return token.admin((session, lib) => {
+    const h = findObjects(lib, session, [
+      { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_PRIVATE_KEY },
+      { type: pkcs11.CKA_ID, value: ckaId },
+    ])[0];
+    if (!h) return undefined;
+    const a = getAttributes(lib, session, h, [
+      pkcs11.CKA_SENSITIVE,
+      pkcs11.CKA_EXTRACTABLE,
+      pkcs11.CKA_ALWAYS_SENSITIVE,
+      pkcs11.CKA_NEVER_EXTRACTABLE,
+    ]);
+    const b = (t: number): boolean => (a.get(t)?.[0] ?? 0) !== 0;
+    return {
+      sensitive: b(pkcs11.CKA_SENSITIVE),
+      extractable: b(pkcs11.CKA_EXTRACTABLE),
+      alwaysSensitive: b(pkcs11.CKA_ALWAYS_SENSITIVE),
+      neverExtractable: b(pkcs11.CKA_NEVER_EXTRACTABLE),
+    };
+  });
+}

@@ -1,0 +1,104 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { certificateSigningAlgorithm, keySpecRow, type KeySpec } from '../crypto/algorithms';
+import { buildCertificate, type SignatureAlgorithmName } from '../crypto/x509Builder';
+import { generateKeyPair, storeCertificate } from './objects';
+import type { TokenManager } from './tokenManager';
+
+/** The key set of a demo token: a CA and one signing key per spec, each with a certificate from the CA. */
+export const DEMO_SIGNING_SPECS: readonly KeySpec[] = ['RSA_2048', 'EC_P256'];
+
+export interface ProvisionedIdentity {
+  readonly id: string;
+  readonly keySpec: KeySpec;
+}
+
+/** The X.509 signature algorithm a CA key of this type writes into certificates. */
+export function x509AlgorithmFor(keyType: 'RSA' | 'EC' | 'SM2'): SignatureAlgorithmName {
+  if (keyType === 'RSA') return 'sha256WithRSAEncryption';
+  if (keyType === 'EC') return 'ecdsaWithSHA256';
+  throw new Error('SM2 certificates need an SM2 HSM profile');
+}
+
+/**
+ * Signs a to-be-signed blob with a key on the token, as X.509 and PKCS#10 want it
+ * (RSA PKCS#1 v1.5 SHA-256, or ECDSA SHA-256 DER): the private key never leaves the token.
+ */
+export function tokenSigner(token: TokenManager, id: string, keyType: 'RSA' | 'EC' | 'SM2') {
+  const alg = certificateSigningAlgorithm(keyType);
+  return (tbs: Buffer): Promise<Buffer> => token.sign(id, alg, { kind: 'message', data: tbs });
+}
+
+/**
+ * Provisions the demo key set inside the token: an EC P-256 CA key with a self-signed CA certificate, and
+ * RSA-2048 and EC P-256 signing keys with certificates issued by that CA (the CA signs through PKCS#11).
+ * Identifiers are UUIDs, as KMS certificate ids are.
+ */
+export async function provisionDemo(
+  token: TokenManager,
+  opts: { now?: Date; organization?: string } = {},
+): Promise<{ ca: ProvisionedIdentity; leaves: ProvisionedIdentity[] }> {
+  const now = opts.now ?? new Date();
+  const org = opts.organization ?? 'p11bridge demo';
+  const notBefore = new Date(now.getTime() - 60 * 60 * 1000);
+  const caSpec = keySpecRow('EC_P256');
+  if (!caSpec) throw new Error('EC_P256 row missing');
+  const caId = randomUUID();
+  const caCkaId = randomBytes(16);
+  const caKey = await generateKeyPair(token, caSpec, caId, caCkaId, 'sign');
+  token.refreshIndex();
+  const caSubject = `CN=${org} CA,O=${org},C=CN`;
+  const caDer = await buildCertificate({
+    subject: caSubject,
+    issuer: caSubject,
+    serialNumber: randomSerial(),
+    notBefore,
+    notAfter: addYears(now, 10),
+    subjectPublicKeyInfo: caKey.spki,
+    issuerPublicKeyInfo: caKey.spki,
+    isCA: true,
+    pathLen: 0,
+    keyUsage: ['keyCertSign', 'cRLSign', 'digitalSignature'],
+    signatureAlgorithm: x509AlgorithmFor('EC'),
+    signer: tokenSigner(token, caId, 'EC'),
+  });
+  storeCertificate(token, caId, caCkaId, caDer);
+
+  const leaves: ProvisionedIdentity[] = [];
+  for (const keySpec of DEMO_SIGNING_SPECS) {
+    const spec = keySpecRow(keySpec);
+    if (!spec) throw new Error(`${keySpec} row missing`);
+    const id = randomUUID();
+    const ckaId = randomBytes(16);
+    const key = await generateKeyPair(token, spec, id, ckaId, 'sign');
+    const der = await buildCertificate({
+      subject: `CN=${org} ${keySpec},O=${org},C=CN`,
+      issuer: caSubject,
+      serialNumber: randomSerial(),
+      notBefore,
+      notAfter: addYears(now, 2),
+      subjectPublicKeyInfo: key.spki,
+      issuerPublicKeyInfo: caKey.spki,
+      isCA: false,
+      keyUsage: ['digitalSignature', 'nonRepudiation'],
+      signatureAlgorithm: x509AlgorithmFor('EC'),
+      signer: tokenSigner(token, caId, 'EC'),
+    });
+    storeCertificate(token, id, ckaId, der);
+    leaves.push({ id, keySpec });
+  }
+  token.refreshIndex();
+  return { ca: { id: caId, keySpec: 'EC_P256' }, leaves };
+}
+
+/** A positive 16-byte serial number (RFC 5280 §4.1.2.2: at most 20 octets, positive). */
+export function randomSerial(): Buffer {
+  const b = randomBytes(16);
+  b[0] = ((b[0] ?? 0) & 0x7f) | 0x01;
+  return b;
+}
+
+function addYears(d: Date, years: number): Date {
+  const r = new Date(d);
+  r.setUTCFullYear(r.getUTCFullYear() + years);
+  return r;
+}
