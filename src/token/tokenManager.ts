@@ -236,32 +236,48 @@ export class TokenManager {
    * Signs with the private key of `id`. The token does the private-key operation; the input is prepared by
    * the algorithm table. A stale handle or device error triggers one recovery and one retry.
    */
-  async sign(id: string, alg: SignatureAlgorithm, subject: SignSubject): Promise<Buffer> {
+  sign(id: string, alg: SignatureAlgorithm, subject: SignSubject): Promise<Buffer> {
+    return this.#withRecovery(id, async (entry) => {
+      const plan = planSignature(alg, subject, this.#caps.mechanisms);
+      const raw = await this.withSession(async (session, lib) => {
+        lib.C_SignInit(session, plan.mechanism, entry.privateKey);
+        // A fresh output buffer per call: the native worker keeps raw pointers until the promise settles.
+        return lib.C_SignAsync(session, plan.data, Buffer.alloc(entry.signatureLength));
+      });
+      return encodeSignature(alg, raw);
+    });
+  }
+
+  /** Decrypts with the private key of `id`, in the token (RSA OAEP as the algorithm table specifies). */
+  decrypt(id: string, mechanism: pkcs11.Mechanism, ciphertext: Buffer): Promise<Buffer> {
+    return this.#withRecovery(id, (entry) =>
+      this.withSession(async (session, lib) => {
+        lib.C_DecryptInit(session, mechanism, entry.privateKey);
+        return lib.C_DecryptAsync(session, ciphertext, Buffer.alloc(entry.signatureLength));
+      }),
+    );
+  }
+
+  /** Runs a private-key operation; on a stale handle or device fault, recovers once and retries once. */
+  async #withRecovery<T>(id: string, op: (entry: KeyEntry) => Promise<T>): Promise<T> {
+    const attempt = (): Promise<T> => {
+      const entry = this.#entries.get(id);
+      if (!entry) throw new ApiError('Certificate.NotFound');
+      return op(entry);
+    };
     try {
-      return await this.#signOnce(id, alg, subject);
+      return await attempt();
     } catch (e) {
       const fault = classify(e);
       if (fault !== 'stale' && fault !== 'device') throw toApiError(e);
-      this.#log.warn({ ckr: ckrName(ckrOf(e) ?? 0), id }, 'token fault during signing: recovering');
+      this.#log.warn({ ckr: ckrName(ckrOf(e) ?? 0), id }, 'token fault: recovering');
       await this.recover(e);
       try {
-        return await this.#signOnce(id, alg, subject);
+        return await attempt();
       } catch (e2) {
         throw toApiError(e2);
       }
     }
-  }
-
-  async #signOnce(id: string, alg: SignatureAlgorithm, subject: SignSubject): Promise<Buffer> {
-    const entry = this.#entries.get(id);
-    if (!entry) throw new ApiError('Certificate.NotFound');
-    const plan = planSignature(alg, subject, this.#caps.mechanisms);
-    const raw = await this.withSession(async (session, lib) => {
-      lib.C_SignInit(session, plan.mechanism, entry.privateKey);
-      // A fresh output buffer per call: the native worker keeps raw pointers until the promise settles.
-      return lib.C_SignAsync(session, plan.data, Buffer.alloc(entry.signatureLength));
-    });
-    return encodeSignature(alg, raw);
   }
 
   /**

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -16,6 +16,7 @@ export interface OpensslDir {
   readonly path: string;
   /** Writes a file and returns its absolute path. */
   write(name: string, data: Buffer | string): string;
+  read(name: string): Buffer;
   run(args: readonly string[]): OpensslResult;
   remove(): void;
 }
@@ -29,6 +30,9 @@ export function opensslDir(): OpensslDir {
       const file = join(path, name);
       writeFileSync(file, data);
       return file;
+    },
+    read(name) {
+      return readFileSync(join(path, name));
     },
     run(args) {
       const result = spawnSync('openssl', args, { cwd: path, encoding: 'utf8' });

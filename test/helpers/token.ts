@@ -1,0 +1,67 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { initSoftHsmToken, SOFTHSM_MODULE, writeSoftHsmConf } from '../../src/cli/softhsm';
+import type { TokenConfig } from '../../src/config/schema';
+import { tokenSchema } from '../../src/config/schema';
+import { silentLogger } from '../../src/observability/logger';
+import { provisionDemo, type ProvisionedIdentity } from '../../src/token/provision';
+import { TokenManager } from '../../src/token/tokenManager';
+
+/** A throwaway SoftHSM2 token in its own temporary directory (the project's SoftHSM fixture). */
+export interface TestToken {
+  readonly dir: string;
+  readonly conf: string;
+  readonly label: string;
+  readonly pin: string;
+  readonly soPin: string;
+  readonly pinFile: string;
+  /** A validated token config for this token (warehouse 1 unless given). */
+  readonly tokenConfig: TokenConfig;
+  /** Deletes the directory. Close every TokenManager on it first. */
+  cleanup(): void;
+}
+
+/**
+ * Creates a fresh token and points this process's SOFTHSM2_CONF at it. SoftHSM2 reads the configuration at
+ * C_Initialize, so every TokenManager of the previous suite must be closed (finalised) before this runs.
+ */
+export function createTestToken(opts: { label?: string; warehouseId?: number; sessions?: number; overrides?: Record<string, unknown> } = {}): TestToken {
+  const dir = mkdtempSync(join(tmpdir(), 'p11bridge-test-'));
+  const conf = writeSoftHsmConf(dir);
+  const label = opts.label ?? `test-${randomBytes(4).toString('hex')}`;
+  const pin = randomBytes(8).toString('hex');
+  const soPin = randomBytes(8).toString('hex');
+  const pinFile = join(dir, 'user-pin');
+  writeFileSync(pinFile, pin, { mode: 0o600 });
+  initSoftHsmToken(conf, label, soPin, pin);
+  process.env.SOFTHSM2_CONF = conf;
+  const tokenConfig = tokenSchema.parse({
+    warehouseId: opts.warehouseId ?? 1,
+    name: label,
+    module: SOFTHSM_MODULE,
+    tokenLabel: label,
+    pin: { file: pinFile },
+    sessions: { size: opts.sessions ?? 4 },
+    ...opts.overrides,
+  });
+  return { dir, conf, label, pin, soPin, pinFile, tokenConfig, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Opens a TokenManager on a test token. */
+export async function openToken(t: TestToken, overrides: Partial<TokenConfig> = {}): Promise<TokenManager> {
+  const m = new TokenManager({ ...t.tokenConfig, ...overrides }, silentLogger());
+  await m.open();
+  return m;
+}
+
+/** Provisions the demo key set (CA, RSA-2048, EC P-256) into a test token, then closes it. */
+export async function provisionTestToken(t: TestToken): Promise<{ ca: ProvisionedIdentity; leaves: ProvisionedIdentity[] }> {
+  const m = await openToken(t);
+  try {
+    return await provisionDemo(m);
+  } finally {
+    await m.close();
+  }
+}
