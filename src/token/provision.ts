@@ -31,18 +31,18 @@ export function tokenSigner(token: TokenManager, id: string, keyType: 'RSA' | 'E
 /**
  * Provisions the demo key set inside the token: an EC P-256 CA key with a self-signed CA certificate, and
  * RSA-2048 and EC P-256 signing keys with certificates issued by that CA (the CA signs through PKCS#11).
- * Identifiers are UUIDs, as KMS certificate ids are.
+ * Identifiers are UUIDs, as KMS certificate ids are, unless `ids` gives them (CA, then one per DEMO_SIGNING_SPECS).
  */
 export async function provisionDemo(
   token: TokenManager,
-  opts: { now?: Date; organization?: string } = {},
+  opts: { now?: Date; organization?: string; ids?: { ca: string; leaves: readonly string[] } } = {},
 ): Promise<{ ca: ProvisionedIdentity; leaves: ProvisionedIdentity[] }> {
   const now = opts.now ?? new Date();
   const org = opts.organization ?? 'p11bridge demo';
   const notBefore = new Date(now.getTime() - 60 * 60 * 1000);
   const caSpec = keySpecRow('EC_P256');
   if (!caSpec) throw new Error('EC_P256 row missing');
-  const caId = randomUUID();
+  const caId = opts.ids?.ca ?? randomUUID();
   const caCkaId = randomBytes(16);
   const caKey = await generateKeyPair(token, caSpec, caId, caCkaId, 'sign');
   token.refreshIndex();
@@ -64,10 +64,11 @@ export async function provisionDemo(
   storeCertificate(token, caId, caCkaId, caDer);
 
   const leaves: ProvisionedIdentity[] = [];
-  for (const keySpec of DEMO_SIGNING_SPECS) {
+  for (const [i, keySpec] of DEMO_SIGNING_SPECS.entries()) {
     const spec = keySpecRow(keySpec);
     if (!spec) throw new Error(`${keySpec} row missing`);
-    const id = randomUUID();
+    // Given ids re-create the same identifiers (a token re-initialised underneath a running daemon).
+    const id = opts.ids?.leaves[i] ?? randomUUID();
     const ckaId = randomBytes(16);
     const key = await generateKeyPair(token, spec, id, ckaId, 'sign');
     const der = await buildCertificate({

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { initSoftHsmToken, SOFTHSM_MODULE, writeSoftHsmConf } from '../../src/cli/softhsm';
+import { deleteSoftHsmToken, initSoftHsmToken, SOFTHSM_MODULE, writeSoftHsmConf } from '../../src/cli/softhsm';
 import type { TokenConfig } from '../../src/config/schema';
 import { tokenSchema } from '../../src/config/schema';
 import { silentLogger } from '../../src/observability/logger';
@@ -19,24 +19,26 @@ export interface TestToken {
   readonly pinFile: string;
   /** A validated token config for this token (warehouse 1 unless given). */
   readonly tokenConfig: TokenConfig;
-  /** Deletes the directory. Close every TokenManager on it first. */
+  /** Deletes the token and the directory. Close every TokenManager on it first. */
   cleanup(): void;
 }
 
 /**
- * Creates a fresh token and points this process's SOFTHSM2_CONF at it. SoftHSM2 reads the configuration at
- * C_Initialize, so every TokenManager of the previous suite must be closed (finalised) before this runs.
+ * Creates a fresh token with a unique label in the run's token store (SOFTHSM2_CONF, set by globalSetup before
+ * the workers start). SoftHSM2 sees tokens created by another process only after C_Finalize + C_Initialize, so
+ * every TokenManager of the previous suite must be closed (finalised) before the next suite opens one.
  */
-export function createTestToken(opts: { label?: string; warehouseId?: number; sessions?: number; overrides?: Record<string, unknown> } = {}): TestToken {
+export function createTestToken(
+  opts: { label?: string; warehouseId?: number; sessions?: number; overrides?: Record<string, unknown> } = {},
+): TestToken {
   const dir = mkdtempSync(join(tmpdir(), 'p11bridge-test-'));
-  const conf = writeSoftHsmConf(dir);
+  const conf = process.env.SOFTHSM2_CONF ?? writeSoftHsmConf(dir);
   const label = opts.label ?? `test-${randomBytes(4).toString('hex')}`;
   const pin = randomBytes(8).toString('hex');
   const soPin = randomBytes(8).toString('hex');
   const pinFile = join(dir, 'user-pin');
   writeFileSync(pinFile, pin, { mode: 0o600 });
   initSoftHsmToken(conf, label, soPin, pin);
-  process.env.SOFTHSM2_CONF = conf;
   const tokenConfig = tokenSchema.parse({
     warehouseId: opts.warehouseId ?? 1,
     name: label,
@@ -46,7 +48,19 @@ export function createTestToken(opts: { label?: string; warehouseId?: number; se
     sessions: { size: opts.sessions ?? 4 },
     ...opts.overrides,
   });
-  return { dir, conf, label, pin, soPin, pinFile, tokenConfig, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return {
+    dir,
+    conf,
+    label,
+    pin,
+    soPin,
+    pinFile,
+    tokenConfig,
+    cleanup: () => {
+      deleteSoftHsmToken(conf, label);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** Opens a TokenManager on a test token. */
@@ -57,7 +71,9 @@ export async function openToken(t: TestToken, overrides: Partial<TokenConfig> = 
 }
 
 /** Provisions the demo key set (CA, RSA-2048, EC P-256) into a test token, then closes it. */
-export async function provisionTestToken(t: TestToken): Promise<{ ca: ProvisionedIdentity; leaves: ProvisionedIdentity[] }> {
+export async function provisionTestToken(
+  t: TestToken,
+): Promise<{ ca: ProvisionedIdentity; leaves: ProvisionedIdentity[] }> {
   const m = await openToken(t);
   try {
     return await provisionDemo(m);

@@ -256,7 +256,12 @@ function businessParams(params: Map<string, string>): Map<string, string> {
 function headerValue(headers: HeaderBag, name: string): string | undefined {
   const value = headers[name];
   if (value === undefined || typeof value === 'string') return value?.trim();
-  return value.length === 0 ? undefined : value.map((v) => v.trim()).sort().join(',');
+  return value.length === 0
+    ? undefined
+    : value
+        .map((v) => v.trim())
+        .sort()
+        .join(',');
 }
 
 function requiredParam(params: Map<string, string>, name: string): string {

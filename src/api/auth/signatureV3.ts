@@ -115,7 +115,14 @@ export function v3CanonicalHeaders(signedHeaderNames: readonly string[], headers
       out += name + ':' + value.trim() + '\n';
     } else {
       if (value.length === 0) return undefined;
-      out += name + ':' + value.map((v) => v.trim()).sort().join(',') + '\n';
+      out +=
+        name +
+        ':' +
+        value
+          .map((v) => v.trim())
+          .sort()
+          .join(',') +
+        '\n';
     }
   }
   return out;
@@ -141,17 +148,8 @@ export interface V3CanonicalRequestParts {
  * `\n`, a blank line precedes the signed-headers line, exactly as in the §6 vector.
  */
 export function v3CanonicalRequest(parts: V3CanonicalRequestParts): string {
-  return (
-    parts.method +
-    '\n/\n' +
-    parts.canonicalQuery +
-    '\n' +
-    parts.canonicalHeaders +
-    '\n' +
-    parts.signedHeaders +
-    '\n' +
-    parts.payloadHash
-  );
+  const { method, canonicalQuery: query, canonicalHeaders: headers, signedHeaders, payloadHash } = parts;
+  return `${method}\n/\n${query}\n${headers}\n${signedHeaders}\n${payloadHash}`;
 }
 
 /** The V3 StringToSign (protocol §6): `algorithm + "\n" + hex(hash(UTF-8 canonicalRequest))`. */

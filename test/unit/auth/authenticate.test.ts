@@ -582,7 +582,10 @@ describe('authenticate: request shape', () => {
     const { deps } = world();
     const req = v1Request();
     const expected = req.query.find(([k]) => k === 'Signature')![1];
-    req.query = req.query.map(([k, v]): [string, string] => [k, k === 'Signature' ? 'AAAAAAAAAAAAAAAAAAAAAAAAAAA=' : v]);
+    req.query = req.query.map(([k, v]): [string, string] => [
+      k,
+      k === 'Signature' ? 'AAAAAAAAAAAAAAAAAAAAAAAAAAA=' : v,
+    ]);
     const error = thrownError(() => authenticate(req, deps));
     expect(error.code).toBe('SignatureDoesNotMatch');
     expect(error.message).not.toContain(expected);

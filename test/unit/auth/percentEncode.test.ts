@@ -31,7 +31,10 @@ describe('percentEncode', () => {
   it('agrees with encodeURIComponent plus the RFC 3986 extras on every BMP character', () => {
     for (let c = 0; c < 0xd800; c++) {
       const s = 'a' + String.fromCharCode(c) + 'b';
-      const reference = encodeURIComponent(s).replace(/[!'()*]/g, (x) => '%' + x.charCodeAt(0).toString(16).toUpperCase());
+      const reference = encodeURIComponent(s).replace(
+        /[!'()*]/g,
+        (x) => '%' + x.charCodeAt(0).toString(16).toUpperCase(),
+      );
       expect(percentEncode(s)).toBe(reference);
     }
   });

@@ -99,9 +99,9 @@ describe('parseV3Authorization', () => {
   });
 
   it('accepts the parts in any order and ignores unknown ones', () => {
-    expect(parseV3Authorization('ACS3-HMAC-SHA256 Signature=ab,Future=1,SignedHeaders=host,Credential=ak')).toMatchObject(
-      { credential: 'ak', signedHeaders: 'host', signature: 'ab' },
-    );
+    expect(
+      parseV3Authorization('ACS3-HMAC-SHA256 Signature=ab,Future=1,SignedHeaders=host,Credential=ak'),
+    ).toMatchObject({ credential: 'ak', signedHeaders: 'host', signature: 'ab' });
   });
 
   it.each([
@@ -120,7 +120,9 @@ describe('parseV3Authorization', () => {
 
 describe('v3CanonicalHeaders', () => {
   it('follows the SignedHeaders order and trims values', () => {
-    expect(v3CanonicalHeaders(['host', 'x-acs-date'], { 'x-acs-date': '  d ', host: ' h' })).toBe('host:h\nx-acs-date:d\n');
+    expect(v3CanonicalHeaders(['host', 'x-acs-date'], { 'x-acs-date': '  d ', host: ' h' })).toBe(
+      'host:h\nx-acs-date:d\n',
+    );
   });
 
   it('joins repeated values with a comma after trimming and sorting them, as the SDK does', () => {
