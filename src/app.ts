@@ -25,7 +25,12 @@ export function createApp(deps: AppDeps): Express {
     res.json({ status: 'ok' });
   });
   app.get('/readyz', (_req, res) => {
-    const tokens = deps.tokens.tokens.map((t) => ({ warehouseId: t.warehouseId, name: t.config.name, state: t.state, ready: t.isReady() }));
+    const tokens = deps.tokens.tokens.map((t) => ({
+      warehouseId: t.warehouseId,
+      name: t.config.name,
+      state: t.state,
+      ready: t.isReady(),
+    }));
     const ready = !deps.isShuttingDown() && tokens.every((t) => t.ready);
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', tokens });
   });

@@ -38,7 +38,11 @@ export function resolveAccessKeys(config: Config): Map<string, ResolvedAccessKey
  * Starts the daemon: tokens open (login, index, probe), then the HTTP server listens.
  * RPC calls (`/` with GET or POST) go straight to the RPC handler; everything else goes through Express.
  */
-export async function startDaemon(config: Config, log: Logger, opts: { now?: () => number } = {}): Promise<RunningDaemon> {
+export async function startDaemon(
+  config: Config,
+  log: Logger,
+  opts: { now?: () => number } = {},
+): Promise<RunningDaemon> {
   const accessKeys = resolveAccessKeys(config);
   const tokens = TokenRegistry.fromConfig(config, log);
   await tokens.open();
@@ -54,18 +58,23 @@ export async function startDaemon(config: Config, log: Logger, opts: { now?: () 
   });
   const app = createApp({ tokens, rpc, isShuttingDown: () => shuttingDown });
   const isRpc = (req: IncomingMessage): boolean =>
-    (req.method === 'POST' || req.method === 'GET') && req.url !== undefined && (req.url === '/' || req.url.startsWith('/?'));
+    (req.method === 'POST' || req.method === 'GET') &&
+    req.url !== undefined &&
+    (req.url === '/' || req.url.startsWith('/?'));
   let inflight = 0;
   let idle: (() => void) | undefined;
-  const server = createServer({ maxHeaderSize: config.server.maxHeaderSize }, (req: IncomingMessage, res: ServerResponse) => {
-    inflight++;
-    res.once('close', () => {
-      inflight--;
-      if (inflight === 0 && idle) idle();
-    });
-    if (isRpc(req)) rpc(req, res);
-    else app(req, res);
-  });
+  const server = createServer(
+    { maxHeaderSize: config.server.maxHeaderSize },
+    (req: IncomingMessage, res: ServerResponse) => {
+      inflight++;
+      res.once('close', () => {
+        inflight--;
+        if (inflight === 0 && idle) idle();
+      });
+      if (isRpc(req)) rpc(req, res);
+      else app(req, res);
+    },
+  );
   server.keepAliveTimeout = 65000;
   server.headersTimeout = 66000;
   server.requestTimeout = 60000;

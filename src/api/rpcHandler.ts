@@ -7,7 +7,8 @@ import type { Logger } from '../observability/logger';
 import type { OperationRegistry } from '../ops/registry';
 import type { OpContext } from '../ops/types';
 import type { TokenRegistry } from '../token/tokenRegistry';
-import { authenticate, requestedFormat, type AuthDeps } from './auth/authenticate';
+import { authenticate, type AuthDeps } from './auth/authenticate';
+import { requestedFormat } from './auth/requestedFormat';
 import type { NonceCache } from './auth/replayCache';
 import { actionAllowed, certificateAllowed, forbidden, type ResolvedAccessKey } from './permissions';
 import { sendError, sendSuccess, type Format } from './render';
@@ -59,7 +60,10 @@ export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: Ser
     const fail = (e: unknown): void => {
       const err = toApiError(e);
       if (!(e instanceof ApiError) || err.status >= 500) {
-        deps.log.error({ requestId: trace.requestId, err: describeCause(e instanceof ApiError ? (e.cause ?? e) : e) }, 'request failed');
+        deps.log.error(
+          { requestId: trace.requestId, err: describeCause(e instanceof ApiError ? (e.cause ?? e) : e) },
+          'request failed',
+        );
       }
       trace.status = err.status;
       trace.code = err.code;
@@ -72,10 +76,13 @@ export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: Ser
       const { path, query } = splitUrl(req.url ?? '/');
       if ((method !== 'GET' && method !== 'POST') || path !== '/') throw new ApiError('InvalidAction.NotFound');
       const rawBody = await readBody(req, bodyLimit);
-      const queryPairs = parsePairs(query);
-      const bodyPairs: Pair[] = isForm(req) && rawBody.length > 0 ? parsePairs(rawBody.toString('utf8')) : [];
+      const queryPairs = parsePairs(query, false);
+      const bodyPairs: Pair[] = isForm(req) && rawBody.length > 0 ? parsePairs(rawBody.toString('utf8'), true) : [];
       format = requestedFormat(queryPairs.concat(bodyPairs));
-      const auth = authenticate({ method, query: queryPairs, body: bodyPairs, rawBody, headers: req.headers }, authDeps);
+      const auth = authenticate(
+        { method, query: queryPairs, body: bodyPairs, rawBody, headers: req.headers },
+        authDeps,
+      );
       trace.accessKeyId = auth.accessKeyId;
       trace.action = auth.action;
       if (deps.operations.productOf(auth.version) === 'cas') product = 'cas';

@@ -5,10 +5,11 @@ import { ApiError } from '../errors/apiError';
 export type Pair = [string, string];
 
 /**
- * Splits an `a=b&c=d` string into decoded pairs. `+` is read as a space (x-www-form-urlencoded); the official
- * SDKs always send `%2B` for a plus sign (protocol §3), so both readings agree for them.
+ * Splits an `a=b&c=d` string into decoded pairs. In a form body `+` is a space (x-www-form-urlencoded); in the
+ * URL query it is a literal plus (RFC 3986), so a hand-written client that leaves `+` raw in a base64
+ * `Signature` still verifies. The official SDKs always send `%2B` (protocol §3): both readings agree for them.
  */
-export function parsePairs(s: string): Pair[] {
+export function parsePairs(s: string, plusIsSpace: boolean): Pair[] {
   const out: Pair[] = [];
   if (s.length === 0) return out;
   for (const part of s.split('&')) {
@@ -16,15 +17,16 @@ export function parsePairs(s: string): Pair[] {
     const eq = part.indexOf('=');
     const k = eq < 0 ? part : part.slice(0, eq);
     const v = eq < 0 ? '' : part.slice(eq + 1);
-    out.push([decode(k), decode(v)]);
+    out.push([decode(k, plusIsSpace), decode(v, plusIsSpace)]);
   }
   return out;
 }
 
-function decode(s: string): string {
-  if (s.indexOf('%') < 0 && s.indexOf('+') < 0) return s;
+function decode(s: string, plusIsSpace: boolean): string {
+  const plus = plusIsSpace && s.indexOf('+') >= 0;
+  if (s.indexOf('%') < 0 && !plus) return s;
   try {
-    return decodeURIComponent(s.replace(/\+/g, ' '));
+    return decodeURIComponent(plus ? s.replace(/\+/g, ' ') : s);
   } catch {
     throw new ApiError('InvalidParameter', 'The request contains a malformed percent-encoded sequence.');
   }

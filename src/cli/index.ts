@@ -29,7 +29,8 @@ function withListen(config: Config, host: string | undefined, port: string | und
   if (host !== undefined) server.host = host;
   if (port !== undefined) {
     const n = Number(port);
-    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`--port: expected a port number, got ${port}`);
+    if (!Number.isInteger(n) || n < 0 || n > 65535)
+      throw new ConfigError(`--port: expected a port number, got ${port}`);
     server.port = n;
   }
   return { ...config, server };
@@ -67,10 +68,17 @@ const commands: Record<string, Handler> = {
   async serve(args) {
     const { values } = parseArgs({
       args,
-      options: { config: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, help: { type: 'boolean' } },
+      options: {
+        config: { type: 'string' },
+        host: { type: 'string' },
+        port: { type: 'string' },
+        help: { type: 'boolean' },
+      },
     });
     if (values.help || !values.config) {
-      console.log('p11bridge serve --config <file> [--host H] [--port N]\n  Serves the KMS and CAS APIs for the tokens in the config file.');
+      console.log(
+        'p11bridge serve --config <file> [--host H] [--port N]\n  Serves the KMS and CAS APIs for the tokens in the config file.',
+      );
       return values.help ? 0 : 2;
     }
     return serve(withListen(loadConfigFile(values.config), values.host, values.port));
@@ -80,7 +88,12 @@ const commands: Record<string, Handler> = {
     const { values, positionals } = parseArgs({
       args,
       allowPositionals: true,
-      options: { json: { type: 'boolean' }, host: { type: 'string' }, port: { type: 'string' }, help: { type: 'boolean' } },
+      options: {
+        json: { type: 'boolean' },
+        host: { type: 'string' },
+        port: { type: 'string' },
+        help: { type: 'boolean' },
+      },
     });
     if (values.help) {
       console.log(
@@ -116,7 +129,9 @@ const commands: Record<string, Handler> = {
       options: { json: { type: 'boolean' }, help: { type: 'boolean' } },
     });
     if (values.help || positionals[0] !== 'create') {
-      console.log('p11bridge access-keys create [--json]\n  Prints a new AccessKey id/secret pair in the cloud format, ready for auth.accessKeys.');
+      console.log(
+        'p11bridge access-keys create [--json]\n  Prints a new AccessKey id/secret pair in the cloud format, ready for auth.accessKeys.',
+      );
       return values.help ? 0 : 2;
     }
     const k = newAccessKey();
@@ -155,4 +170,3 @@ main(process.argv.slice(2)).then(
     process.exitCode = 1;
   },
 );
-

@@ -32,7 +32,10 @@ export async function provisionCommand(args: string[]): Promise<number> {
   await token.open();
   try {
     const ids = values.ids?.split(',');
-    const result = await provisionDemo(token, ids && ids.length >= 1 ? { ids: { ca: ids[0] as string, leaves: ids.slice(1) } } : {});
+    const result = await provisionDemo(
+      token,
+      ids && ids.length >= 1 ? { ids: { ca: ids[0] as string, leaves: ids.slice(1) } } : {},
+    );
     if (values.json) console.log(JSON.stringify(result));
     else for (const l of [result.ca, ...result.leaves]) console.log(`${l.id}  ${l.keySpec}`);
   } finally {

@@ -42,7 +42,10 @@ export function deleteSoftHsmToken(conf: string, label: string): void {
 
 /** True when a token with this label exists in the store of `conf`. */
 export function softHsmTokenExists(conf: string, label: string): boolean {
-  const r = spawnSync('softhsm2-util', ['--show-slots'], { env: { ...process.env, SOFTHSM2_CONF: conf }, encoding: 'utf8' });
+  const r = spawnSync('softhsm2-util', ['--show-slots'], {
+    env: { ...process.env, SOFTHSM2_CONF: conf },
+    encoding: 'utf8',
+  });
   if (r.status !== 0) return false;
   return r.stdout.split('\n').some((l) => /^\s*Label:\s*/.test(l) && l.replace(/^\s*Label:\s*/, '').trim() === label);
 }

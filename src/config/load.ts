@@ -39,7 +39,8 @@ export function validateConfig(raw: unknown, env: NodeJS.ProcessEnv = process.en
   const cfg = result.data;
   const whIds = new Set<number>();
   for (const t of cfg.tokens) {
-    if (whIds.has(t.warehouseId)) throw new ConfigError(`invalid configuration:\n  tokens: duplicate warehouseId ${t.warehouseId}`);
+    if (whIds.has(t.warehouseId))
+      throw new ConfigError(`invalid configuration:\n  tokens: duplicate warehouseId ${t.warehouseId}`);
     whIds.add(t.warehouseId);
   }
   const akIds = new Set<string>();

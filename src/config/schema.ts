@@ -26,34 +26,40 @@ export const serverSchema = z.strictObject({
   accountId: z.string().default('1234567890123456'),
 });
 
-export const tokenSchema = z.strictObject({
-  /** The CAS `WarehouseId` (`WhId`) of this token. */
-  warehouseId: z.number().int().min(1),
-  name: z.string().min(1),
-  /** Path of the PKCS#11 module (.so). */
-  module: z.string().min(1).default('/usr/lib/softhsm/libsofthsm2.so'),
-  /** Select the token by label or serial, never by slot index (SoftHSM2 renumbers slots). */
-  tokenLabel: z.string().optional(),
-  tokenSerial: z.string().optional(),
-  pin: secretRef,
-  sessions: z.strictObject({
-    /** Sessions in the pool: one in-flight operation each (two calls on one session crash SoftHSM2). */
-    size: z.number().int().min(1).max(256).default(4),
-    /** Requests allowed to wait for a session; beyond it they are refused at once with Throttling.User. */
-    maxWaiting: z.number().int().min(0).default(256),
-    /** Longest wait for a session before the request is refused with Throttling.User. */
-    acquireTimeoutMs: z.number().int().min(1).default(5000),
-  }).prefault({}),
-  /** What to do with a private key that is extractable or not sensitive: refuse to serve it, or warn. */
-  insecureKeys: z.enum(['refuse', 'warn']).default('refuse'),
-  /** Re-initialisation after a device error: first delay and cap of the exponential backoff. */
-  recovery: z.strictObject({
-    initialDelayMs: z.number().int().min(0).default(200),
-    maxDelayMs: z.number().int().min(0).default(10000),
-  }).prefault({}),
-}).refine((t) => t.tokenLabel !== undefined || t.tokenSerial !== undefined, {
-  message: 'set tokenLabel or tokenSerial',
-});
+export const tokenSchema = z
+  .strictObject({
+    /** The CAS `WarehouseId` (`WhId`) of this token. */
+    warehouseId: z.number().int().min(1),
+    name: z.string().min(1),
+    /** Path of the PKCS#11 module (.so). */
+    module: z.string().min(1).default('/usr/lib/softhsm/libsofthsm2.so'),
+    /** Select the token by label or serial, never by slot index (SoftHSM2 renumbers slots). */
+    tokenLabel: z.string().optional(),
+    tokenSerial: z.string().optional(),
+    pin: secretRef,
+    sessions: z
+      .strictObject({
+        /** Sessions in the pool: one in-flight operation each (two calls on one session crash SoftHSM2). */
+        size: z.number().int().min(1).max(256).default(4),
+        /** Requests allowed to wait for a session; beyond it they are refused at once with Throttling.User. */
+        maxWaiting: z.number().int().min(0).default(256),
+        /** Longest wait for a session before the request is refused with Throttling.User. */
+        acquireTimeoutMs: z.number().int().min(1).default(5000),
+      })
+      .prefault({}),
+    /** What to do with a private key that is extractable or not sensitive: refuse to serve it, or warn. */
+    insecureKeys: z.enum(['refuse', 'warn']).default('refuse'),
+    /** Re-initialisation after a device error: first delay and cap of the exponential backoff. */
+    recovery: z
+      .strictObject({
+        initialDelayMs: z.number().int().min(0).default(200),
+        maxDelayMs: z.number().int().min(0).default(10000),
+      })
+      .prefault({}),
+  })
+  .refine((t) => t.tokenLabel !== undefined || t.tokenSerial !== undefined, {
+    message: 'set tokenLabel or tokenSerial',
+  });
 
 export const accessKeySchema = z.strictObject({
   id: z.string().min(1),
@@ -78,19 +84,25 @@ export const configSchema = z.strictObject({
     nonceMaxEntries: z.number().int().min(1000).default(1_000_000),
     accessKeys: z.array(accessKeySchema).min(1),
   }),
-  cas: z.strictObject({
-    /** How `MessageType=RAW` is read: the literal UTF-8 string (2026 docs) or base64 (older docs). */
-    rawMessageEncoding: z.enum(['utf8', 'base64']).default('utf8'),
-    p7: z.strictObject({
-      /** Embed the content in the CMS SignedData (default: detached). */
-      attached: z.boolean().default(false),
-      /** Include the chain after the signer certificate. */
-      includeChain: z.boolean().default(true),
-    }).prefault({}),
-  }).prefault({}),
-  logging: z.strictObject({
-    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  }).prefault({}),
+  cas: z
+    .strictObject({
+      /** How `MessageType=RAW` is read: the literal UTF-8 string (2026 docs) or base64 (older docs). */
+      rawMessageEncoding: z.enum(['utf8', 'base64']).default('utf8'),
+      p7: z
+        .strictObject({
+          /** Embed the content in the CMS SignedData (default: detached). */
+          attached: z.boolean().default(false),
+          /** Include the chain after the signer certificate. */
+          includeChain: z.boolean().default(true),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  logging: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .prefault({}),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -178,7 +178,12 @@ export const ENCRYPTION_ALGORITHMS: readonly EncryptionAlgorithm[] = [
     maxPlaintext: 190,
     decrypt: {
       mechanism: pkcs11.CKM_RSA_PKCS_OAEP,
-      parameter: { type: pkcs11.CK_PARAMS_RSA_OAEP, hashAlg: pkcs11.CKM_SHA256, mgf: pkcs11.CKG_MGF1_SHA256, source: 1 },
+      parameter: {
+        type: pkcs11.CK_PARAMS_RSA_OAEP,
+        hashAlg: pkcs11.CKM_SHA256,
+        mgf: pkcs11.CKG_MGF1_SHA256,
+        source: 1,
+      },
     },
     oaepHash: 'sha256',
   },
@@ -187,7 +192,8 @@ export const ENCRYPTION_ALGORITHMS: readonly EncryptionAlgorithm[] = [
 
 /** The row for an encryption `Algorithm` value (CAS's metadata also spells `RSAESOAEPSHA_1`). */
 export function encryptionAlgorithm(name: string): EncryptionAlgorithm | undefined {
-  const normal = name === 'RSAESOAEPSHA_1' ? 'RSAES_OAEP_SHA_1' : name === 'RSAESOAEPSHA_256' ? 'RSAES_OAEP_SHA_256' : name;
+  const normal =
+    name === 'RSAESOAEPSHA_1' ? 'RSAES_OAEP_SHA_1' : name === 'RSAESOAEPSHA_256' ? 'RSAES_OAEP_SHA_256' : name;
   return ENCRYPTION_ALGORITHMS.find((a) => a.name === normal);
 }
 
@@ -206,11 +212,41 @@ export interface KeySpecRow {
 }
 
 export const KEY_SPECS: readonly KeySpecRow[] = [
-  { spec: 'RSA_2048', keyType: 'RSA', generate: { mechanism: pkcs11.CKM_RSA_PKCS_KEY_PAIR_GEN }, modulusBits: 2048, describeAlgorithm: 'RSA2048-SHA256' },
-  { spec: 'RSA_3072', keyType: 'RSA', generate: { mechanism: pkcs11.CKM_RSA_PKCS_KEY_PAIR_GEN }, modulusBits: 3072, describeAlgorithm: 'RSA3072-SHA256' },
-  { spec: 'RSA_4096', keyType: 'RSA', generate: { mechanism: pkcs11.CKM_RSA_PKCS_KEY_PAIR_GEN }, modulusBits: 4096, describeAlgorithm: 'RSA4096-SHA256' },
-  { spec: 'EC_P256', keyType: 'EC', generate: { mechanism: pkcs11.CKM_EC_KEY_PAIR_GEN }, curve: 'P-256', describeAlgorithm: 'ECDSA-SHA256' },
-  { spec: 'EC_P384', keyType: 'EC', generate: { mechanism: pkcs11.CKM_EC_KEY_PAIR_GEN }, curve: 'P-384', describeAlgorithm: 'ECDSA-SHA384' },
+  {
+    spec: 'RSA_2048',
+    keyType: 'RSA',
+    generate: { mechanism: pkcs11.CKM_RSA_PKCS_KEY_PAIR_GEN },
+    modulusBits: 2048,
+    describeAlgorithm: 'RSA2048-SHA256',
+  },
+  {
+    spec: 'RSA_3072',
+    keyType: 'RSA',
+    generate: { mechanism: pkcs11.CKM_RSA_PKCS_KEY_PAIR_GEN },
+    modulusBits: 3072,
+    describeAlgorithm: 'RSA3072-SHA256',
+  },
+  {
+    spec: 'RSA_4096',
+    keyType: 'RSA',
+    generate: { mechanism: pkcs11.CKM_RSA_PKCS_KEY_PAIR_GEN },
+    modulusBits: 4096,
+    describeAlgorithm: 'RSA4096-SHA256',
+  },
+  {
+    spec: 'EC_P256',
+    keyType: 'EC',
+    generate: { mechanism: pkcs11.CKM_EC_KEY_PAIR_GEN },
+    curve: 'P-256',
+    describeAlgorithm: 'ECDSA-SHA256',
+  },
+  {
+    spec: 'EC_P384',
+    keyType: 'EC',
+    generate: { mechanism: pkcs11.CKM_EC_KEY_PAIR_GEN },
+    curve: 'P-384',
+    describeAlgorithm: 'ECDSA-SHA384',
+  },
   { spec: 'EC_SM2', keyType: 'SM2', curve: 'SM2', vendorProfile: 'sm2', describeAlgorithm: 'SM2-SM3' },
 ];
 

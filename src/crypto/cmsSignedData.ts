@@ -138,7 +138,8 @@ export async function buildSignedData(p: SignedDataParams): Promise<Buffer> {
   );
   const signedAttrsDer = toDer(new SignedAttributesSet(signedAttrs));
   const signature = await p.signer(signedAttrsDer);
-  if (!Buffer.isBuffer(signature) || signature.length === 0) throw new EncodingError('CMS: the signer returned no signature');
+  if (!Buffer.isBuffer(signature) || signature.length === 0)
+    throw new EncodingError('CMS: the signer returned no signature');
   const signerSpki = signerCert.publicKey.export({ type: 'spki', format: 'der' });
   assertSignatureValid('sha256WithRSAEncryption', signerSpki, signedAttrsDer, signature, 'CMS');
 
@@ -164,7 +165,9 @@ export async function buildSignedData(p: SignedDataParams): Promise<Buffer> {
     encapContentInfo: new EncapsulatedContentInfo({
       eContentType: id_data,
       eContent:
-        p.content === undefined ? undefined : new EncapsulatedContent({ single: new OctetString(toArrayBuffer(p.content)) }),
+        p.content === undefined
+          ? undefined
+          : new EncapsulatedContent({ single: new OctetString(toArrayBuffer(p.content)) }),
     }),
     certificates: new CertificateSet(certificates),
     signerInfos: new SignerInfos([signerInfo]),

@@ -4,7 +4,12 @@ import { toArrayBuffer, toDer } from './asn1';
 import { parseDistinguishedName } from './distinguishedName';
 import { parseSpki } from './keys';
 import { subjectAltNameExtension } from './x509Extensions';
-import { signAndCheck, signatureAlgorithmIdentifier, type DerSigner, type SignatureAlgorithmName } from './x509Signature';
+import {
+  signAndCheck,
+  signatureAlgorithmIdentifier,
+  type DerSigner,
+  type SignatureAlgorithmName,
+} from './x509Signature';
 
 /** PKCS#9 extensionRequest (RFC 2985 §5.4.2): the CSR attribute that carries requested extensions. */
 export const id_pkcs9_extensionRequest = '1.2.840.113549.1.9.14';
@@ -34,7 +39,9 @@ export async function buildCsr(p: CsrParams): Promise<Buffer> {
           new Attribute({
             type: id_pkcs9_extensionRequest,
             // SAN is critical when the subject is empty (RFC 5280 §4.2.1.6); a CA copies that over.
-            values: [toArrayBuffer(toDer(new Extensions([subjectAltNameExtension(p.subjectAltNames, subject.length === 0)])))],
+            values: [
+              toArrayBuffer(toDer(new Extensions([subjectAltNameExtension(p.subjectAltNames, subject.length === 0)]))),
+            ],
           }),
         ]
       : [];

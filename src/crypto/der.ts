@@ -1,8 +1,8 @@
 import { EncodingError } from './encodingError';
 
 /**
- * The few DER primitives that are faster or stricter by hand than through asn1-schema: definite lengths,
- * one-level TLV reading, INTEGER magnitudes and SET OF ordering (X.690 §8.1, §10, §11.6).
+ * The few DER primitives that are stricter or simpler by hand than through asn1-schema: one-level TLV
+ * reading, INTEGER magnitudes and SET OF ordering (X.690 §8.1, §8.3, §10, §11.6).
  * Structures are built with the @peculiar/asn1-* schemas; these helpers only frame or order their bytes.
  */
 
@@ -12,14 +12,6 @@ export interface Tlv {
   readonly contentStart: number;
   readonly length: number;
   readonly end: number;
-}
-
-/** Encodes a definite length in its minimal form (X.690 §8.1.3, §10.1). */
-export function encodeLength(length: number): Buffer {
-  if (length < 0x80) return Buffer.from([length]);
-  const bytes: number[] = [];
-  for (let n = length; n > 0; n = Math.floor(n / 256)) bytes.unshift(n % 256);
-  return Buffer.from([0x80 | bytes.length, ...bytes]);
 }
 
 /**

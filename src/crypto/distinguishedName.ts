@@ -1,9 +1,4 @@
-import {
-  AttributeTypeAndValue,
-  AttributeValue,
-  Name,
-  RelativeDistinguishedName,
-} from '@peculiar/asn1-x509';
+import { AttributeTypeAndValue, AttributeValue, Name, RelativeDistinguishedName } from '@peculiar/asn1-x509';
 import { toDer } from './asn1';
 import { derSetOrder } from './der';
 import { EncodingError } from './encodingError';
@@ -65,7 +60,9 @@ function attributeValue(spec: AttributeSpec, text: string): AttributeValue {
       if (!IA5.test(text)) throw new EncodingError(`DN: ${spec.short} must be ASCII`);
       return new AttributeValue({ ia5String: text });
     case 'directory':
-      return PRINTABLE.test(text) ? new AttributeValue({ printableString: text }) : new AttributeValue({ utf8String: text });
+      return PRINTABLE.test(text)
+        ? new AttributeValue({ printableString: text })
+        : new AttributeValue({ utf8String: text });
   }
 }
 

@@ -6,7 +6,8 @@ import { digestInfo } from './digestInfo';
 import { ecdsaRawToDer } from './ecdsaSignature';
 
 /** What the caller asks to sign: the message itself, or its digest (MessageType=DIGEST). */
-export type SignSubject = { readonly kind: 'message'; readonly data: Buffer } | { readonly kind: 'digest'; readonly digest: Buffer };
+export type SignSubject =
+  { readonly kind: 'message'; readonly data: Buffer } | { readonly kind: 'digest'; readonly digest: Buffer };
 
 /** A prepared token call: the mechanism and the exact bytes for C_Sign. */
 export interface SignPlan {
@@ -20,17 +21,27 @@ export interface SignPlan {
  * the digest is computed here and the token signs it (DigestInfo for PKCS#1 v1.5, bare for PSS and ECDSA).
  * Both paths produce signatures that verify alike; for PKCS#1 v1.5 they are byte-identical.
  */
-export function planSignature(alg: SignatureAlgorithm, subject: SignSubject, mechanisms: ReadonlySet<number>): SignPlan {
+export function planSignature(
+  alg: SignatureAlgorithm,
+  subject: SignSubject,
+  mechanisms: ReadonlySet<number>,
+): SignPlan {
   if (subject.kind === 'message' && alg.onMessage && mechanisms.has(alg.onMessage.mechanism)) {
     return { mechanism: mech(alg.onMessage), data: subject.data };
   }
   const onDigest = alg.onDigest;
   if (!onDigest || !mechanisms.has(onDigest.mechanism)) {
-    throw new ApiError('InvalidParameter', `The algorithm ${alg.kmsName ?? alg.casName} is not supported by this token.`);
+    throw new ApiError(
+      'InvalidParameter',
+      `The algorithm ${alg.kmsName ?? alg.casName} is not supported by this token.`,
+    );
   }
   const digest = subject.kind === 'digest' ? subject.digest : createHash(alg.hash).update(subject.data).digest();
   if (digest.length !== alg.digestLength) {
-    throw new ApiError('InvalidParameter', `The digest must be ${alg.digestLength} bytes for ${alg.kmsName ?? alg.casName}.`);
+    throw new ApiError(
+      'InvalidParameter',
+      `The digest must be ${alg.digestLength} bytes for ${alg.kmsName ?? alg.casName}.`,
+    );
   }
   const data = onDigest.input === 'digestInfo' ? digestInfo(alg.hash === 'sm3' ? 'sha256' : alg.hash, digest) : digest;
   return { mechanism: mech(onDigest), data };

@@ -25,7 +25,12 @@ import { parseDistinguishedName } from './distinguishedName';
 import { EncodingError } from './encodingError';
 import { parseSpki } from './keys';
 import { assertOid, extension, keyIdentifier, subjectAltNameExtension } from './x509Extensions';
-import { signAndCheck, signatureAlgorithmIdentifier, type DerSigner, type SignatureAlgorithmName } from './x509Signature';
+import {
+  signAndCheck,
+  signatureAlgorithmIdentifier,
+  type DerSigner,
+  type SignatureAlgorithmName,
+} from './x509Signature';
 
 // Callers build certificates from this module; these live in their own files but belong to the same job.
 export { formatName, parseDistinguishedName } from './distinguishedName';
@@ -116,7 +121,8 @@ export async function buildCertificate(p: CertificateRequestParams): Promise<Buf
     // Guessing would write an AuthorityKeyIdentifier that chain builders then fail to match.
     throw new EncodingError('Certificate: issuerPublicKeyInfo is required when issuer differs from subject');
   }
-  if (p.notAfter.getTime() < p.notBefore.getTime()) throw new EncodingError('Certificate: notAfter is before notBefore');
+  if (p.notAfter.getTime() < p.notBefore.getTime())
+    throw new EncodingError('Certificate: notAfter is before notBefore');
 
   const extensions = [
     basicConstraintsExtension(p.isCA, p.pathLen),

@@ -29,7 +29,8 @@ export function keyIdentifier(spki: SubjectPublicKeyInfo): Buffer {
  * A DNS name for a SAN: ASCII letters, digits, `-`, `.`, `_` and a leading `*.` wildcard label, at most
  * 253 characters. IDNs must arrive as A-labels (`xn--…`): dNSName is an IA5String (RFC 5280 §4.2.1.6).
  */
-const DNS_NAME = /^(\*\.)?[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?)*$/;
+const DNS_NAME =
+  /^(\*\.)?[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?)*$/;
 
 /**
  * The subjectAltName extension for DNS names. `critical` must be true when the subject is empty
@@ -48,4 +49,3 @@ export function subjectAltNameExtension(dnsNames: readonly string[], critical: b
 export function assertOid(oid: string, what: string): void {
   if (!/^[0-2](\.(0|[1-9][0-9]*))+$/.test(oid)) throw new EncodingError(`${what}: "${oid}" is not an OID`);
 }
-

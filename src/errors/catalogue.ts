@@ -13,7 +13,7 @@ export const ERROR_CATALOGUE = {
   },
   'InvalidTimeStamp.Expired': { status: 400, message: 'Specified time stamp or date value is expired.' },
   SignatureNonceUsed: { status: 400, message: 'Specified signature nonce was used already.' },
-  'InvalidSignatureMethod': { status: 400, message: 'Specified signature method is not supported.' },
+  InvalidSignatureMethod: { status: 400, message: 'Specified signature method is not supported.' },
   'InvalidSecurityToken.Malformed': {
     status: 400,
     message: 'STS security tokens are not supported by this service; sign with a permanent AccessKey.',

@@ -54,11 +54,7 @@ const text = (b: Buffer | undefined): string => (b ? b.toString('utf8') : '');
  * Reads every certificate, private key, public key and metadata object of the token and links them by
  * CKA_ID. Synchronous PKCS#11 calls on the JS thread: run at start and after a token change, never per request.
  */
-export function buildIndex(
-  lib: pkcs11.PKCS11,
-  session: pkcs11.Handle,
-  opts: { refuseInsecure: boolean },
-): IndexResult {
+export function buildIndex(lib: pkcs11.PKCS11, session: pkcs11.Handle, opts: { refuseInsecure: boolean }): IndexResult {
   const skipped: string[] = [];
   const certs = findObjects(lib, session, [
     { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_CERTIFICATE },
@@ -68,7 +64,14 @@ export function buildIndex(
     const der = a.get(pkcs11.CKA_VALUE);
     try {
       if (!der || der.length === 0) throw new Error('empty');
-      return [{ handle: h, label: text(a.get(pkcs11.CKA_LABEL)), ckaId: a.get(pkcs11.CKA_ID) ?? Buffer.alloc(0), x509: new X509Certificate(der) }];
+      return [
+        {
+          handle: h,
+          label: text(a.get(pkcs11.CKA_LABEL)),
+          ckaId: a.get(pkcs11.CKA_ID) ?? Buffer.alloc(0),
+          x509: new X509Certificate(der),
+        },
+      ];
     } catch {
       // SoftHSM2 2.6.1 leaves an empty certificate object behind a failed C_CreateObject (facts §3).
       skipped.push(`certificate object "${text(a.get(pkcs11.CKA_LABEL))}" has no parsable X.509 value`);
@@ -195,7 +198,9 @@ export function buildChain(leaf: X509Certificate, pool: readonly X509Certificate
   const seen = new Set<string>([leaf.fingerprint256]);
   let current = leaf;
   while (current.issuer !== current.subject) {
-    const issuer = pool.find((c) => !seen.has(c.fingerprint256) && current.checkIssued(c) && current.verify(c.publicKey));
+    const issuer = pool.find(
+      (c) => !seen.has(c.fingerprint256) && current.checkIssued(c) && current.verify(c.publicKey),
+    );
     if (!issuer) break;
     chain.push(issuer.raw);
     seen.add(issuer.fingerprint256);

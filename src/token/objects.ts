@@ -27,7 +27,8 @@ export async function generateKeyPair(
   usage: KeyUsage,
 ): Promise<GeneratedKeyPair> {
   const mechanism = spec.generate;
-  if (!mechanism) throw new ApiError('UnsupportedOperation', `KeySpec ${spec.spec} needs an HSM profile on this token.`);
+  if (!mechanism)
+    throw new ApiError('UnsupportedOperation', `KeySpec ${spec.spec} needs an HSM profile on this token.`);
   const decrypt = usage === 'sign+decrypt' && spec.keyType === 'RSA';
   const common = [
     { type: pkcs11.CKA_TOKEN, value: true },
@@ -62,10 +63,17 @@ export async function generateKeyPair(
     const keys = await lib.C_GenerateKeyPairAsync(session, { mechanism: mechanism.mechanism }, pub, priv);
     if (spec.keyType === 'RSA') {
       const a = getAttributes(lib, session, keys.publicKey, [pkcs11.CKA_MODULUS, pkcs11.CKA_PUBLIC_EXPONENT]);
-      return { spki: rsaSpki(a.get(pkcs11.CKA_MODULUS) ?? Buffer.alloc(0), a.get(pkcs11.CKA_PUBLIC_EXPONENT) ?? Buffer.alloc(0)) };
+      return {
+        spki: rsaSpki(
+          a.get(pkcs11.CKA_MODULUS) ?? Buffer.alloc(0),
+          a.get(pkcs11.CKA_PUBLIC_EXPONENT) ?? Buffer.alloc(0),
+        ),
+      };
     }
     const a = getAttributes(lib, session, keys.publicKey, [pkcs11.CKA_EC_PARAMS, pkcs11.CKA_EC_POINT]);
-    return { spki: ecSpki(a.get(pkcs11.CKA_EC_PARAMS) ?? Buffer.alloc(0), a.get(pkcs11.CKA_EC_POINT) ?? Buffer.alloc(0)) };
+    return {
+      spki: ecSpki(a.get(pkcs11.CKA_EC_PARAMS) ?? Buffer.alloc(0), a.get(pkcs11.CKA_EC_POINT) ?? Buffer.alloc(0)),
+    };
   });
 }
 

@@ -215,7 +215,8 @@ export class TokenManager {
    */
   async withSession<T>(fn: (session: pkcs11.Handle, lib: pkcs11.PKCS11) => Promise<T>): Promise<T> {
     const pool = this.#pool;
-    if (this.#state !== 'ready' || !pool) throw new ApiError('ServiceUnavailable', 'The token is recovering; retry shortly.');
+    if (this.#state !== 'ready' || !pool)
+      throw new ApiError('ServiceUnavailable', 'The token is recovering; retry shortly.');
     const session = await pool.acquire();
     this.#inflight++;
     let fault: ReturnType<typeof classify> | undefined;

@@ -59,12 +59,7 @@ describe('token manager under concurrency (real SoftHSM2 token)', () => {
       for (const r of results) {
         const key = token.lookup(r.id)?.publicKey;
         if (!key) throw new Error('missing key');
-        const ok = verify(
-          'sha256',
-          r.data,
-          r.alg === PSS ? { key, padding: 6, saltLength: 32 } : key,
-          r.sig,
-        );
+        const ok = verify('sha256', r.data, r.alg === PSS ? { key, padding: 6, saltLength: 32 } : key, r.sig);
         expect(ok).toBe(true);
       }
       expect(token.poolStats.live).toBeLessThanOrEqual(4);
@@ -83,7 +78,10 @@ describe('token manager under concurrency (real SoftHSM2 token)', () => {
   it('refuses a request at once with Throttling.User when the session wait queue is full', async () => {
     const small = token; // reuse the open token; build a tiny pool view through a second manager is not possible (one login per process)
     const { Pool } = await import('../../src/token/sessionPool');
-    const pool = new Pool<number>({ create: () => 1, destroy: () => undefined }, { size: 1, maxWaiting: 0, acquireTimeoutMs: 1000 });
+    const pool = new Pool<number>(
+      { create: () => 1, destroy: () => undefined },
+      { size: 1, maxWaiting: 0, acquireTimeoutMs: 1000 },
+    );
     await pool.acquire();
     await expect(pool.acquire()).rejects.toMatchObject({ code: 'Throttling.User' });
     expect(small.state).toBe('ready');

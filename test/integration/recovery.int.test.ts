@@ -49,10 +49,14 @@ describe('recovery when the token is re-initialised underneath the daemon (real 
         auth: { accessKeys: [{ id: 'x', secret: { env: 'UNUSED' } }] },
       }),
     );
-    const prov = spawnSync('node', [CLI, 'provision', '--config', configFile, '--ids', [ids.ca, ...ids.leaves].join(',')], {
-      env: { ...process.env, SOFTHSM2_CONF: t.conf },
-      encoding: 'utf8',
-    });
+    const prov = spawnSync(
+      'node',
+      [CLI, 'provision', '--config', configFile, '--ids', [ids.ca, ...ids.leaves].join(',')],
+      {
+        env: { ...process.env, SOFTHSM2_CONF: t.conf },
+        encoding: 'utf8',
+      },
+    );
     expect(prov.stderr).toBe('');
     expect(prov.status).toBe(0);
 
@@ -69,11 +73,15 @@ describe('recovery when the token is re-initialised underneath the daemon (real 
 
   it('answers ServiceUnavailable at once, without hanging, while a recovery is running', async () => {
     const recovering = token.recover(new Error('test-triggered recovery'));
-    await expect(token.sign(ids.leaves[0] as string, RSA, { kind: 'message', data: Buffer.from('x') })).rejects.toMatchObject({
+    await expect(
+      token.sign(ids.leaves[0] as string, RSA, { kind: 'message', data: Buffer.from('x') }),
+    ).rejects.toMatchObject({
       code: 'ServiceUnavailable',
     });
     await recovering;
     expect(token.state).toBe('ready');
-    expect(await token.sign(ids.leaves[0] as string, RSA, { kind: 'message', data: Buffer.from('x') })).toHaveLength(256);
+    expect(await token.sign(ids.leaves[0] as string, RSA, { kind: 'message', data: Buffer.from('x') })).toHaveLength(
+      256,
+    );
   });
 });

@@ -25,7 +25,9 @@ export function locateCas(
   }
   let located: Located | undefined;
   if (p.CertIdentifier !== undefined) located = tokens.locate(p.CertIdentifier, p.WarehouseId);
-  else if (p.CustomIdentifier !== undefined) located = tokens.locateCustom(p.CustomIdentifier, p.WarehouseId) ?? tokens.locate(p.CustomIdentifier, p.WarehouseId);
+  else if (p.CustomIdentifier !== undefined)
+    located =
+      tokens.locateCustom(p.CustomIdentifier, p.WarehouseId) ?? tokens.locate(p.CustomIdentifier, p.WarehouseId);
   else throw missingParameter('CertIdentifier');
   if (!located) throw new ApiError('NotFound');
   return located;

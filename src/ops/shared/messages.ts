@@ -16,7 +16,10 @@ export function decodeBase64(name: string, value: string): Buffer {
 
 function rawSubject(name: string, data: Buffer): SignSubject {
   if (data.length > MAX_RAW_BYTES) {
-    throw invalidParameter(name, `RAW data is ${data.length} bytes; the limit is ${MAX_RAW_BYTES}. Use MessageType=DIGEST.`);
+    throw invalidParameter(
+      name,
+      `RAW data is ${data.length} bytes; the limit is ${MAX_RAW_BYTES}. Use MessageType=DIGEST.`,
+    );
   }
   return { kind: 'message', data };
 }
@@ -48,10 +51,13 @@ export function casSubject(
   rawEncoding: 'utf8' | 'base64',
 ): SignSubject {
   if (messageType === 'DIGEST') {
-    const digest = HEX64.test(message) && alg.digestLength === 32 ? Buffer.from(message, 'hex') : decodeBase64('Message', message);
+    const digest =
+      HEX64.test(message) && alg.digestLength === 32 ? Buffer.from(message, 'hex') : decodeBase64('Message', message);
     return digestSubject('Message', digest, alg);
   }
   const data =
-    messageType === 'BASE64' || rawEncoding === 'base64' ? decodeBase64('Message', message) : Buffer.from(message, 'utf8');
+    messageType === 'BASE64' || rawEncoding === 'base64'
+      ? decodeBase64('Message', message)
+      : Buffer.from(message, 'utf8');
   return rawSubject('Message', data);
 }

@@ -29,7 +29,10 @@ export function assertUsable(entry: KeyEntry): void {
 export function assertAlgorithmFits(located: Located, alg: SignatureAlgorithm, name: string, param: string): void {
   const { entry, token } = located;
   if (alg.keyType !== entry.keyType || entry.keySpec === undefined || !alg.keySpecs.includes(entry.keySpec)) {
-    throw invalidParameter(param, `${name} does not match the key spec ${entry.keySpec ?? entry.keyType} of this certificate.`);
+    throw invalidParameter(
+      param,
+      `${name} does not match the key spec ${entry.keySpec ?? entry.keyType} of this certificate.`,
+    );
   }
   if (!entry.canSign) throw invalidParameter(param, 'the key of this certificate is not allowed to sign.');
   if (!token.supports(entry, alg)) {

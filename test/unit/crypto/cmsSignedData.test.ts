@@ -82,7 +82,19 @@ describe('buildSignedData (CAS SHA256withRSA/P7)', () => {
   /** Runs `openssl cms -verify` on a DER signature, with detached content when given. */
   function opensslVerify(signature: Buffer, content?: Buffer) {
     dir.write('sig.der', signature);
-    const args = ['cms', '-verify', '-binary', '-inform', 'DER', '-in', 'sig.der', '-CAfile', 'ca.pem', '-out', 'out.bin'];
+    const args = [
+      'cms',
+      '-verify',
+      '-binary',
+      '-inform',
+      'DER',
+      '-in',
+      'sig.der',
+      '-CAfile',
+      'ca.pem',
+      '-out',
+      'out.bin',
+    ];
     if (content !== undefined) args.push('-content', dir.write('content.bin', content));
     return dir.run(args);
   }
@@ -141,8 +153,12 @@ describe('buildSignedData (CAS SHA256withRSA/P7)', () => {
     const [info] = detached.signerInfos;
     expect(info?.version).toBe(CMSVersion.v1);
     const signerCert = AsnConvert.parse(signerDer, Certificate).tbsCertificate;
-    expect(Buffer.from(info?.sid.issuerAndSerialNumber?.serialNumber ?? new ArrayBuffer(0)).toString('hex')).toBe('7f1e');
-    expect(AsnConvert.serialize(info?.sid.issuerAndSerialNumber?.issuer)).toEqual(AsnConvert.serialize(signerCert.issuer));
+    expect(Buffer.from(info?.sid.issuerAndSerialNumber?.serialNumber ?? new ArrayBuffer(0)).toString('hex')).toBe(
+      '7f1e',
+    );
+    expect(AsnConvert.serialize(info?.sid.issuerAndSerialNumber?.issuer)).toEqual(
+      AsnConvert.serialize(signerCert.issuer),
+    );
     expect(info?.digestAlgorithm.algorithm).toBe(id_sha256);
     expect(info?.signatureAlgorithm.algorithm).toBe(id_rsaEncryption);
     expect(info?.signatureAlgorithm.parameters).toBeNull();
@@ -155,11 +171,13 @@ describe('buildSignedData (CAS SHA256withRSA/P7)', () => {
     );
 
     const attached = parseSignedData(await buildSignedData({ ...base, content: data }));
-    expect(Buffer.from(attached.encapContentInfo.eContent?.single?.buffer ?? new ArrayBuffer(0)).equals(data)).toBe(true);
+    expect(Buffer.from(attached.encapContentInfo.eContent?.single?.buffer ?? new ArrayBuffer(0)).equals(data)).toBe(
+      true,
+    );
   });
 
   it('signs the attributes as an explicit SET OF (0x31), DER-sorted, stored under IMPLICIT [0] (0xA0)', async () => {
-    let signed = Buffer.alloc(0);
+    let signed: Buffer = Buffer.alloc(0);
     const der = await buildSignedData({
       ...base,
       signer: async (attrs) => {

@@ -51,7 +51,11 @@ describe.each<SoftwareKeyKind>(['RSA-2048', 'P-256', 'P-384'])('buildCsr with a 
     const plain = AsnConvert.parse(withoutSan, CertificationRequest);
     expect(plain.certificationRequestInfo.attributes).toHaveLength(0);
     // RFC 2986 makes `attributes [0]` mandatory: an empty set is still written, as `A0 00`.
-    expect(Buffer.from(plain.certificationRequestInfoRaw ?? new ArrayBuffer(0)).subarray(-2).toString('hex')).toBe('a000');
+    expect(
+      Buffer.from(plain.certificationRequestInfoRaw ?? new ArrayBuffer(0))
+        .subarray(-2)
+        .toString('hex'),
+    ).toBe('a000');
   });
 });
 
@@ -68,7 +72,12 @@ describe('buildCsr rejections', () => {
   it('rejects a malformed subject before calling the signer', async () => {
     const signer = jest.fn(signerFor('P-256', key).signer);
     await expect(
-      buildCsr({ subject: 'CN=a,C=China', subjectPublicKeyInfo: key.spki, signatureAlgorithm: 'ecdsaWithSHA256', signer }),
+      buildCsr({
+        subject: 'CN=a,C=China',
+        subjectPublicKeyInfo: key.spki,
+        signatureAlgorithm: 'ecdsaWithSHA256',
+        signer,
+      }),
     ).rejects.toThrow(EncodingError);
     expect(signer).not.toHaveBeenCalled();
   });

@@ -87,7 +87,10 @@ describe('ecSpki', () => {
   it.each([
     ['a point of the wrong length', Buffer.alloc(64, 4)],
     ['a P-384-sized point on P-256', Buffer.concat([Buffer.from([4]), Buffer.alloc(96, 1)])],
-    ['an OCTET STRING whose length disagrees with its content', Buffer.concat([Buffer.from([4, 0x42, 4]), Buffer.alloc(64, 1)])],
+    [
+      'an OCTET STRING whose length disagrees with its content',
+      Buffer.concat([Buffer.from([4, 0x42, 4]), Buffer.alloc(64, 1)]),
+    ],
     ['an unknown point form', Buffer.concat([Buffer.from([5]), Buffer.alloc(64, 1)])],
     ['an empty buffer', Buffer.alloc(0)],
   ])('rejects %s', (_name, point) => {

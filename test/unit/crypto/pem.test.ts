@@ -36,9 +36,15 @@ describe('pemDecodeAll', () => {
 
   it.each([
     ['mismatched labels', '-----BEGIN CERTIFICATE-----\nAAAA\n-----END PUBLIC KEY-----\n'],
-    ['a BEGIN line without an END line', `${pemEncode('CERTIFICATE', randomBytes(8))}-----BEGIN CERTIFICATE-----\nAAAA\n`],
+    [
+      'a BEGIN line without an END line',
+      `${pemEncode('CERTIFICATE', randomBytes(8))}-----BEGIN CERTIFICATE-----\nAAAA\n`,
+    ],
     ['characters outside base64', '-----BEGIN CERTIFICATE-----\nAA*A\n-----END CERTIFICATE-----\n'],
-    ['a legacy Proc-Type header', '-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n\nAAAA\n-----END RSA PRIVATE KEY-----\n'],
+    [
+      'a legacy Proc-Type header',
+      '-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n\nAAAA\n-----END RSA PRIVATE KEY-----\n',
+    ],
     ['an empty body', '-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n'],
     ['bad padding', '-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n'],
   ])('rejects %s', (_name, pem) => {

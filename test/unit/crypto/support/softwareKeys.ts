@@ -7,6 +7,7 @@ import type { DerSigner } from '../../../../src/crypto/x509Signature';
  * `ieee-p1363` (raw r ‖ s, what CKM_ECDSA returns) and `ecdsaRawToDer`, like the token path does.
  */
 
+/** A key pair held by node:crypto, with its public half as SPKI DER like the token layer supplies. */
 export interface SoftwareKey {
   readonly privateKey: KeyObject;
   readonly publicKey: KeyObject;
@@ -14,6 +15,7 @@ export interface SoftwareKey {
   readonly spki: Buffer;
 }
 
+/** The key types the crypto tests exercise. */
 export type SoftwareKeyKind = 'RSA-2048' | 'P-256' | 'P-384';
 
 /** A fresh key pair of the given kind. */
