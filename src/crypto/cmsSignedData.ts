@@ -121,6 +121,8 @@ export async function buildSignedData(p: SignedDataParams): Promise<Buffer> {
   }
   const signerCert = loadCertificate(p.signerCertificate, 'signer certificate');
   p.chain.forEach((der, i) => loadCertificate(der, `chain certificate #${i + 1}`));
+  // Signer first, in the caller's order, rather than DER SET OF order: verifiers that take the first
+  // certificate as the signer's exist, and none that we know of insists on sorted certificates.
   const certificates = [p.signerCertificate, ...p.chain].map(
     (der) => new CertificateChoices({ certificate: new VerbatimCertificate(der) }),
   );
@@ -138,8 +140,9 @@ export async function buildSignedData(p: SignedDataParams): Promise<Buffer> {
   );
   const signedAttrsDer = toDer(new SignedAttributesSet(signedAttrs));
   const signature = await p.signer(signedAttrsDer);
-  if (!Buffer.isBuffer(signature) || signature.length === 0)
+  if (!Buffer.isBuffer(signature) || signature.length === 0) {
     throw new EncodingError('CMS: the signer returned no signature');
+  }
   const signerSpki = signerCert.publicKey.export({ type: 'spki', format: 'der' });
   assertSignatureValid('sha256WithRSAEncryption', signerSpki, signedAttrsDer, signature, 'CMS');
 

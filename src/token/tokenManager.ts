@@ -2,13 +2,14 @@ import { setTimeout as delay } from 'node:timers/promises';
 import * as pkcs11 from 'pkcs11js';
 import type { TokenConfig } from '../config/schema';
 import { resolveSecret, type Secret } from '../config/secret';
-import { SIGNATURE_ALGORITHMS, type SignatureAlgorithm } from '../crypto/algorithms';
+import { SIGNATURE_ALGORITHMS, type EncryptionAlgorithm, type SignatureAlgorithm } from '../crypto/algorithms';
 import { encodeSignature, planSignature, tokenSupports, type SignSubject } from '../crypto/signPlan';
 import { ApiError } from '../errors/apiError';
 import type { Logger } from '../observability/logger';
 import { ckrName, ckrOf, classify, isAlreadyLoggedIn, toApiError } from './ckr';
 import { buildIndex, type KeyEntry } from './keyIndex';
 import { Pkcs11Module } from './module';
+import { probeDecryption } from './probe';
 import { Pool } from './sessionPool';
 
 export type TokenState = 'closed' | 'opening' | 'ready' | 'recovering' | 'failed';
@@ -19,6 +20,8 @@ export interface TokenCapabilities {
   readonly mechanisms: ReadonlySet<number>;
   /** API signature algorithms (table ids) the token can serve for some key type. */
   readonly signatureAlgorithms: readonly SignatureAlgorithm['id'][];
+  /** Decryption algorithms a functional probe proved (a listed mechanism may still refuse parameters). */
+  readonly decryptionAlgorithms: readonly EncryptionAlgorithm['name'][];
 }
 
 /**
@@ -33,7 +36,7 @@ export class TokenManager {
   #loginSession: pkcs11.Handle | undefined;
   #pool: Pool<pkcs11.Handle> | undefined;
   #entries = new Map<string, KeyEntry>();
-  #caps: TokenCapabilities = { mechanisms: new Set(), signatureAlgorithms: [] };
+  #caps: TokenCapabilities = { mechanisms: new Set(), signatureAlgorithms: [], decryptionAlgorithms: [] };
   #state: TokenState = 'closed';
   #inflight = 0;
   #drainWaiters: Array<() => void> = [];
@@ -118,6 +121,7 @@ export class TokenManager {
     this.#caps = {
       mechanisms,
       signatureAlgorithms: SIGNATURE_ALGORITHMS.filter((a) => tokenSupports(a, mechanisms)).map((a) => a.id),
+      decryptionAlgorithms: probeDecryption(lib, this.#slot, mechanisms),
     };
     this.#reindex();
   }

@@ -89,6 +89,8 @@ describe('key policy and capability probe (real SoftHSM2 token)', () => {
       expect(caps.signatureAlgorithms).not.toContain('SM2DSA');
       expect(caps.mechanisms.has(pkcs11.CKM_ECDSA_SHA256)).toBe(false);
       expect(caps.mechanisms.has(pkcs11.CKM_ECDSA)).toBe(true);
+      // SoftHSM2 2.6.1 lists CKM_RSA_PKCS_OAEP but refuses SHA-256 parameters: the functional probe notices.
+      expect(caps.decryptionAlgorithms).toEqual(['RSAES_OAEP_SHA_1']);
       const rsa = token.entries().find((e) => e.keySpec === 'RSA_2048');
       const ec = token.entries().find((e) => e.keySpec === 'EC_P256' && !e.isCA);
       if (!rsa || !ec) throw new Error('demo keys missing');
