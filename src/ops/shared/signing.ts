@@ -28,6 +28,14 @@ export function assertUsable(entry: KeyEntry): void {
  */
 export function assertAlgorithmFits(located: Located, alg: SignatureAlgorithm, name: string, param: string): void {
   const { entry, token } = located;
+  // A token without SM2 cannot serve SM2DSA/SM3withSM2 for any certificate: say so before the key-spec check,
+  // which would otherwise blame the certificate (an RSA or P-256 key) for what the token lacks.
+  if (alg.vendorProfile === 'sm2' && !token.capabilities.signatureAlgorithms.includes(alg.id)) {
+    throw new ApiError(
+      'UnsupportedOperation',
+      `${name} needs SM2, which the token behind warehouse ${token.warehouseId} does not offer (no SM2 HSM profile).`,
+    );
+  }
   if (alg.keyType !== entry.keyType || entry.keySpec === undefined || !alg.keySpecs.includes(entry.keySpec)) {
     throw invalidParameter(
       param,
