@@ -15,6 +15,8 @@ export interface RunningDaemon {
   readonly port: number;
   readonly host: string;
   readonly tokens: TokenRegistry;
+  /** Requests received and not yet answered. */
+  readonly inflight: () => number;
   /** Graceful stop: refuse new connections, finish in-flight requests (until the deadline), close tokens. */
   stop(): Promise<void>;
 }
@@ -110,5 +112,5 @@ export async function startDaemon(
     })();
     return stopping;
   };
-  return { server, port: address.port, host: config.server.host, tokens, stop };
+  return { server, port: address.port, host: config.server.host, tokens, inflight: () => inflight, stop };
 }

@@ -19,6 +19,8 @@ const metadataSchema = z.object({
   subjectAlternativeNames: z.array(z.string()).optional(),
   tags: z.record(z.string(), z.string()).optional(),
   customIdentifier: z.string().optional(),
+  /** KMS `Arn`, fixed at creation so that every daemon reports the same one whatever its region setting. */
+  arn: z.string().optional(),
 });
 
 export type CertificateMetadata = z.infer<typeof metadataSchema>;

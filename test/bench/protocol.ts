@@ -37,6 +37,12 @@ export interface CpuSample {
   /** `performance.eventLoopUtilization()`, ms. */
   readonly eluIdle: number;
   readonly eluActive: number;
+  /**
+   * CPU time of the JS (main) thread alone, ns (`/proc/self/task/<pid>/schedstat`; null where absent). The
+   * threadpool, where the token's private-key work runs, is left out, which makes the request path's own cost
+   * visible without the noise of a 500 µs RSA signature.
+   */
+  readonly mainThreadNs: number | null;
 }
 
 /** One in-process signing run at a fixed concurrency (mode `direct`). */

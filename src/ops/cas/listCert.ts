@@ -1,0 +1,61 @@
+import { z } from 'zod';
+import { certificateDetails } from '../../token/certificates';
+import { certType, fuzzyMatch, listStatus, page, pagingParams, warehouseInstanceId } from '../shared/repository';
+import { defineOperation } from '../types';
+
+/**
+ * CAS `ListCert` (2020-04-07): the certificates of every warehouse (configured token) the access key may use.
+ * One row per identity that has a certificate (a PENDING identity has none yet and is not listed). Dates are
+ * epoch milliseconds: `BeforeDate` = notBefore ("issuance time"), `AfterDate` = notAfter ("expiration time"),
+ * as the SDK model describes them (the metadata sample has the two values the other way round).
+ */
+export const listCert = defineOperation({
+  product: 'cas',
+  action: 'ListCert',
+  ramAction: 'yundun-cert:ListCert',
+  params: z.object({
+    KeyWord: z.string().optional(),
+    WarehouseId: z.coerce.number().int().positive().optional(),
+    Status: z.enum(['ISSUE', 'REVOKE']).optional(),
+    SourceType: z.enum(['upload', 'aliyun']).optional(),
+    CertType: z.enum(['CA', 'CERT']).optional(),
+    ...pagingParams,
+  }),
+  async handle(ctx, p) {
+    const rows = ctx.tokens.tokens
+      .filter((token) => p.WarehouseId === undefined || token.warehouseId === p.WarehouseId)
+      .flatMap((token) =>
+        token.entries().flatMap((entry) => {
+          if (!entry.certificate || !ctx.canUse(entry.id)) return [];
+          const d = certificateDetails(entry.certificate);
+          return [
+            {
+              WhId: token.warehouseId,
+              Identifier: entry.id,
+              WhInstanceId: warehouseInstanceId(token.warehouseId),
+              Status: listStatus(entry.metadata.status),
+              // Every certificate here was uploaded (or provisioned) into the token: none is an Alibaba Cloud one.
+              SourceType: 'upload',
+              CertType: certType(entry),
+              CommonName: d.commonName,
+              BeforeDate: d.notBefore.getTime(),
+              AfterDate: d.notAfter.getTime(),
+              Issuer: d.issuerName,
+              ExistPrivateKey: true,
+              Sans: d.dnsNames.join(','),
+            },
+          ];
+        }),
+      )
+      .filter(
+        (r) =>
+          (p.Status === undefined || r.Status === p.Status) &&
+          (p.SourceType === undefined || r.SourceType === p.SourceType) &&
+          (p.CertType === undefined || r.CertType === p.CertType) &&
+          fuzzyMatch(p.KeyWord, [r.CommonName, r.Sans, r.Identifier]),
+      )
+      .sort((a, b) => a.WhId - b.WhId || a.Identifier.localeCompare(b.Identifier));
+    const { items, ...paging } = page(rows, p);
+    return { ...paging, CertList: items };
+  },
+});

@@ -1,0 +1,65 @@
+import { z } from 'zod';
+import { invalidParameter } from '../../errors/apiError';
+import { createCertificate as createOnToken } from '../../token/certificates';
+import type { TokenRegistry } from '../../token/tokenRegistry';
+import type { TokenManager } from '../../token/tokenManager';
+import { defineOperation } from '../types';
+
+/** The KeySpec values KMS CreateCertificate documents. */
+const KEY_SPECS = ['RSA_2048', 'EC_P256', 'EC_SM2'] as const;
+
+/** `SubjectAlternativeNames` arrives as a JSON array in a string (what the KMS generator sends). */
+function parseNames(value: string | undefined): string[] {
+  if (value === undefined || value.trim() === '') return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw invalidParameter('SubjectAlternativeNames', 'expected a JSON array of DNS names, e.g. ["a.example.com"].');
+  }
+  if (!Array.isArray(parsed) || !parsed.every((n): n is string => typeof n === 'string')) {
+    throw invalidParameter('SubjectAlternativeNames', 'expected a JSON array of DNS names, e.g. ["a.example.com"].');
+  }
+  return parsed;
+}
+
+/** The token a new certificate goes to: `WarehouseId` (our extension) or the first configured token. */
+function targetToken(tokens: TokenRegistry, warehouseId: number | undefined): TokenManager {
+  if (warehouseId === undefined) {
+    const first = tokens.tokens[0];
+    if (!first) throw invalidParameter('WarehouseId', 'no token is configured.');
+    return first;
+  }
+  const token = tokens.byWarehouse(warehouseId);
+  if (!token) throw invalidParameter('WarehouseId', `no warehouse ${warehouseId}.`);
+  return token;
+}
+
+/**
+ * KMS `CreateCertificate` (2016-01-20): a key pair generated inside the token and a PKCS#10 CSR signed by it,
+ * through PKCS#11; the certificate is PENDING until UploadCertificate. `ExportablePrivateKey` is accepted but
+ * keys here are never exportable (DescribeCertificate reports false). Extension: `WarehouseId` picks the token.
+ */
+export const createCertificate = defineOperation({
+  product: 'kms',
+  action: 'CreateCertificate',
+  ramAction: 'kms:CreateCertificate',
+  params: z.object({
+    Subject: z.string().min(1),
+    KeySpec: z.enum(KEY_SPECS),
+    SubjectAlternativeNames: z.string().optional(),
+    ExportablePrivateKey: z.enum(['true', 'false']).optional(),
+    WarehouseId: z.coerce.number().int().positive().optional(),
+  }),
+  async handle(ctx, p) {
+    const names = parseNames(p.SubjectAlternativeNames);
+    const token = targetToken(ctx.tokens, p.WarehouseId);
+    const created = await createOnToken(token, {
+      subject: p.Subject,
+      keySpec: p.KeySpec,
+      subjectAlternativeNames: names,
+      arnScope: ctx.config.server,
+    });
+    return { CertificateId: created.id, Csr: created.csrPem, Arn: created.arn };
+  },
+});

@@ -1,0 +1,119 @@
+import { constants, publicEncrypt } from 'node:crypto';
+import type { Mechanism } from 'pkcs11js';
+import { ENCRYPTION_ALGORITHMS, encryptionAlgorithm, type EncryptionAlgorithm } from '../../crypto/algorithms';
+import { rsaPublicNumbers } from '../../crypto/digestVerify';
+import { ApiError, invalidParameter } from '../../errors/apiError';
+import type { Logger } from '../../observability/logger';
+import { ckrName, ckrOf } from '../../token/ckr';
+import type { Located } from '../../token/tokenRegistry';
+import { assertUsable } from './signing';
+
+/** The `Algorithm` values both products accept for Encrypt/Decrypt. */
+export const ENCRYPTION_NAMES = ENCRYPTION_ALGORITHMS.map((a) => a.name);
+
+/** The encryption row for an `Algorithm` value (CAS's `RSAESOAEPSHA_1` spelling included). */
+export function findEncryptionAlgorithm(name: string): EncryptionAlgorithm {
+  const alg = encryptionAlgorithm(name);
+  if (!alg) throw invalidParameter('Algorithm', `expected one of ${ENCRYPTION_NAMES.join(', ')}.`);
+  return alg;
+}
+
+/**
+ * Checks, before any work, that this certificate's key pair can serve `alg` on its token, for encryption and
+ * decryption alike: encrypting to a key that cannot decrypt here would only produce data nobody can recover
+ * (the private key never leaves the token). So the algorithm must fit the key type, the certificate must be
+ * ACTIVE (assertUsable), the key must have been made for decryption (KMS CreateCertificate's RSA keys are;
+ * the demo signing keys are not), and the token's capability probe must have proved the mechanism
+ * (SoftHSM2 2.6.1 decrypts OAEP with SHA-1 only: RSAES_OAEP_SHA_256 is UnsupportedOperation there).
+ */
+export function assertEncryptionFits(located: Located, alg: EncryptionAlgorithm, certificateParam: string): void {
+  const { entry, token } = located;
+  if (alg.keyType !== entry.keyType) {
+    throw invalidParameter(
+      'Algorithm',
+      `${alg.name} does not match the key spec ${entry.keySpec ?? entry.keyType} of this certificate.`,
+    );
+  }
+  if (alg.vendorProfile === 'sm2' || !alg.decrypt || !alg.oaepHash) {
+    throw new ApiError(
+      'UnsupportedOperation',
+      `${alg.name} needs SM2, which the token behind warehouse ${token.warehouseId} does not offer (no SM2 HSM profile).`,
+    );
+  }
+  assertUsable(entry);
+  if (!entry.canDecrypt) {
+    throw invalidParameter(
+      certificateParam,
+      'the key pair of this certificate was made for signing only; it cannot decrypt, so it does not encrypt either.',
+    );
+  }
+  if (!token.capabilities.decryptionAlgorithms.includes(alg.name)) {
+    throw new ApiError(
+      'UnsupportedOperation',
+      `${alg.name} is not supported by the token behind warehouse ${token.warehouseId}: it cannot decrypt it ` +
+        `(its capability probe found no working ${alg.name} decryption), so this daemon does not encrypt with it either.`,
+    );
+  }
+}
+
+/** OAEP hash length in bytes. */
+function hashLength(alg: EncryptionAlgorithm): number {
+  return alg.oaepHash === 'sha1' ? 20 : 32;
+}
+
+/** The largest plaintext for this key: k − 2·hLen − 2 (RFC 8017 §7.1.1); 214 / 190 bytes for RSA-2048. */
+export function maxPlaintext(located: Located, alg: EncryptionAlgorithm): number {
+  return located.entry.signatureLength - 2 * hashLength(alg) - 2;
+}
+
+/**
+ * RSAES-OAEP encryption with the certificate's public key, in software (a public-key operation), after
+ * `assertEncryptionFits`. The label is empty and MGF1 uses the OAEP hash, as the token's mechanism does.
+ */
+export function encryptFor(located: Located, alg: EncryptionAlgorithm, plaintext: Buffer, param: string): Buffer {
+  const limit = maxPlaintext(located, alg);
+  if (plaintext.length > limit) {
+    throw invalidParameter(param, `${alg.name} encrypts at most ${limit} bytes with this key; got ${plaintext.length}.`);
+  }
+  return publicEncrypt(
+    { key: located.entry.publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: alg.oaepHash },
+    plaintext,
+  );
+}
+
+/**
+ * RSAES-OAEP decryption by the token with the certificate's private key, after `assertEncryptionFits`. The
+ * ciphertext's length and range are checked here (public facts); any other refusal is the token finding no
+ * valid OAEP encoding. SoftHSM2 answers that with CKR_GENERAL_ERROR, which the token layer reports as an internal
+ * error; here, with the key, mechanism and session known good, it is the caller's ciphertext: InvalidParameter,
+ * one message for every padding failure (no oracle), the token's code logged and never sent.
+ */
+export async function decryptWith(
+  located: Located,
+  alg: EncryptionAlgorithm,
+  ciphertext: Buffer,
+  log: Logger,
+  requestId: string,
+): Promise<Buffer> {
+  const { entry, token } = located;
+  const k = entry.signatureLength;
+  if (ciphertext.length !== k) {
+    throw invalidParameter('CiphertextBlob', `must be ${k} bytes for this key (its modulus length); got ${ciphertext.length}.`);
+  }
+  if (BigInt(`0x${ciphertext.toString('hex')}`) >= rsaPublicNumbers(entry.publicKey).n) {
+    throw invalidParameter('CiphertextBlob', 'it is not a ciphertext of this key (not below the modulus).');
+  }
+  const spec = alg.decrypt as NonNullable<EncryptionAlgorithm['decrypt']>;
+  const mechanism: Mechanism = { mechanism: spec.mechanism, parameter: spec.parameter as Mechanism['parameter'] };
+  try {
+    return await token.decrypt(entry.id, mechanism, ciphertext);
+  } catch (e) {
+    const cause = e instanceof ApiError ? e.cause : e;
+    const code = ckrOf(cause);
+    if (e instanceof ApiError && (e.code === 'InternalError' || e.code === 'InvalidParameter') && code !== undefined) {
+      log.info({ requestId, ckr: ckrName(code) }, 'the token could not decrypt the ciphertext');
+      throw invalidParameter('CiphertextBlob', `it cannot be decrypted with this certificate’s key and ${alg.name}.`);
+    }
+    throw e;
+  }
+}

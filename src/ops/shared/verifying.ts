@@ -1,0 +1,69 @@
+import { constants, verify as cryptoVerify } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { SIGNATURE_ALGORITHMS, type SignatureAlgorithm } from '../../crypto/algorithms';
+import { ecdsaVerifyDigest, rsaPkcs1VerifyDigest, rsaPssVerifyDigest } from '../../crypto/digestVerify';
+import type { SignSubject } from '../../crypto/signPlan';
+import { ApiError, invalidParameter } from '../../errors/apiError';
+import type { KeyEntry } from '../../token/keyIndex';
+
+/** CAS `Verify` algorithms: every CAS signing algorithm except the CMS one (`SHA256withRSA/P7`). */
+export const CAS_VERIFY_NAMES = SIGNATURE_ALGORITHMS.flatMap((a) => (a.casName && a.encoding !== 'cms' ? [a.casName] : []));
+
+/**
+ * Checks, before any work, that a signature of `alg` can be verified with this entry's public key: the algorithm
+ * fits the key (InvalidParameter otherwise, as for signing), SM2 is not offered (node:crypto cannot use Alibaba's
+ * SM2 user ID, protocol §9.5), and the certificate is not INACTIVE (a disabled certificate is not used at all;
+ * REVOKED still verifies, PENDING verifies with the key pair's public key).
+ */
+export function assertVerifiable(entry: KeyEntry, alg: SignatureAlgorithm, name: string, param: string): void {
+  if (alg.encoding === 'cms') throw invalidParameter(param, `${name} signatures are not verified by this operation.`);
+  if (alg.keyType !== entry.keyType || entry.keySpec === undefined || !alg.keySpecs.includes(entry.keySpec)) {
+    throw invalidParameter(
+      param,
+      `${name} does not match the key spec ${entry.keySpec ?? entry.keyType} of this certificate.`,
+    );
+  }
+  if (alg.vendorProfile === 'sm2' || alg.hash !== 'sha256') {
+    throw new ApiError(
+      'UnsupportedOperation',
+      `${name} verification needs SM2 with the user ID 1234567812345678, which this daemon does not offer.`,
+    );
+  }
+  if (entry.metadata.status === 'INACTIVE') throw new ApiError('Rejected.Disabled');
+}
+
+/**
+ * Verifies a signature in software with the certificate's public key (a public-key operation: the token is not
+ * involved). RAW messages go through node:crypto; DIGEST values through src/crypto/digestVerify.ts. RSA-PSS
+ * accepts any salt length (the cloud signs with 32, protocol §12.4). ECDSA signatures are DER, as the cloud
+ * returns them. A signature that cannot even be parsed is simply not valid: false, never an error.
+ */
+export function verifySignature(
+  publicKey: KeyObject,
+  alg: SignatureAlgorithm,
+  subject: SignSubject,
+  signature: Buffer,
+): boolean {
+  const pss = alg.verify.pss !== undefined;
+  try {
+    if (subject.kind === 'message') {
+      if (alg.encoding === 'ecdsa-der') {
+        return cryptoVerify(alg.verify.nodeHash, subject.data, { key: publicKey, dsaEncoding: 'der' }, signature);
+      }
+      return cryptoVerify(
+        alg.verify.nodeHash,
+        subject.data,
+        pss
+          ? { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO }
+          : { key: publicKey, padding: constants.RSA_PKCS1_PADDING },
+        signature,
+      );
+    }
+    if (alg.encoding === 'ecdsa-der') return ecdsaVerifyDigest(publicKey, subject.digest, signature);
+    return pss
+      ? rsaPssVerifyDigest(publicKey, 'sha256', subject.digest, signature, 'any')
+      : rsaPkcs1VerifyDigest(publicKey, 'sha256', subject.digest, signature);
+  } catch {
+    return false;
+  }
+}

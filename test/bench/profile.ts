@@ -1,0 +1,311 @@
+/**
+ * Summarises a V8 `.cpuprofile` (from the daemon child) per request: where the JS thread spends its time,
+ * by function (self and inclusive) and by area, with compiled locations mapped back to the TypeScript source.
+ * Also usable alone: `node dist/bench/test/bench/profile.js <file.cpuprofile> [requests]`.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+  columnNumber: number;
+}
+
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+  children?: number[];
+}
+
+/** The subset of the DevTools `Profiler.Profile` used here. */
+export interface CpuProfile {
+  nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples?: number[];
+  timeDeltas?: number[];
+}
+
+/** One function (or area) with its time, in ms over the profile and µs per request. */
+export interface ProfileLine {
+  readonly name: string;
+  readonly location: string;
+  readonly ms: number;
+  /** Share of the busy (non-idle) time, 0–1. */
+  readonly share: number;
+  readonly usPerRequest: number;
+}
+
+export interface ProfileSummary {
+  readonly file: string;
+  readonly requests: number;
+  /** Wall time covered by the profile, ms. */
+  readonly wallMs: number;
+  /** JS-thread time not idle, ms (includes GC and native calls made from JS, such as C_SignInit). */
+  readonly busyMs: number;
+  readonly busyUsPerRequest: number;
+  readonly areas: readonly ProfileLine[];
+  readonly selfTop: readonly ProfileLine[];
+  /** Inclusive time of the project's own functions (src/, test/bench/), largest first. */
+  readonly inclusiveTop: readonly ProfileLine[];
+}
+
+const SPECIAL = new Set(['(idle)', '(program)', '(garbage collector)', '(root)']);
+
+/** Reads a profile and summarises it; `root` is the project root (for relative paths and area names). */
+export function summarizeProfile(file: string, requests: number, root: string, top = 20): ProfileSummary {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const maps = new SourceMaps();
+  const byId = new Map<number, ProfileNode>();
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) {
+    byId.set(n.id, n);
+    for (const c of n.children ?? []) parent.set(c, n.id);
+  }
+  // DevTools convention: sample i lasts until sample i+1 (timeDeltas[i+1]).
+  const selfUs = new Map<number, number>();
+  const samples = profile.samples ?? [];
+  const deltas = profile.timeDeltas ?? [];
+  for (let i = 0; i < samples.length; i++) {
+    const id = samples[i];
+    if (id === undefined) continue;
+    const d = deltas[i + 1] ?? 0;
+    selfUs.set(id, (selfUs.get(id) ?? 0) + d);
+  }
+  const describe = new Map<number, { key: string; name: string; location: string; area: string }>();
+  const info = (id: number): { key: string; name: string; location: string; area: string } => {
+    let d = describe.get(id);
+    if (d) return d;
+    const f = byId.get(id)?.callFrame ?? { functionName: '?', url: '', lineNumber: 0, columnNumber: 0 };
+    const name = f.functionName || (f.url ? '(anonymous)' : '(native)');
+    const location = locate(f, root, maps);
+    d = { key: `${name}|${location}`, name, location, area: areaOf(name, location) };
+    describe.set(id, d);
+    return d;
+  };
+
+  const self = new Map<string, { name: string; location: string; us: number }>();
+  const areas = new Map<string, number>();
+  const inclusive = new Map<string, { name: string; location: string; us: number }>();
+  for (const [id, us] of selfUs) {
+    const d = info(id);
+    if (d.name === '(idle)') continue;
+    const s = self.get(d.key) ?? { name: d.name, location: d.location, us: 0 };
+    s.us += us;
+    self.set(d.key, s);
+    areas.set(d.area, (areas.get(d.area) ?? 0) + us);
+    // Inclusive: credit every distinct project function on the stack once.
+    const seen = new Set<string>();
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+      const a = info(cur);
+      if (!isProject(a.location) || seen.has(a.key)) continue;
+      seen.add(a.key);
+      const e = inclusive.get(a.key) ?? { name: a.name, location: a.location, us: 0 };
+      e.us += us;
+      inclusive.set(a.key, e);
+    }
+  }
+  const wallUs = profile.endTime - profile.startTime;
+  const busyUs = [...self.values()].reduce((n, s) => n + s.us, 0);
+  const perReq = (us: number): number => (requests > 0 ? us / requests : 0);
+  const line = (name: string, location: string, us: number): ProfileLine => ({
+    name,
+    location,
+    ms: us / 1000,
+    share: busyUs > 0 ? us / busyUs : 0,
+    usPerRequest: perReq(us),
+  });
+  const sorted = <T extends { us: number }>(m: Iterable<T>): T[] => [...m].sort((a, b) => b.us - a.us);
+  return {
+    file,
+    requests,
+    wallMs: wallUs / 1000,
+    busyMs: busyUs / 1000,
+    busyUsPerRequest: perReq(busyUs),
+    areas: sorted([...areas].map(([name, us]) => ({ name, us }))).map((a) => line(a.name, '', a.us)),
+    selfTop: sorted(self.values())
+      .slice(0, top)
+      .map((s) => line(s.name, s.location, s.us)),
+    inclusiveTop: sorted(inclusive.values())
+      .slice(0, top)
+      .map((s) => line(s.name, s.location, s.us)),
+  };
+}
+
+const isProject = (location: string): boolean => location.startsWith('src/') || location.startsWith('test/bench/');
+
+/** `src/api/rpcHandler.ts:53`, `node_modules/pino/lib/proto.js:190`, `node:internal/…:12`, or `(native)`. */
+function locate(f: CallFrame, root: string, maps: SourceMaps): string {
+  if (SPECIAL.has(f.functionName) || f.url === '') return '(native)';
+  if (!f.url.startsWith('file://')) return `${f.url}:${f.lineNumber + 1}`;
+  const path = fileURLToPath(f.url);
+  const mapped = maps.original(path, f.lineNumber, f.columnNumber);
+  if (mapped) return `${relative(root, mapped.source)}:${mapped.line}`;
+  return `${relative(root, path)}:${f.lineNumber + 1}`;
+}
+
+/** The area a function belongs to, for the per-area table. */
+function areaOf(name: string, location: string): string {
+  if (name === '(garbage collector)') return 'GC';
+  if (name === '(program)') return 'V8 / native, unattributed (program)';
+  if (location === '(native)') return 'native calls from JS (pkcs11js, crypto, http parser…)';
+  if (
+    /node_modules\/(pino|sonic-boom|fast-redact|quick-format-unescaped|on-exit-leak-free|thread-stream)\//.test(
+      location,
+    )
+  )
+    return 'logging (pino)';
+  if (location.includes('node_modules/zod/')) return 'zod (parameter validation)';
+  if (location.startsWith('node_modules/')) return 'other node_modules';
+  if (location.startsWith('src/api/auth/')) return 'src/api/auth (V3 verification)';
+  if (location.startsWith('src/api/')) return 'src/api (RPC parse, route, render)';
+  if (location.startsWith('src/ops/')) return 'src/ops';
+  if (location.startsWith('src/token/')) return 'src/token (session pool, sign)';
+  if (location.startsWith('src/crypto/')) return 'src/crypto';
+  if (location.startsWith('src/')) return 'src (other)';
+  if (location.startsWith('test/bench/')) return 'reference server (test/bench)';
+  if (/^node:(internal\/)?(_?http|internal\/http)/.test(location) || location.includes('_http_')) return 'node http';
+  if (/^node:(internal\/)?(net|stream|streams|events|internal\/streams|internal\/stream_base)/.test(location))
+    return 'node net / streams / events';
+  if (location.startsWith('node:internal/crypto')) return 'node crypto (JS side)';
+  if (location.startsWith('node:internal/timers') || location.startsWith('node:internal/process'))
+    return 'node timers / microtasks';
+  if (location.startsWith('node:')) return 'node (other)';
+  return 'other';
+}
+
+type Segment = readonly [genCol: number, source: number, line: number, col: number];
+
+/** Minimal source-map reader (tsc's maps: one source per file, VLQ mappings). */
+class SourceMaps {
+  readonly #maps = new Map<string, { sources: string[]; lines: Segment[][] } | null>();
+
+  original(jsPath: string, line0: number, col0: number): { source: string; line: number } | undefined {
+    const map = this.#load(jsPath);
+    const segs = map?.lines[line0];
+    if (!map || !segs || segs.length === 0) return undefined;
+    let best = segs[0];
+    for (const s of segs) {
+      if (s[0] > col0) break;
+      best = s;
+    }
+    const source = best ? map.sources[best[1]] : undefined;
+    return best && source ? { source, line: best[2] + 1 } : undefined;
+  }
+
+  #load(jsPath: string): { sources: string[]; lines: Segment[][] } | null {
+    const cached = this.#maps.get(jsPath);
+    if (cached !== undefined) return cached;
+    let result: { sources: string[]; lines: Segment[][] } | null = null;
+    const mapPath = `${jsPath}.map`;
+    if (existsSync(mapPath)) {
+      try {
+        const raw = JSON.parse(readFileSync(mapPath, 'utf8')) as {
+          sources: string[];
+          mappings: string;
+          sourceRoot?: string;
+        };
+        const base = resolve(dirname(mapPath), raw.sourceRoot ?? '');
+        result = { sources: raw.sources.map((s) => resolve(base, s)), lines: decodeMappings(raw.mappings) };
+      } catch {
+        result = null;
+      }
+    }
+    this.#maps.set(jsPath, result);
+    return result;
+  }
+}
+
+const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+function decodeMappings(mappings: string): Segment[][] {
+  const lines: Segment[][] = [];
+  let source = 0;
+  let line = 0;
+  let col = 0;
+  for (const text of mappings.split(';')) {
+    const segs: Segment[] = [];
+    let genCol = 0;
+    for (const seg of text.split(',')) {
+      if (seg === '') continue;
+      const v = decodeVlq(seg);
+      genCol += v[0] ?? 0;
+      if (v.length >= 4) {
+        source += v[1] ?? 0;
+        line += v[2] ?? 0;
+        col += v[3] ?? 0;
+        segs.push([genCol, source, line, col]);
+      }
+    }
+    lines.push(segs);
+  }
+  return lines;
+}
+
+function decodeVlq(s: string): number[] {
+  const out: number[] = [];
+  let value = 0;
+  let shift = 0;
+  for (const ch of s) {
+    const digit = BASE64.indexOf(ch);
+    value += (digit & 31) << shift;
+    if (digit & 32) {
+      shift += 5;
+    } else {
+      out.push(value & 1 ? -(value >>> 1) : value >>> 1);
+      value = 0;
+      shift = 0;
+    }
+  }
+  return out;
+}
+
+/** Plain-text rendering of a summary (for the terminal). */
+export function formatProfile(title: string, s: ProfileSummary): string {
+  const row = (l: ProfileLine): string =>
+    `  ${l.usPerRequest.toFixed(1).padStart(7)} µs/req ${(l.share * 100).toFixed(1).padStart(5)}%  ${l.name}${l.location ? `  ${l.location}` : ''}`;
+  return [
+    `${title}: ${s.requests} requests, JS thread busy ${s.busyMs.toFixed(0)} of ${s.wallMs.toFixed(0)} ms = ${s.busyUsPerRequest.toFixed(1)} µs/req (${s.file})`,
+    ' by area (self time):',
+    ...s.areas.map(row),
+    ' top functions (self time):',
+    ...s.selfTop.map(row),
+    ' project functions (inclusive time):',
+    ...s.inclusiveTop.map(row),
+  ].join('\n');
+}
+
+/**
+ * Daemon minus reference, per area, µs per request: what the daemon's JS thread does that the bare reference
+ * does not (authentication, envelope, logging…), and what both do alike (the token's C_SignInit, the socket).
+ */
+export function formatProfileDiff(title: string, daemon: ProfileSummary, reference: ProfileSummary): string {
+  const names = [...new Set([...daemon.areas, ...reference.areas].map((a) => a.name))];
+  const get = (s: ProfileSummary, n: string): number => s.areas.find((a) => a.name === n)?.usPerRequest ?? 0;
+  const rows = names
+    .map((n) => ({ n, d: get(daemon, n), r: get(reference, n) }))
+    .sort((a, b) => b.d - b.r - (a.d - a.r));
+  return [
+    `${title}: JS-thread µs/req by area, daemon vs reference (difference first)`,
+    `  ${'diff'.padStart(7)} ${'daemon'.padStart(7)} ${'ref'.padStart(7)}  area`,
+    ...rows.map(
+      (x) =>
+        `  ${(x.d - x.r).toFixed(1).padStart(7)} ${x.d.toFixed(1).padStart(7)} ${x.r.toFixed(1).padStart(7)}  ${x.n}`,
+    ),
+    `  ${(daemon.busyUsPerRequest - reference.busyUsPerRequest).toFixed(1).padStart(7)} ${daemon.busyUsPerRequest
+      .toFixed(1)
+      .padStart(7)} ${reference.busyUsPerRequest.toFixed(1).padStart(7)}  total`,
+  ].join('\n');
+}
+
+if (require.main === module) {
+  const [file, requests] = process.argv.slice(2);
+  if (!file) {
+    console.error('usage: node profile.js <file.cpuprofile> [requests]');
+    process.exit(2);
+  }
+  console.log(formatProfile(file, summarizeProfile(file, Number(requests ?? 0), process.cwd())));
+}
