@@ -28,8 +28,8 @@ fi
 if [ -z "${npm_config_nodedir:-}" ] && [ -f /usr/include/node/node_api.h ]; then export npm_config_nodedir=/usr; fi
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] \
    || [ ! -f node_modules/pkcs11js/build/Release/pkcs11.node ]; then
-  say "installing npm dependencies (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error
+  say "installing npm dependencies (npm install)"
+  npm install --no-audit --no-fund --loglevel=error
 fi
 
 # 3. Build (tsc) when a source file is newer than the last build.
