@@ -79,13 +79,16 @@ export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: Ser
       const queryPairs = parsePairs(query, false);
       const bodyPairs: Pair[] = isForm(req) && rawBody.length > 0 ? parsePairs(rawBody.toString('utf8'), true) : [];
       format = requestedFormat(queryPairs.concat(bodyPairs));
+      // The product for the Recommend link, known before authentication from the version the client names.
+      const claimedVersion = req.headers['x-acs-version'] ?? queryPairs.find((p) => p[0] === 'Version')?.[1];
+      if (deps.operations.productOf(typeof claimedVersion === 'string' ? claimedVersion : undefined) === 'cas')
+        product = 'cas';
       const auth = authenticate(
         { method, query: queryPairs, body: bodyPairs, rawBody, headers: req.headers },
         authDeps,
       );
       trace.accessKeyId = auth.accessKeyId;
       trace.action = auth.action;
-      if (deps.operations.productOf(auth.version) === 'cas') product = 'cas';
       const op = deps.operations.find(auth.action, auth.version);
       const key = deps.accessKeys.get(auth.accessKeyId);
       if (!key) throw new ApiError('InvalidAccessKeyId.NotFound');

@@ -20,8 +20,8 @@ import { keyIdentifier, subjectAltNameExtension } from '../crypto/x509Extensions
 import { ApiError, invalidParameter } from '../errors/apiError';
 import { findObjects, getAttributes } from './attributes';
 import { buildChain, type KeyEntry } from './keyIndex';
-import { METADATA_APPLICATION, type CertificateMetadata, type CertificateStatus } from './metadata';
-import { generateKeyPair, storeCertificate, storeMetadata } from './objects';
+import { METADATA_APPLICATION, serializeMetadata, type CertificateMetadata, type CertificateStatus } from './metadata';
+import { generateKeyPair, storeCertificate } from './objects';
 import { tokenSigner, x509AlgorithmFor } from './provision';
 import type { TokenManager } from './tokenManager';
 
@@ -77,7 +77,10 @@ export function parseKmsSubject(subject: string): Name {
   const present = new Set([...name].flatMap((rdn) => [...rdn].map((atv) => atv.type)));
   const missing = REQUIRED_SUBJECT.filter(([oid]) => !present.has(oid)).map(([, short]) => short);
   if (missing.length > 0) {
-    throw invalidParameter('Subject', `${missing.join(', ')} missing: CN, C, O and OU are required (ST and L optional).`);
+    throw invalidParameter(
+      'Subject',
+      `${missing.join(', ')} missing: CN, C, O and OU are required (ST and L optional).`,
+    );
   }
   return name;
 }
@@ -85,7 +88,10 @@ export function parseKmsSubject(subject: string): Name {
 /** Checks SubjectAlternativeNames: at most 10 DNS names (A-labels, optional `*.` wildcard). */
 export function checkSubjectAlternativeNames(names: readonly string[]): void {
   if (names.length > MAX_SUBJECT_ALTERNATIVE_NAMES) {
-    throw invalidParameter('SubjectAlternativeNames', `at most ${MAX_SUBJECT_ALTERNATIVE_NAMES} names; got ${names.length}.`);
+    throw invalidParameter(
+      'SubjectAlternativeNames',
+      `at most ${MAX_SUBJECT_ALTERNATIVE_NAMES} names; got ${names.length}.`,
+    );
   }
   if (names.length === 0) return;
   try {
@@ -126,7 +132,10 @@ const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
  * key through PKCS#11, and records the PENDING certificate's metadata on the token. Any failure after the key
  * pair exists destroys it again.
  */
-export async function createCertificate(token: TokenManager, input: CreateCertificateInput): Promise<CreatedCertificate> {
+export async function createCertificate(
+  token: TokenManager,
+  input: CreateCertificateInput,
+): Promise<CreatedCertificate> {
   const row = keySpecRow(input.keySpec);
   if (!row || !SIGNATURE_ALGORITHMS.some((a) => a.keySpecs.includes(row.spec))) {
     throw invalidParameter('KeySpec', `unknown key spec ${input.keySpec}.`);
@@ -162,7 +171,7 @@ export async function createCertificate(token: TokenManager, input: CreateCertif
     const csrPem = pemEncode('CERTIFICATE REQUEST', csrDer);
     const now = kmsDate(input.now ?? new Date());
     const arn = certificateArn(input.arnScope, id);
-    storeMetadata(token, id, {
+    writeMetadata(token, id, {
       status: 'PENDING',
       keySpec: row.spec,
       createdAt: now,
@@ -279,7 +288,7 @@ export function uploadCertificate(
   }
   destroyHandles(token, previous);
   const status: CertificateStatus = entry.metadata.status === 'PENDING' ? 'ACTIVE' : entry.metadata.status;
-  storeMetadata(token, id, { ...entry.metadata, status, updatedAt: kmsDate(now) });
+  writeMetadata(token, id, { ...entry.metadata, status, updatedAt: kmsDate(now) });
   token.refreshIndex();
   return { status, replaced: previous.length > 0 };
 }
@@ -300,7 +309,7 @@ export function setCertificateStatus(
   if (!entry) throw new ApiError('Certificate.NotFound');
   if (entry.metadata.status === 'PENDING') throw new ApiError('Rejected.Pending');
   if (entry.metadata.status === status) return;
-  storeMetadata(token, id, { ...entry.metadata, status, updatedAt: kmsDate(now) });
+  writeMetadata(token, id, { ...entry.metadata, status, updatedAt: kmsDate(now) });
   token.refreshIndex();
 }
 
@@ -316,6 +325,32 @@ export function deleteCertificate(token: TokenManager, id: string): number {
   const n = destroyIdentityObjects(token, id, entry.ckaId, entry);
   token.refreshIndex();
   return n;
+}
+
+/**
+ * Writes the metadata data object of an identifier. SoftHSM2 2.6.1 refuses C_SetAttributeValue on a data
+ * object's CKA_VALUE (CKR_ATTRIBUTE_READ_ONLY), so a change is a new object followed by the old one's
+ * destruction: created first, because an identity without metadata would read as ACTIVE (DEFAULT_METADATA)
+ * to any daemon indexing in between, while two objects for a moment only risk the previous state.
+ */
+function writeMetadata(token: TokenManager, id: string, metadata: CertificateMetadata): void {
+  token.admin((session, lib) => {
+    const previous = findObjects(lib, session, [
+      { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_DATA },
+      { type: pkcs11.CKA_APPLICATION, value: METADATA_APPLICATION },
+      { type: pkcs11.CKA_LABEL, value: id },
+    ]);
+    lib.C_CreateObject(session, [
+      { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_DATA },
+      { type: pkcs11.CKA_TOKEN, value: true },
+      // Private: only a logged-in application reads or changes a certificate's lifecycle state.
+      { type: pkcs11.CKA_PRIVATE, value: true },
+      { type: pkcs11.CKA_APPLICATION, value: METADATA_APPLICATION },
+      { type: pkcs11.CKA_LABEL, value: id },
+      { type: pkcs11.CKA_VALUE, value: serializeMetadata(metadata) },
+    ]);
+    for (const h of previous) lib.C_DestroyObject(session, h);
+  });
 }
 
 /** Handles as map keys: pkcs11js handles are Buffers. */

@@ -118,6 +118,7 @@ async function main(): Promise<number> {
 
   // 1. Direct: the token's limit through our TokenManager and pool, in a child of its own.
   const direct = await BenchChild.start('direct', env);
+  progress(`direct pid ${direct.pid}`);
   const certs = new Map<AlgorithmLabel, BenchCertificate>();
   for (const a of ALGORITHMS) {
     const cert = direct.ready.certificates.find((c) => c.keySpec === a.keySpec);
@@ -187,6 +188,7 @@ async function main(): Promise<number> {
   const reference = await BenchChild.start('reference', env);
   const daemon = await BenchChild.start('daemon', env);
   const servers = { reference, daemon } as const;
+  progress(`reference pid ${reference.pid} port ${reference.ready.port}; daemon pid ${daemon.pid} port ${daemon.ready.port}`);
   try {
     const makeCell = (
       mode: 'http' | 'fixed-rate',

@@ -60,7 +60,10 @@ function kmsQuery(cert: TestCertificate, over: Record<string, string> = {}): Rec
   };
 }
 
-function casFields(cert: TestCertificate, over: Partial<Record<'message' | 'messageType' | 'signingAlgorithm', string>> = {}) {
+function casFields(
+  cert: TestCertificate,
+  over: Partial<Record<'message' | 'messageType' | 'signingAlgorithm', string>> = {},
+) {
   return {
     certIdentifier: cert.id,
     message: CANARY,
@@ -123,7 +126,9 @@ describe('every official client signs with only an endpoint and credentials', ()
     for (const cert of [rsa, ec]) {
       const body = await casSign(client, casFields(cert));
       expect(body.requestId).toMatch(/^[0-9A-F-]{36}$/);
-      expect(nodeVerify(cert.certificatePem, kindOf(cert), data, Buffer.from(body.signature ?? '', 'base64'))).toBe(true);
+      expect(nodeVerify(cert.certificatePem, kindOf(cert), data, Buffer.from(body.signature ?? '', 'base64'))).toBe(
+        true,
+      );
     }
   });
 
@@ -142,25 +147,30 @@ describe('every official client signs with only an endpoint and credentials', ()
     ['openapi-core', 'V1', coreCaller, 'v2'],
     ['openapi-client', 'V3', teaCaller, undefined],
     ['openapi-client', 'V1', teaCaller, 'v2'],
-  ] as const)('KMS CertificatePrivateKeySign through %s callApi (%s) answers with the x-acs-request-id header', async (_rt, _v, make, signatureAlgorithm) => {
-    const call = make(t, signatureAlgorithm ? { signatureAlgorithm } : {});
-    for (const cert of [rsa, ec]) {
-      const res = await call('CertificatePrivateKeySign', kmsQuery(cert));
-      expect(res.statusCode).toBe(200);
-      expect(res.body.CertificateId).toBe(cert.id);
-      expect(typeof res.body.RequestId).toBe('string');
-      expect(res.headers['x-acs-request-id']).toBe(res.body.RequestId);
-      expect(res.body).not.toHaveProperty('Code');
-      const sig = Buffer.from(String(res.body.SignatureValue), 'base64');
-      expect(nodeVerify(cert.certificatePem, kindOf(cert), data, sig)).toBe(true);
-    }
-  });
+  ] as const)(
+    'KMS CertificatePrivateKeySign through %s callApi (%s) answers with the x-acs-request-id header',
+    async (_rt, _v, make, signatureAlgorithm) => {
+      const call = make(t, signatureAlgorithm ? { signatureAlgorithm } : {});
+      for (const cert of [rsa, ec]) {
+        const res = await call('CertificatePrivateKeySign', kmsQuery(cert));
+        expect(res.statusCode).toBe(200);
+        expect(res.body.CertificateId).toBe(cert.id);
+        expect(typeof res.body.RequestId).toBe('string');
+        expect(res.headers['x-acs-request-id']).toBe(res.body.RequestId);
+        expect(res.body).not.toHaveProperty('Code');
+        const sig = Buffer.from(String(res.body.SignatureValue), 'base64');
+        expect(nodeVerify(cert.certificatePem, kindOf(cert), data, sig)).toBe(true);
+      }
+    },
+  );
 
   test.each(['GET', 'POST'] as const)('pop-core %s signs through KMS and CAS', async (method) => {
     const kms = await pop(t, KMS_VERSION).request('CertificatePrivateKeySign', kmsQuery(ec), method);
     expect(kms.status).toBe(200);
     expect(kms.body.RequestId).toBeTruthy();
-    expect(nodeVerify(ec.certificatePem, 'ecdsa', data, Buffer.from(String(kms.body.SignatureValue), 'base64'))).toBe(true);
+    expect(nodeVerify(ec.certificatePem, 'ecdsa', data, Buffer.from(String(kms.body.SignatureValue), 'base64'))).toBe(
+      true,
+    );
 
     const cas = await pop(t, CAS_VERSION).request(
       'Sign',
@@ -173,13 +183,25 @@ describe('every official client signs with only an endpoint and credentials', ()
   });
 
   test('a raw request sees the RequestId of the body in the x-acs-request-id header, on success and on error', async () => {
-    const ok = record(await rawRequest(t.endpoint, v1Request(t, { action: 'CertificatePrivateKeySign', version: KMS_VERSION, params: kmsQuery(rsa) })));
+    const ok = record(
+      await rawRequest(
+        t.endpoint,
+        v1Request(t, { action: 'CertificatePrivateKeySign', version: KMS_VERSION, params: kmsQuery(rsa) }),
+      ),
+    );
     expect(ok.status).toBe(200);
     expect(ok.headers['content-type']).toBe('application/json;charset=utf-8');
     expect(ok.headers['x-acs-request-id']).toBe(jsonOf(ok).RequestId);
 
     const bad = record(
-      await rawRequest(t.endpoint, v3Request(t, { action: 'CertificatePrivateKeySign', version: KMS_VERSION, query: kmsQuery(rsa, { CertificateId: 'no-such-cert' }) })),
+      await rawRequest(
+        t.endpoint,
+        v3Request(t, {
+          action: 'CertificatePrivateKeySign',
+          version: KMS_VERSION,
+          query: kmsQuery(rsa, { CertificateId: 'no-such-cert' }),
+        }),
+      ),
     );
     expect(bad.status).toBe(404);
     expect(jsonOf(bad)).toMatchObject({ Code: 'Certificate.NotFound', RequestId: bad.headers['x-acs-request-id'] });
@@ -191,7 +213,9 @@ describe('authentication errors reach the SDKs with the cloud status and code', 
     const wrong = { ...t, accessKeySecret: `${t.accessKeySecret}x` };
     const v3 = await sdkError(() => casSign(cas3(wrong), casFields(rsa)));
     expect(v3).toMatchObject({ name: 'ClientError', statusCode: 400, code: 'SignatureDoesNotMatch' });
-    const v1 = await sdkError(() => coreCaller(wrong, { signatureAlgorithm: 'v2' })('CertificatePrivateKeySign', kmsQuery(rsa)));
+    const v1 = await sdkError(() =>
+      coreCaller(wrong, { signatureAlgorithm: 'v2' })('CertificatePrivateKeySign', kmsQuery(rsa)),
+    );
     expect(v1).toMatchObject({ statusCode: 400, code: 'SignatureDoesNotMatch' });
     const p = await sdkError(() => pop(wrong, KMS_VERSION).request('CertificatePrivateKeySign', kmsQuery(rsa)));
     expect(p).toMatchObject({ name: 'SignatureDoesNotMatchError', code: 'SignatureDoesNotMatch', statusCode: 400 });
@@ -204,7 +228,14 @@ describe('authentication errors reach the SDKs with the cloud status and code', 
     expect(e).toMatchObject({ statusCode: 404, code: 'InvalidAccessKeyId.NotFound' });
     const e13 = await sdkError(() => cas13Sign(cas13(unknown), casFields(rsa)));
     expect(e13).toMatchObject({ statusCode: 404, code: 'InvalidAccessKeyId.NotFound' });
-    const p = await sdkError(() => pop(unknown, CAS_VERSION).request('Sign', { CertIdentifier: rsa.id, Message: 'x', MessageType: 'RAW', SigningAlgorithm: 'SHA256withRSA' }));
+    const p = await sdkError(() =>
+      pop(unknown, CAS_VERSION).request('Sign', {
+        CertIdentifier: rsa.id,
+        Message: 'x',
+        MessageType: 'RAW',
+        SigningAlgorithm: 'SHA256withRSA',
+      }),
+    );
     expect(p).toMatchObject({ code: 'InvalidAccessKeyId.NotFound', statusCode: 404 });
   });
 
@@ -219,15 +250,43 @@ describe('authentication errors reach the SDKs with the cloud status and code', 
   test('rejects a request whose Timestamp is 16 minutes old with 400 InvalidTimeStamp.Expired (V1 and V3)', async () => {
     const old = acsDate(-16 * 60 * 1000);
     const v1 = record(
-      await rawRequest(t.endpoint, v1Request(t, { action: 'CertificatePrivateKeySign', version: KMS_VERSION, params: kmsQuery(rsa), timestamp: old })),
+      await rawRequest(
+        t.endpoint,
+        v1Request(t, {
+          action: 'CertificatePrivateKeySign',
+          version: KMS_VERSION,
+          params: kmsQuery(rsa),
+          timestamp: old,
+        }),
+      ),
     );
     expect(v1.status).toBe(400);
     expect(jsonOf(v1).Code).toBe('InvalidTimeStamp.Expired');
-    const v3 = record(await rawRequest(t.endpoint, v3Request(t, { action: 'Sign', version: CAS_VERSION, query: { CertIdentifier: rsa.id, Message: 'x', MessageType: 'RAW', SigningAlgorithm: 'SHA256withRSA' }, date: old })));
+    const v3 = record(
+      await rawRequest(
+        t.endpoint,
+        v3Request(t, {
+          action: 'Sign',
+          version: CAS_VERSION,
+          query: { CertIdentifier: rsa.id, Message: 'x', MessageType: 'RAW', SigningAlgorithm: 'SHA256withRSA' },
+          date: old,
+        }),
+      ),
+    );
     expect(v3.status).toBe(400);
     expect(jsonOf(v3).Code).toBe('InvalidTimeStamp.Expired');
     // Fourteen minutes is inside the 15-minute window.
-    const inside = record(await rawRequest(t.endpoint, v3Request(t, { action: 'CertificatePrivateKeySign', version: KMS_VERSION, query: kmsQuery(rsa), date: acsDate(-14 * 60 * 1000) })));
+    const inside = record(
+      await rawRequest(
+        t.endpoint,
+        v3Request(t, {
+          action: 'CertificatePrivateKeySign',
+          version: KMS_VERSION,
+          query: kmsQuery(rsa),
+          date: acsDate(-14 * 60 * 1000),
+        }),
+      ),
+    );
     expect(inside.status).toBe(200);
   });
 
@@ -248,7 +307,9 @@ describe('authentication errors reach the SDKs with the cloud status and code', 
   test('rejects an STS security token with 400 InvalidSecurityToken.Malformed', async () => {
     const e = await sdkError(() => casSign(cas3(t, { securityToken: 'CAIS.test-security-token+/=' }), casFields(rsa)));
     expect(e).toMatchObject({ name: 'ClientError', statusCode: 400, code: 'InvalidSecurityToken.Malformed' });
-    const v1 = await sdkError(() => casSign(cas3(t, { securityToken: 'CAIS.test', signatureAlgorithm: 'v2' }), casFields(rsa)));
+    const v1 = await sdkError(() =>
+      casSign(cas3(t, { securityToken: 'CAIS.test', signatureAlgorithm: 'v2' }), casFields(rsa)),
+    );
     expect(v1).toMatchObject({ statusCode: 400, code: 'InvalidSecurityToken.Malformed' });
   });
 });
@@ -269,7 +330,8 @@ describe('routing and parameter errors', () => {
   });
 
   test('answers CertificatePrivateKeySign without Message with 400 MissingParameter naming Message', async () => {
-    const { Message: _omit, ...noMessage } = kmsQuery(rsa);
+    const noMessage = kmsQuery(rsa);
+    delete noMessage.Message;
     const e = await sdkError(() => coreCaller(t)('CertificatePrivateKeySign', noMessage));
     expect(e).toMatchObject({ statusCode: 400, code: 'MissingParameter' });
     expect(e.message).toContain('Message');
@@ -285,8 +347,10 @@ describe('routing and parameter errors', () => {
     const e = await sdkError(() => coreCaller(t)('CertificatePrivateKeySign', kmsQuery(rsa, { Message: big })));
     expect(e).toMatchObject({ name: 'ClientError', statusCode: 400, code: 'InvalidParameter' });
     expect(e.message).toContain('4096');
-    // The same size fits as a DIGEST-sized problem on CAS too: the headers were read, the parameter refused.
-    const cas = await sdkError(() => casSign(cas3(t, { signatureAlgorithm: 'v2' }), casFields(rsa, { message: 'a'.repeat(20 * 1024) })));
+    // The same 20 KiB through CAS (V1, every common parameter in the URL too): read in full, then refused.
+    const cas = await sdkError(() =>
+      casSign(cas3(t, { signatureAlgorithm: 'v2' }), casFields(rsa, { message: 'a'.repeat(20 * 1024) })),
+    );
     expect(cas).toMatchObject({ statusCode: 400, code: 'InvalidParameter' });
   });
 
@@ -298,7 +362,14 @@ describe('routing and parameter errors', () => {
     const body = jsonOf(res);
     expect(typeof body.Code).toBe('string');
     expect(body.RequestId).toBe(res.headers['x-acs-request-id']);
-    const post = record(await rawRequest(t.endpoint, { method: 'POST', path: '/', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'Action=%ZZ&&=' }));
+    const post = record(
+      await rawRequest(t.endpoint, {
+        method: 'POST',
+        path: '/',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'Action=%ZZ&&=',
+      }),
+    );
     expect(post.status).toBe(400);
     expect(typeof jsonOf(post).Code).toBe('string');
   });
@@ -316,7 +387,9 @@ describe('permissions', () => {
     const e = await sdkError(() => coreCaller(casOnly)('CertificatePrivateKeySign', kmsQuery(rsa)));
     expect(e).toMatchObject({ name: 'ClientError', statusCode: 403, code: 'Forbidden.RAM' });
     expect(e.accessDeniedDetail?.AuthAction).toBe('kms:CertificatePrivateKeySign');
-    const e1 = await sdkError(() => teaCaller(casOnly, { signatureAlgorithm: 'v2' })('CertificatePrivateKeySign', kmsQuery(rsa)));
+    const e1 = await sdkError(() =>
+      teaCaller(casOnly, { signatureAlgorithm: 'v2' })('CertificatePrivateKeySign', kmsQuery(rsa)),
+    );
     expect(e1).toMatchObject({ statusCode: 403, code: 'Forbidden.RAM' });
     expect(e1.accessDeniedDetail?.AuthAction).toBe('kms:CertificatePrivateKeySign');
     // The same key may call CAS Sign.
@@ -336,7 +409,14 @@ describe('permissions', () => {
     const cas = await sdkError(() => casSign(cas3(ecOnly), casFields(rsa)));
     expect(cas).toMatchObject({ statusCode: 403, code: 'Forbidden.RAM' });
     expect(cas.accessDeniedDetail?.AuthAction).toBe('yundun-cert:Sign');
-    const p = await sdkError(() => pop(ecOnly, CAS_VERSION).request('Sign', { CertIdentifier: rsa.id, Message: 'x', MessageType: 'RAW', SigningAlgorithm: 'SHA256withRSA' }));
+    const p = await sdkError(() =>
+      pop(ecOnly, CAS_VERSION).request('Sign', {
+        CertIdentifier: rsa.id,
+        Message: 'x',
+        MessageType: 'RAW',
+        SigningAlgorithm: 'SHA256withRSA',
+      }),
+    );
     expect(p).toMatchObject({ name: 'Forbidden.RAMError', code: 'Forbidden.RAM', statusCode: 403 });
   });
 });
@@ -348,18 +428,36 @@ describe('Format=XML', () => {
     const res = record(
       await rawRequest(
         t.endpoint,
-        v1Request(t, { action: 'Sign', version: CAS_VERSION, format: 'XML', params: { CertIdentifier: rsa.id, Message: CANARY, MessageType: 'RAW', SigningAlgorithm: 'SHA256withRSA' } }),
+        v1Request(t, {
+          action: 'Sign',
+          version: CAS_VERSION,
+          format: 'XML',
+          params: { CertIdentifier: rsa.id, Message: CANARY, MessageType: 'RAW', SigningAlgorithm: 'SHA256withRSA' },
+        }),
       ),
     );
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe(XML);
-    expect(res.body).toMatch(/^<\?xml version='1\.0' encoding='UTF-8'\?><SignResponse><Signature>[A-Za-z0-9+/=]+<\/Signature><RequestId>[0-9A-F-]+<\/RequestId><\/SignResponse>$/);
+    expect(res.body).toMatch(
+      /^<\?xml version='1\.0' encoding='UTF-8'\?><SignResponse><Signature>[A-Za-z0-9+/=]+<\/Signature><RequestId>[0-9A-F-]+<\/RequestId><\/SignResponse>$/,
+    );
     const sig = /<Signature>([^<]+)<\/Signature>/.exec(res.body)?.[1] ?? '';
     expect(nodeVerify(rsa.certificatePem, 'pkcs1', Buffer.from(CANARY), Buffer.from(sig, 'base64'))).toBe(true);
   });
 
   test('a V1 KMS call with Format=xml answers <CertificatePrivateKeySignResponse>', async () => {
-    const res = record(await rawRequest(t.endpoint, v1Request(t, { action: 'CertificatePrivateKeySign', version: KMS_VERSION, format: 'xml', params: kmsQuery(ec), method: 'POST' })));
+    const res = record(
+      await rawRequest(
+        t.endpoint,
+        v1Request(t, {
+          action: 'CertificatePrivateKeySign',
+          version: KMS_VERSION,
+          format: 'xml',
+          params: kmsQuery(ec),
+          method: 'POST',
+        }),
+      ),
+    );
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe(XML);
     expect(res.body).toContain('<CertificatePrivateKeySignResponse>');
@@ -371,7 +469,17 @@ describe('Format=XML', () => {
     const res = record(
       await rawRequest(
         t.endpoint,
-        v1Request(t, { action: 'Sign', version: CAS_VERSION, format: 'XML', params: { CertIdentifier: 'no-such-cert', Message: 'x', MessageType: 'RAW', SigningAlgorithm: 'SHA256withRSA' } }),
+        v1Request(t, {
+          action: 'Sign',
+          version: CAS_VERSION,
+          format: 'XML',
+          params: {
+            CertIdentifier: 'no-such-cert',
+            Message: 'x',
+            MessageType: 'RAW',
+            SigningAlgorithm: 'SHA256withRSA',
+          },
+        }),
       ),
     );
     expect(res.status).toBe(400);
@@ -381,17 +489,26 @@ describe('Format=XML', () => {
     expect(res.body).toContain(`<RequestId>${String(res.headers['x-acs-request-id'])}</RequestId>`);
     // Authentication failures are rendered in the requested format too.
     const wrong = { ...t, accessKeySecret: 'nope' };
-    const auth = record(await rawRequest(t.endpoint, v1Request(wrong, { action: 'Sign', version: CAS_VERSION, format: 'XML', params: {} })));
+    const auth = record(
+      await rawRequest(
+        t.endpoint,
+        v1Request(wrong, { action: 'Sign', version: CAS_VERSION, format: 'XML', params: {} }),
+      ),
+    );
     expect(auth.status).toBe(400);
     expect(auth.headers['content-type']).toBe(XML);
     expect(auth.body).toContain('<Code>SignatureDoesNotMatch</Code>');
   });
 
   test('openapi-core V3 parses an XML error (Format=XML in the query) into a ClientError with the code', async () => {
-    const e = await sdkError(() => coreCaller(t)('CertificatePrivateKeySign', kmsQuery(rsa, { CertificateId: 'no-such-cert', Format: 'XML' })));
+    const e = await sdkError(() =>
+      coreCaller(t)('CertificatePrivateKeySign', kmsQuery(rsa, { CertificateId: 'no-such-cert', Format: 'XML' })),
+    );
     expect(e).toMatchObject({ name: 'ClientError', statusCode: 404, code: 'Certificate.NotFound' });
     expect(e.message).toContain('The specified certificate is not found.');
-    const tea = await sdkError(() => teaCaller(t)('CertificatePrivateKeySign', kmsQuery(rsa, { CertificateId: 'no-such-cert', Format: 'XML' })));
+    const tea = await sdkError(() =>
+      teaCaller(t)('CertificatePrivateKeySign', kmsQuery(rsa, { CertificateId: 'no-such-cert', Format: 'XML' })),
+    );
     expect(tea).toMatchObject({ statusCode: 404, code: 'Certificate.NotFound' });
   });
 });
@@ -414,7 +531,12 @@ describe('health and hygiene', () => {
       kmsQuery(rsa, { MessageType: 'DIGEST', Message: Buffer.alloc(31).toString('base64') }),
       kmsQuery(ec, { Algorithm: 'SM2DSA' }),
     ]) {
-      record(await rawRequest(t.endpoint, v3Request(t, { action: 'CertificatePrivateKeySign', version: KMS_VERSION, query })));
+      record(
+        await rawRequest(
+          t.endpoint,
+          v3Request(t, { action: 'CertificatePrivateKeySign', version: KMS_VERSION, query }),
+        ),
+      );
     }
     expect(bodies.length).toBeGreaterThan(20);
     for (const body of bodies) {
@@ -430,7 +552,12 @@ describe('health and hygiene', () => {
   test('the log never contains the AccessKeySecret, the token PIN or a signed message', () => {
     const log = d.logText();
     expect(log).toContain('"msg":"request"');
-    for (const secret of [t.accessKeySecret, ...Object.values(d.extraKeys).map((k) => k.secret), d.token.pin, d.token.soPin]) {
+    for (const secret of [
+      t.accessKeySecret,
+      ...Object.values(d.extraKeys).map((k) => k.secret),
+      d.token.pin,
+      d.token.soPin,
+    ]) {
       expect(log).not.toContain(secret);
     }
     expect(log).not.toContain(CANARY);

@@ -43,7 +43,8 @@ describe('graceful shutdown and health (daemon over HTTP)', () => {
       }).finally(() => answered++),
     );
     // Stop once the server has received every request (each is in flight there or answered).
-    while (d.daemon.inflight() + answered < count) await new Promise((r) => setTimeout(r, 1));
+    const deadline = Date.now() + 20000;
+    while (d.daemon.inflight() + answered < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
     const stillInFlight = d.daemon.inflight();
     const stopped = d.daemon.stop();
     const results = await Promise.all(inflight);

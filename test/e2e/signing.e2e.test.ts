@@ -35,7 +35,14 @@ function certOf(d: Daemon, spec: 'RSA_2048' | 'EC_P256'): TestCertificate {
 }
 
 /** Verifies with node:crypto and openssl; DIGEST signatures are checked against the digest by openssl. */
-function expectVerifies(scratch: Scratch, cert: TestCertificate, kind: Kind, data: Buffer, sig: Buffer, viaDigest: boolean): void {
+function expectVerifies(
+  scratch: Scratch,
+  cert: TestCertificate,
+  kind: Kind,
+  data: Buffer,
+  sig: Buffer,
+  viaDigest: boolean,
+): void {
   expect(nodeVerify(cert.certificatePem, kind, data, sig)).toBe(true);
   const byData = opensslVerifyData(scratch, cert.certificatePem, kind, data, sig);
   expect(byData.output).toContain('Verified OK');
@@ -77,7 +84,12 @@ describe('the demo token (default config: CAS RAW is the literal UTF-8 string)',
     scratch.cleanup();
   });
 
-  async function kmsSignature(cert: TestCertificate, algorithm: string, messageType: 'RAW' | 'DIGEST', message: Buffer): Promise<Buffer> {
+  async function kmsSignature(
+    cert: TestCertificate,
+    algorithm: string,
+    messageType: 'RAW' | 'DIGEST',
+    message: Buffer,
+  ): Promise<Buffer> {
     const res = await kms('CertificatePrivateKeySign', {
       CertificateId: cert.id,
       Algorithm: algorithm,
@@ -89,7 +101,12 @@ describe('the demo token (default config: CAS RAW is the literal UTF-8 string)',
     return Buffer.from(String(res.body.SignatureValue), 'base64');
   }
 
-  async function casSignature(cert: TestCertificate, algorithm: string, messageType: string, message: string): Promise<Buffer> {
+  async function casSignature(
+    cert: TestCertificate,
+    algorithm: string,
+    messageType: string,
+    message: string,
+  ): Promise<Buffer> {
     const body = await casSign(cas, { certIdentifier: cert.id, signingAlgorithm: algorithm, messageType, message });
     expect(body.requestId).toBeTruthy();
     return Buffer.from(body.signature ?? '', 'base64');
@@ -108,10 +125,13 @@ describe('the demo token (default config: CAS RAW is the literal UTF-8 string)',
       expectVerifies(scratch, cert, kind, data, await kmsSignature(cert, algorithm, 'RAW', data), false);
     });
 
-    test.each(cells)('%s with MessageType=DIGEST verifies with node:crypto and openssl (data and digest)', async (algorithm, spec, kind) => {
-      const cert = certOf(d, spec);
-      expectVerifies(scratch, cert, kind, data, await kmsSignature(cert, algorithm, 'DIGEST', sha256(data)), true);
-    });
+    test.each(cells)(
+      '%s with MessageType=DIGEST verifies with node:crypto and openssl (data and digest)',
+      async (algorithm, spec, kind) => {
+        const cert = certOf(d, spec);
+        expectVerifies(scratch, cert, kind, data, await kmsSignature(cert, algorithm, 'DIGEST', sha256(data)), true);
+      },
+    );
 
     test('RSA_PKCS1_SHA_256 signatures of RAW data and of its DIGEST are byte-identical', async () => {
       const raw = await kmsSignature(rsa, 'RSA_PKCS1_SHA_256', 'RAW', data);
@@ -134,7 +154,9 @@ describe('the demo token (default config: CAS RAW is the literal UTF-8 string)',
 
     test('accepts 4096 bytes of RAW data and rejects 4097 with 400 InvalidParameter', async () => {
       const max = randomBytes(4096);
-      expect(nodeVerify(ec.certificatePem, 'ecdsa', max, await kmsSignature(ec, 'ECDSA_SHA_256', 'RAW', max))).toBe(true);
+      expect(nodeVerify(ec.certificatePem, 'ecdsa', max, await kmsSignature(ec, 'ECDSA_SHA_256', 'RAW', max))).toBe(
+        true,
+      );
       const e = await sdkError(() => kmsSignature(ec, 'ECDSA_SHA_256', 'RAW', randomBytes(4097)));
       expect(e).toMatchObject({ name: 'ClientError', statusCode: 400, code: 'InvalidParameter' });
       expect(e.message).toContain('4097');
@@ -149,14 +171,27 @@ describe('the demo token (default config: CAS RAW is the literal UTF-8 string)',
       ['ECDSA_SHA_256 on the RSA certificate', { Algorithm: 'ECDSA_SHA_256' }],
       ['an unknown MessageType', { MessageType: 'BASE64' }],
     ])('rejects %s with 400 InvalidParameter', async (_name, over) => {
-      const query = { CertificateId: rsa.id, Algorithm: 'RSA_PKCS1_SHA_256', MessageType: 'RAW', Message: 'MTIzNA==', ...over };
+      const query = {
+        CertificateId: rsa.id,
+        Algorithm: 'RSA_PKCS1_SHA_256',
+        MessageType: 'RAW',
+        Message: 'MTIzNA==',
+        ...over,
+      };
       const e = await sdkError(() => kms('CertificatePrivateKeySign', query));
       expect(e).toMatchObject({ statusCode: 400, code: 'InvalidParameter' });
     });
 
     test('rejects RSA_PKCS1_SHA_256 and RSA_PSS_SHA_256 on the EC certificate with 400 InvalidParameter', async () => {
       for (const Algorithm of ['RSA_PKCS1_SHA_256', 'RSA_PSS_SHA_256']) {
-        const e = await sdkError(() => kms('CertificatePrivateKeySign', { CertificateId: ec.id, Algorithm, MessageType: 'RAW', Message: 'MTIzNA==' }));
+        const e = await sdkError(() =>
+          kms('CertificatePrivateKeySign', {
+            CertificateId: ec.id,
+            Algorithm,
+            MessageType: 'RAW',
+            Message: 'MTIzNA==',
+          }),
+        );
         expect(e).toMatchObject({ statusCode: 400, code: 'InvalidParameter' });
         expect(e.message).toContain('EC_P256');
       }
@@ -164,14 +199,28 @@ describe('the demo token (default config: CAS RAW is the literal UTF-8 string)',
 
     test('answers SM2DSA on this SoftHSM2 token with 400 UnsupportedOperation naming SM2', async () => {
       for (const cert of [rsa, ec]) {
-        const e = await sdkError(() => kms('CertificatePrivateKeySign', { CertificateId: cert.id, Algorithm: 'SM2DSA', MessageType: 'RAW', Message: 'MTIzNA==' }));
+        const e = await sdkError(() =>
+          kms('CertificatePrivateKeySign', {
+            CertificateId: cert.id,
+            Algorithm: 'SM2DSA',
+            MessageType: 'RAW',
+            Message: 'MTIzNA==',
+          }),
+        );
         expect(e).toMatchObject({ statusCode: 400, code: 'UnsupportedOperation' });
         expect(e.message).toContain('SM2');
       }
     });
 
     test('answers an unknown CertificateId with 404 Certificate.NotFound', async () => {
-      const e = await sdkError(() => kms('CertificatePrivateKeySign', { CertificateId: '12345678-1234-1234-1234-123456780000', Algorithm: 'RSA_PKCS1_SHA_256', MessageType: 'RAW', Message: 'MTIzNA==' }));
+      const e = await sdkError(() =>
+        kms('CertificatePrivateKeySign', {
+          CertificateId: '12345678-1234-1234-1234-123456780000',
+          Algorithm: 'RSA_PKCS1_SHA_256',
+          MessageType: 'RAW',
+          Message: 'MTIzNA==',
+        }),
+      );
       expect(e).toMatchObject({ name: 'ClientError', statusCode: 404, code: 'Certificate.NotFound' });
     });
   });
@@ -193,21 +242,34 @@ describe('the demo token (default config: CAS RAW is the literal UTF-8 string)',
       ] as const
     ).flatMap(([algorithm, spec, kind]) => types.map((type) => [algorithm, type, spec, kind] as const));
 
-    test.each(cells)('%s with MessageType=%s verifies with node:crypto and openssl', async (algorithm, type, spec, kind) => {
-      const cert = certOf(d, spec);
-      expectVerifies(scratch, cert, kind, data, await casSignature(cert, algorithm, type, messages[type]), type === 'DIGEST');
-    });
+    test.each(cells)(
+      '%s with MessageType=%s verifies with node:crypto and openssl',
+      async (algorithm, type, spec, kind) => {
+        const cert = certOf(d, spec);
+        expectVerifies(
+          scratch,
+          cert,
+          kind,
+          data,
+          await casSignature(cert, algorithm, type, messages[type]),
+          type === 'DIGEST',
+        );
+      },
+    );
 
-    test.each(types)('SHA256withRSA/P7 with MessageType=%s is a detached CMS SignedData that node:crypto and openssl cms verify', async (type) => {
-      const cms = await casSignature(rsa, 'SHA256withRSA/P7', type, messages[type]);
-      expect(cms[0]).toBe(0x30);
-      expect(nodeVerifyCms(rsa.certificatePem, data, cms)).toEqual({ messageDigestOk: true, signatureOk: true });
-      const r = opensslVerifyCms(scratch, rsa.chainPem, data, cms);
-      expect(r.output).toContain('Verification successful');
-      expect(r.status).toBe(0);
-      // Detached: against other content it fails.
-      expect(opensslVerifyCms(scratch, rsa.chainPem, Buffer.from('other'), cms).status).not.toBe(0);
-    });
+    test.each(types)(
+      'SHA256withRSA/P7 with MessageType=%s is a detached CMS SignedData that node:crypto and openssl cms verify',
+      async (type) => {
+        const cms = await casSignature(rsa, 'SHA256withRSA/P7', type, messages[type]);
+        expect(cms[0]).toBe(0x30);
+        expect(nodeVerifyCms(rsa.certificatePem, data, cms)).toEqual({ messageDigestOk: true, signatureOk: true });
+        const r = opensslVerifyCms(scratch, rsa.chainPem, data, cms);
+        expect(r.output).toContain('Verification successful');
+        expect(r.status).toBe(0);
+        // Detached: against other content it fails.
+        expect(opensslVerifyCms(scratch, rsa.chainPem, Buffer.from('other'), cms).status).not.toBe(0);
+      },
+    );
 
     test('MessageType=RAW signs the literal UTF-8 bytes of the string', async () => {
       const sig = await casSignature(rsa, 'SHA256withRSA', 'RAW', 'héllo wörld');
@@ -236,27 +298,46 @@ describe('the demo token (default config: CAS RAW is the literal UTF-8 string)',
       ['an unknown SigningAlgorithm', { signingAlgorithm: 'SHA1withRSA' }],
       ['SHA256withECDSA on the RSA certificate', { signingAlgorithm: 'SHA256withECDSA' }],
     ])('rejects %s with 400 InvalidParameter', async (_name, over) => {
-      const e = await sdkError(() => casSign(cas, { certIdentifier: rsa.id, signingAlgorithm: 'SHA256withRSA', messageType: 'RAW', message: 'x', ...over }));
+      const e = await sdkError(() =>
+        casSign(cas, {
+          certIdentifier: rsa.id,
+          signingAlgorithm: 'SHA256withRSA',
+          messageType: 'RAW',
+          message: 'x',
+          ...over,
+        }),
+      );
       expect(e).toMatchObject({ name: 'ClientError', statusCode: 400, code: 'InvalidParameter' });
     });
 
     test('rejects SHA256withRSA, SHA256withRSA/PSS and SHA256withRSA/P7 on the EC certificate with 400 InvalidParameter', async () => {
       for (const signingAlgorithm of ['SHA256withRSA', 'SHA256withRSA/PSS', 'SHA256withRSA/P7']) {
-        const e = await sdkError(() => casSign(cas, { certIdentifier: ec.id, signingAlgorithm, messageType: 'RAW', message: 'x' }));
+        const e = await sdkError(() =>
+          casSign(cas, { certIdentifier: ec.id, signingAlgorithm, messageType: 'RAW', message: 'x' }),
+        );
         expect(e).toMatchObject({ statusCode: 400, code: 'InvalidParameter' });
       }
     });
 
     test('answers SM3withSM2 on this SoftHSM2 token with 400 UnsupportedOperation naming SM2', async () => {
       for (const cert of [rsa, ec]) {
-        const e = await sdkError(() => casSign(cas, { certIdentifier: cert.id, signingAlgorithm: 'SM3withSM2', messageType: 'RAW', message: 'x' }));
+        const e = await sdkError(() =>
+          casSign(cas, { certIdentifier: cert.id, signingAlgorithm: 'SM3withSM2', messageType: 'RAW', message: 'x' }),
+        );
         expect(e).toMatchObject({ statusCode: 400, code: 'UnsupportedOperation' });
         expect(e.message).toContain('SM2');
       }
     });
 
     test('answers an unknown CertIdentifier with 400 NotFound', async () => {
-      const e = await sdkError(() => casSign(cas, { certIdentifier: 'no-such-identifier', signingAlgorithm: 'SHA256withRSA', messageType: 'RAW', message: 'x' }));
+      const e = await sdkError(() =>
+        casSign(cas, {
+          certIdentifier: 'no-such-identifier',
+          signingAlgorithm: 'SHA256withRSA',
+          messageType: 'RAW',
+          message: 'x',
+        }),
+      );
       expect(e).toMatchObject({ name: 'ClientError', statusCode: 400, code: 'NotFound' });
     });
   });
@@ -269,13 +350,28 @@ describe('the demo token (default config: CAS RAW is the literal UTF-8 string)',
         case 0:
           return nodeVerify(ec.certificatePem, 'ecdsa', data, await kmsSignature(ec, 'ECDSA_SHA_256', 'RAW', data));
         case 1:
-          return nodeVerify(rsa.certificatePem, 'pss', data, await casSignature(rsa, 'SHA256withRSA/PSS', 'BASE64', data.toString('base64')));
+          return nodeVerify(
+            rsa.certificatePem,
+            'pss',
+            data,
+            await casSignature(rsa, 'SHA256withRSA/PSS', 'BASE64', data.toString('base64')),
+          );
         case 2: {
-          const res = await tea('CertificatePrivateKeySign', { CertificateId: rsa.id, Algorithm: 'RSA_PKCS1_SHA_256', MessageType: 'DIGEST', Message: sha256(data).toString('base64') });
+          const res = await tea('CertificatePrivateKeySign', {
+            CertificateId: rsa.id,
+            Algorithm: 'RSA_PKCS1_SHA_256',
+            MessageType: 'DIGEST',
+            Message: sha256(data).toString('base64'),
+          });
           return nodeVerify(rsa.certificatePem, 'pkcs1', data, Buffer.from(String(res.body.SignatureValue), 'base64'));
         }
         default:
-          return nodeVerify(ec.certificatePem, 'ecdsa', data, await casSignature(ec, 'SHA256withECDSA', 'RAW', data.toString('utf8')));
+          return nodeVerify(
+            ec.certificatePem,
+            'ecdsa',
+            data,
+            await casSignature(ec, 'SHA256withECDSA', 'RAW', data.toString('utf8')),
+          );
       }
     });
     const results = await Promise.all(jobs);
@@ -303,7 +399,12 @@ describe('a daemon configured with cas.rawMessageEncoding=base64 (the older CAS 
   test('MessageType=RAW is base64 of the data', async () => {
     const rsa = certOf(d, 'RSA_2048');
     const data = Buffer.from('héllo wörld', 'utf8');
-    const body = await casSign(cas, { certIdentifier: rsa.id, signingAlgorithm: 'SHA256withRSA', messageType: 'RAW', message: data.toString('base64') });
+    const body = await casSign(cas, {
+      certIdentifier: rsa.id,
+      signingAlgorithm: 'SHA256withRSA',
+      messageType: 'RAW',
+      message: data.toString('base64'),
+    });
     const sig = Buffer.from(body.signature ?? '', 'base64');
     expect(nodeVerify(rsa.certificatePem, 'pkcs1', data, sig)).toBe(true);
     expect(nodeVerify(rsa.certificatePem, 'pkcs1', Buffer.from(data.toString('base64')), sig)).toBe(false);
@@ -311,7 +412,14 @@ describe('a daemon configured with cas.rawMessageEncoding=base64 (the older CAS 
 
   test('MessageType=RAW with a literal (non-base64) string is 400 InvalidParameter', async () => {
     const ec = certOf(d, 'EC_P256');
-    const e = await sdkError(() => casSign(cas, { certIdentifier: ec.id, signingAlgorithm: 'SHA256withECDSA', messageType: 'RAW', message: 'héllo wörld' }));
+    const e = await sdkError(() =>
+      casSign(cas, {
+        certIdentifier: ec.id,
+        signingAlgorithm: 'SHA256withECDSA',
+        messageType: 'RAW',
+        message: 'héllo wörld',
+      }),
+    );
     expect(e).toMatchObject({ statusCode: 400, code: 'InvalidParameter' });
   });
 });

@@ -16,6 +16,7 @@ import * as $dara from '@darabonba/typescript';
 import Cas13Client, * as $Cas13 from 'cas13';
 import { spawnSync } from 'node:child_process';
 import {
+  createHash,
   randomBytes,
   verify as cryptoVerify,
   constants as cryptoConstants,
@@ -108,8 +109,21 @@ export interface CallApiResult {
   statusCode: number;
 }
 
-/** Calls an RPC action the way a generated client does: `callApi` with all parameters in the query. */
-export type RpcCaller = (action: string, query: Record<string, string>, version?: string) => Promise<CallApiResult>;
+/**
+ * Calls an RPC action the way a generated client does: `callApi` with all parameters in the query. An undefined
+ * value is left out, as the generated clients leave out an unset field.
+ */
+export type RpcCaller = (
+  action: string,
+  query: Record<string, string | undefined>,
+  version?: string,
+) => Promise<CallApiResult>;
+
+function definedOnly(query: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(query)) if (v !== undefined) out[k] = v;
+  return out;
+}
 
 /**
  * The `Params` every current generator uses for these RPC operations (protocol §1): the KMS 2016-01-20 client
@@ -143,7 +157,7 @@ export function coreCaller(t: Target, opts: { signatureAlgorithm?: TeaSignature 
   return async (action, query, version = KMS_VERSION) =>
     (await client.callApi(
       new $OpenApiUtil.Params(rpcParams(action, version)),
-      new $OpenApiUtil.OpenApiRequest({ query }),
+      new $OpenApiUtil.OpenApiRequest({ query: definedOnly(query) }),
       new $dara.RuntimeOptions({}),
     )) as CallApiResult;
 }
@@ -162,7 +176,7 @@ export function teaCaller(t: Target, opts: { signatureAlgorithm?: TeaSignature }
   return async (action, query, version = KMS_VERSION) =>
     (await client.callApi(
       new $OpenApiClient.Params(rpcParams(action, version)),
-      new $OpenApiClient.OpenApiRequest({ query }),
+      new $OpenApiClient.OpenApiRequest({ query: definedOnly(query) }),
       new $Util.RuntimeOptions({}),
     )) as CallApiResult;
 }
@@ -514,7 +528,7 @@ function readTlv(der: Buffer, at: number): Tlv {
 /** The TLVs directly inside a constructed TLV. */
 function children(der: Buffer, parent: Tlv): Tlv[] {
   const out: Tlv[] = [];
-  for (let off = parent.start; off < parent.end; ) {
+  for (let off = parent.start; off < parent.end;) {
     const c = readTlv(der, off);
     out.push(c);
     off = c.end;
@@ -536,7 +550,11 @@ const ID_MESSAGE_DIGEST = Buffer.from('06092a864886f70d010904', 'hex');
  * the one SignerInfo's messageDigest attribute is SHA-256(data), and its RSA PKCS#1 v1.5 signature over the
  * signed attributes, re-tagged as a SET (§5.4), verifies with the certificate's key.
  */
-export function nodeVerifyCms(certificatePem: string, data: Buffer, cms: Buffer): { messageDigestOk: boolean; signatureOk: boolean } {
+export function nodeVerifyCms(
+  certificatePem: string,
+  data: Buffer,
+  cms: Buffer,
+): { messageDigestOk: boolean; signatureOk: boolean } {
   const contentInfo = readTlv(cms, 0);
   const signedData = child(cms, child(cms, contentInfo, 1), 0);
   const parts = children(cms, signedData);
@@ -559,6 +577,11 @@ export function nodeVerifyCms(certificatePem: string, data: Buffer, cms: Buffer)
   toSign[0] = 0x31;
   return {
     messageDigestOk: messageDigest !== undefined && messageDigest.equals(createHash('sha256').update(data).digest()),
-    signatureOk: cryptoVerify('sha256', toSign, publicKeyOf(certificatePem), cms.subarray(signature.start, signature.end)),
+    signatureOk: cryptoVerify(
+      'sha256',
+      toSign,
+      publicKeyOf(certificatePem),
+      cms.subarray(signature.start, signature.end),
+    ),
   };
 }

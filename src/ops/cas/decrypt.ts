@@ -19,7 +19,11 @@ export const casDecrypt = defineOperation({
     ...casCertificateSelector,
     Algorithm: z.string().min(1),
     CiphertextBlob: z.string().min(1),
-    MessageType: z.string().toUpperCase().pipe(z.enum(['RAW', 'BASE64'])).default('BASE64'),
+    MessageType: z
+      .string()
+      .toUpperCase()
+      .pipe(z.enum(['RAW', 'BASE64']))
+      .default('BASE64'),
   }),
   resource: (p) => p.CertIdentifier ?? p.CustomIdentifier,
   async handle(ctx, p) {

@@ -16,7 +16,11 @@ export const casEncrypt = defineOperation({
     ...casCertificateSelector,
     Algorithm: z.string().min(1),
     Plaintext: z.string().min(1),
-    MessageType: z.string().toUpperCase().pipe(z.enum(['RAW', 'BASE64'])).default('RAW'),
+    MessageType: z
+      .string()
+      .toUpperCase()
+      .pipe(z.enum(['RAW', 'BASE64']))
+      .default('RAW'),
   }),
   resource: (p) => p.CertIdentifier ?? p.CustomIdentifier,
   async handle(ctx, p) {

@@ -73,7 +73,10 @@ export function maxPlaintext(located: Located, alg: EncryptionAlgorithm): number
 export function encryptFor(located: Located, alg: EncryptionAlgorithm, plaintext: Buffer, param: string): Buffer {
   const limit = maxPlaintext(located, alg);
   if (plaintext.length > limit) {
-    throw invalidParameter(param, `${alg.name} encrypts at most ${limit} bytes with this key; got ${plaintext.length}.`);
+    throw invalidParameter(
+      param,
+      `${alg.name} encrypts at most ${limit} bytes with this key; got ${plaintext.length}.`,
+    );
   }
   return publicEncrypt(
     { key: located.entry.publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: alg.oaepHash },
@@ -98,7 +101,10 @@ export async function decryptWith(
   const { entry, token } = located;
   const k = entry.signatureLength;
   if (ciphertext.length !== k) {
-    throw invalidParameter('CiphertextBlob', `must be ${k} bytes for this key (its modulus length); got ${ciphertext.length}.`);
+    throw invalidParameter(
+      'CiphertextBlob',
+      `must be ${k} bytes for this key (its modulus length); got ${ciphertext.length}.`,
+    );
   }
   if (BigInt(`0x${ciphertext.toString('hex')}`) >= rsaPublicNumbers(entry.publicKey).n) {
     throw invalidParameter('CiphertextBlob', 'it is not a ciphertext of this key (not below the modulus).');

@@ -7,7 +7,9 @@ import { ApiError, invalidParameter } from '../../errors/apiError';
 import type { KeyEntry } from '../../token/keyIndex';
 
 /** CAS `Verify` algorithms: every CAS signing algorithm except the CMS one (`SHA256withRSA/P7`). */
-export const CAS_VERIFY_NAMES = SIGNATURE_ALGORITHMS.flatMap((a) => (a.casName && a.encoding !== 'cms' ? [a.casName] : []));
+export const CAS_VERIFY_NAMES = SIGNATURE_ALGORITHMS.flatMap((a) =>
+  a.casName && a.encoding !== 'cms' ? [a.casName] : [],
+);
 
 /**
  * Checks, before any work, that a signature of `alg` can be verified with this entry's public key: the algorithm
