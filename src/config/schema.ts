@@ -47,6 +47,11 @@ export const tokenSchema = z
         acquireTimeoutMs: z.number().int().min(1).default(5000),
       })
       .prefault({}),
+    /**
+     * How often the key index is re-read from the token, so that certificates created, re-statused or deleted by
+     * another daemon (or the CLI) in front of the same token are seen; 0 turns it off.
+     */
+    indexRefreshMs: z.number().int().min(0).default(5000),
     /** What to do with a private key that is extractable or not sensitive: refuse to serve it, or warn. */
     insecureKeys: z.enum(['refuse', 'warn']).default('refuse'),
     /** Re-initialisation after a device error: first delay and cap of the exponential backoff. */

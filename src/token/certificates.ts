@@ -20,8 +20,8 @@ import { keyIdentifier, subjectAltNameExtension } from '../crypto/x509Extensions
 import { ApiError, invalidParameter } from '../errors/apiError';
 import { findObjects, getAttributes } from './attributes';
 import { buildChain, type KeyEntry } from './keyIndex';
-import { METADATA_APPLICATION, serializeMetadata, type CertificateMetadata, type CertificateStatus } from './metadata';
-import { generateKeyPair, storeCertificate } from './objects';
+import { METADATA_APPLICATION, type CertificateMetadata, type CertificateStatus } from './metadata';
+import { generateKeyPair, storeCertificate, storeMetadata } from './objects';
 import { tokenSigner, x509AlgorithmFor } from './provision';
 import type { TokenManager } from './tokenManager';
 
@@ -171,7 +171,7 @@ export async function createCertificate(
     const csrPem = pemEncode('CERTIFICATE REQUEST', csrDer);
     const now = kmsDate(input.now ?? new Date());
     const arn = certificateArn(input.arnScope, id);
-    writeMetadata(token, id, {
+    storeMetadata(token, id, {
       status: 'PENDING',
       keySpec: row.spec,
       createdAt: now,
@@ -195,7 +195,7 @@ export async function createCertificate(
   }
 }
 
-/** A certificate read from PEM: node's view and the DER. */
+/** Every certificate of a PEM parameter, or InvalidParameter naming the parameter and the bad block. */
 function parseCertificates(param: string, pem: string): X509Certificate[] {
   let blocks;
   try {
@@ -250,7 +250,7 @@ export function uploadCertificate(
     sameKey = false;
   }
   if (!sameKey) {
-    throw invalidParameter('Certificate', 'its public key is not the public key of this certificate’s key pair.');
+    throw invalidParameter('Certificate', 'its public key is not the public key of the key pair of this certificate.');
   }
   const given =
     chainPem === undefined || chainPem.trim() === ''
@@ -260,7 +260,7 @@ export function uploadCertificate(
   if (chain.length !== given.length) {
     throw invalidParameter(
       'CertificateChain',
-      'every certificate must be in the issuer chain of Certificate (its issuer, that issuer’s issuer, …).',
+      'every certificate must be in the issuer chain of Certificate (its issuer, the issuer of that, and so on).',
     );
   }
   if (entry.ckaId.length === 0) {
@@ -288,7 +288,7 @@ export function uploadCertificate(
   }
   destroyHandles(token, previous);
   const status: CertificateStatus = entry.metadata.status === 'PENDING' ? 'ACTIVE' : entry.metadata.status;
-  writeMetadata(token, id, { ...entry.metadata, status, updatedAt: kmsDate(now) });
+  storeMetadata(token, id, { ...entry.metadata, status, updatedAt: kmsDate(now) });
   token.refreshIndex();
   return { status, replaced: previous.length > 0 };
 }
@@ -309,7 +309,7 @@ export function setCertificateStatus(
   if (!entry) throw new ApiError('Certificate.NotFound');
   if (entry.metadata.status === 'PENDING') throw new ApiError('Rejected.Pending');
   if (entry.metadata.status === status) return;
-  writeMetadata(token, id, { ...entry.metadata, status, updatedAt: kmsDate(now) });
+  storeMetadata(token, id, { ...entry.metadata, status, updatedAt: kmsDate(now) });
   token.refreshIndex();
 }
 
@@ -325,32 +325,6 @@ export function deleteCertificate(token: TokenManager, id: string): number {
   const n = destroyIdentityObjects(token, id, entry.ckaId, entry);
   token.refreshIndex();
   return n;
-}
-
-/**
- * Writes the metadata data object of an identifier. SoftHSM2 2.6.1 refuses C_SetAttributeValue on a data
- * object's CKA_VALUE (CKR_ATTRIBUTE_READ_ONLY), so a change is a new object followed by the old one's
- * destruction: created first, because an identity without metadata would read as ACTIVE (DEFAULT_METADATA)
- * to any daemon indexing in between, while two objects for a moment only risk the previous state.
- */
-function writeMetadata(token: TokenManager, id: string, metadata: CertificateMetadata): void {
-  token.admin((session, lib) => {
-    const previous = findObjects(lib, session, [
-      { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_DATA },
-      { type: pkcs11.CKA_APPLICATION, value: METADATA_APPLICATION },
-      { type: pkcs11.CKA_LABEL, value: id },
-    ]);
-    lib.C_CreateObject(session, [
-      { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_DATA },
-      { type: pkcs11.CKA_TOKEN, value: true },
-      // Private: only a logged-in application reads or changes a certificate's lifecycle state.
-      { type: pkcs11.CKA_PRIVATE, value: true },
-      { type: pkcs11.CKA_APPLICATION, value: METADATA_APPLICATION },
-      { type: pkcs11.CKA_LABEL, value: id },
-      { type: pkcs11.CKA_VALUE, value: serializeMetadata(metadata) },
-    ]);
-    for (const h of previous) lib.C_DestroyObject(session, h);
-  });
 }
 
 /** Handles as map keys: pkcs11js handles are Buffers. */

@@ -102,45 +102,30 @@ export function storeCertificate(token: TokenManager, label: string, ckaId: Buff
   });
 }
 
-/** Writes (or replaces) the lifecycle metadata data object of an identifier. */
+/**
+ * Writes the metadata data object of an identifier. SoftHSM2 2.6.1 refuses C_SetAttributeValue on a data
+ * object's CKA_VALUE (CKR_ATTRIBUTE_READ_ONLY), so a change is a new object followed by the old one's
+ * destruction: created first, because an identity without metadata would read as ACTIVE (DEFAULT_METADATA)
+ * to any daemon indexing in between, while two objects for a moment only risk the previous state.
+ */
 export function storeMetadata(token: TokenManager, label: string, metadata: CertificateMetadata): void {
   token.admin((session, lib) => {
-    const value = serializeMetadata(metadata);
-    const existing = findMetadata(lib, session, label);
-    if (existing) {
-      lib.C_SetAttributeValue(session, existing, [{ type: pkcs11.CKA_VALUE, value }]);
-      return;
-    }
+    const previous = findObjects(lib, session, [
+      { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_DATA },
+      { type: pkcs11.CKA_APPLICATION, value: METADATA_APPLICATION },
+      { type: pkcs11.CKA_LABEL, value: label },
+    ]);
     lib.C_CreateObject(session, [
       { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_DATA },
       { type: pkcs11.CKA_TOKEN, value: true },
       // Private: only a logged-in application reads or changes a certificate's lifecycle state.
       { type: pkcs11.CKA_PRIVATE, value: true },
-      { type: pkcs11.CKA_MODIFIABLE, value: true },
       { type: pkcs11.CKA_APPLICATION, value: METADATA_APPLICATION },
       { type: pkcs11.CKA_LABEL, value: label },
-      { type: pkcs11.CKA_VALUE, value },
+      { type: pkcs11.CKA_VALUE, value: serializeMetadata(metadata) },
     ]);
+    for (const h of previous) lib.C_DestroyObject(session, h);
   });
-}
-
-/** Destroys every object of an identifier: keys and certificates with its CKA_ID, and its metadata object. */
-export function destroyIdentity(token: TokenManager, label: string, ckaId: Buffer): number {
-  return token.admin((session, lib) => {
-    const handles = ckaId.length > 0 ? findObjects(lib, session, [{ type: pkcs11.CKA_ID, value: ckaId }]) : [];
-    const meta = findMetadata(lib, session, label);
-    if (meta) handles.push(meta);
-    for (const h of handles) lib.C_DestroyObject(session, h);
-    return handles.length;
-  });
-}
-
-function findMetadata(lib: pkcs11.PKCS11, session: pkcs11.Handle, label: string): pkcs11.Handle | undefined {
-  return findObjects(lib, session, [
-    { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_DATA },
-    { type: pkcs11.CKA_APPLICATION, value: METADATA_APPLICATION },
-    { type: pkcs11.CKA_LABEL, value: label },
-  ])[0];
 }
 
 /** CKA_SERIAL_NUMBER is the DER encoding of the INTEGER, not its bare content (PKCS#11 §4.6.3). */

@@ -44,6 +44,7 @@ export class TokenManager {
   #pin: Secret | undefined;
   #tokenInfo: pkcs11.TokenInfo | undefined;
   #lastRefresh = 0;
+  #refreshTimer: NodeJS.Timeout | undefined;
 
   constructor(config: TokenConfig, log: Logger) {
     this.config = config;
@@ -81,6 +82,7 @@ export class TokenManager {
       this.#module = Pkcs11Module.acquire(this.config.module);
       this.#connect();
       this.#state = 'ready';
+      this.#startRefresh();
     } catch (e) {
       this.#state = 'failed';
       this.#disconnect();
@@ -162,6 +164,24 @@ export class TokenManager {
     for (const s of result.skipped) this.#log.warn({ reason: s }, 'token object skipped');
     this.#entries = result.entries;
     this.#lastRefresh = Date.now();
+  }
+
+  /**
+   * Re-reads the index every `indexRefreshMs` while ready: lifecycle state lives on the token, and another daemon
+   * in front of it may change it. Synchronous PKCS#11 reads of a few objects: milliseconds, off the request path.
+   */
+  #startRefresh(): void {
+    const every = this.config.indexRefreshMs;
+    if (every <= 0 || this.#refreshTimer) return;
+    this.#refreshTimer = setInterval(() => {
+      if (this.#state !== 'ready' || Date.now() - this.#lastRefresh < every / 2) return;
+      try {
+        this.#reindex();
+      } catch (e) {
+        this.#log.warn({ err: describe(e) }, 'periodic index refresh failed');
+      }
+    }, every);
+    this.#refreshTimer.unref();
   }
 
   /** Re-reads the key index now (after an admin change made through this process). */
@@ -362,6 +382,8 @@ export class TokenManager {
     if (this.#state === 'closed') return;
     const recovering = this.#recovery;
     this.#state = 'closed';
+    clearInterval(this.#refreshTimer);
+    this.#refreshTimer = undefined;
     this.#pool?.close();
     await this.#drain(deadlineMs);
     if (recovering) await recovering.catch(() => undefined);

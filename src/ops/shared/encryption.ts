@@ -118,7 +118,10 @@ export async function decryptWith(
     const code = ckrOf(cause);
     if (e instanceof ApiError && (e.code === 'InternalError' || e.code === 'InvalidParameter') && code !== undefined) {
       log.info({ requestId, ckr: ckrName(code) }, 'the token could not decrypt the ciphertext');
-      throw invalidParameter('CiphertextBlob', `it cannot be decrypted with this certificate’s key and ${alg.name}.`);
+      throw invalidParameter(
+        'CiphertextBlob',
+        `it cannot be decrypted with the key of this certificate and ${alg.name}.`,
+      );
     }
     throw e;
   }
