@@ -6,7 +6,9 @@ import { startDaemon } from '../server';
 import { newAccessKey } from './accessKeys';
 import { demoBanner, demoInfo, ensureDemo, recordDemoEndpoint } from './demo';
 import { demoHome } from './paths';
+import { certsCommand } from './certs';
 import { provisionCommand } from './provisionCommand';
+import { slotsCommand } from './slots';
 
 const HELP = `p11bridge: Alibaba Cloud KMS/CAS signing APIs in front of a PKCS#11 token
 
@@ -15,6 +17,8 @@ Usage:
   p11bridge demo serve [--host H] [--port N]              set up the demo home (SoftHSM2 token) and serve it
   p11bridge demo [--json]                                 print the demo endpoint, credentials and certificates
   p11bridge provision --config <file> [--token NAME]      generate the demo key set inside a configured token
+  p11bridge slots [--config F] [--json]                   tokens, mechanisms and capability summary
+  p11bridge certs list|create|import|export|status|delete certificate lifecycle on the token (certs --help)
   p11bridge access-keys create [--json]                   print a new AccessKey pair for the config
   p11bridge <command> --help                              help for a command
 
@@ -121,6 +125,8 @@ const commands: Record<string, Handler> = {
   },
 
   provision: provisionCommand,
+  slots: slotsCommand,
+  certs: certsCommand,
 
   async 'access-keys'(args) {
     const { values, positionals } = parseArgs({

@@ -55,6 +55,9 @@ export interface ProfileSummary {
 
 const SPECIAL = new Set(['(idle)', '(program)', '(garbage collector)', '(root)']);
 
+/** The stream_wrap natives behind `socket.write`/`writev`. */
+const SOCKET_WRITES = new Set(['writev', 'writeBuffer', 'writeUtf8String', 'writeLatin1String', 'writeAsciiString']);
+
 /** Reads a profile and summarises it; `root` is the project root (for relative paths and area names). */
 export function summarizeProfile(file: string, requests: number, root: string, top = 20): ProfileSummary {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
@@ -87,6 +90,22 @@ export function summarizeProfile(file: string, requests: number, root: string, t
     return d;
   };
 
+  // A native frame is charged to the area of its first caller outside node's internals: fs.write's native
+  // half to the logger that called it, C_SignInit to the token manager. Socket writes (the kernel's TCP work
+  // on loopback) keep an area of their own: both servers pay them.
+  const areaFor = (id: number): string => {
+    const own = info(id);
+    if (own.location !== '(native)' || SPECIAL.has(own.name)) return own.area;
+    if (SOCKET_WRITES.has(own.name)) return 'socket writes (kernel TCP)';
+    let nearest: string | undefined;
+    for (let cur = parent.get(id); cur !== undefined; cur = parent.get(cur)) {
+      const a = info(cur);
+      if (a.location === '(native)') continue;
+      nearest ??= a.area;
+      if (!a.location.startsWith('node:')) return a.area;
+    }
+    return nearest ?? own.area;
+  };
   const self = new Map<string, { name: string; location: string; us: number }>();
   const areas = new Map<string, number>();
   const inclusive = new Map<string, { name: string; location: string; us: number }>();
@@ -96,7 +115,8 @@ export function summarizeProfile(file: string, requests: number, root: string, t
     const s = self.get(d.key) ?? { name: d.name, location: d.location, us: 0 };
     s.us += us;
     self.set(d.key, s);
-    areas.set(d.area, (areas.get(d.area) ?? 0) + us);
+    const area = areaFor(id);
+    areas.set(area, (areas.get(area) ?? 0) + us);
     // Inclusive: credit every distinct project function on the stack once.
     const seen = new Set<string>();
     for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
@@ -152,12 +172,9 @@ function areaOf(name: string, location: string): string {
   if (name === '(garbage collector)') return 'GC';
   if (name === '(program)') return 'V8 / native, unattributed (program)';
   if (location === '(native)') return 'native calls from JS (pkcs11js, crypto, http parser…)';
-  if (
-    /node_modules\/(pino|sonic-boom|fast-redact|quick-format-unescaped|on-exit-leak-free|thread-stream)\//.test(
-      location,
-    )
-  )
+  if (/node_modules\/(pino|sonic-boom|@pinojs|fast-redact|quick-format-unescaped|thread-stream)\//.test(location))
     return 'logging (pino)';
+  if (location.startsWith('node_modules/pkcs11js/')) return 'src/token (session pool, sign)';
   if (location.includes('node_modules/zod/')) return 'zod (parameter validation)';
   if (location.startsWith('node_modules/')) return 'other node_modules';
   if (location.startsWith('src/api/auth/')) return 'src/api/auth (V3 verification)';

@@ -1,0 +1,96 @@
+import { parseArgs } from 'node:util';
+import * as pkcs11 from 'pkcs11js';
+import { SIGNATURE_ALGORITHMS } from '../crypto/algorithms';
+import { cliConfig, output, withToken } from './context';
+
+interface SlotReport {
+  warehouseId: number;
+  name: string;
+  module: string;
+  token: { label: string | undefined; serial: string | undefined };
+  slots: Array<{ slot: string; label: string; serial: string; model: string; manufacturer: string }>;
+  mechanisms: string[];
+  signatureAlgorithms: Array<{ kms: string | null; cas: string | null; supported: boolean }>;
+  decryptionAlgorithms: readonly string[];
+  keys: number;
+}
+
+const HELP = `p11bridge slots [--config FILE] [--json]
+  For each configured token: its module's slots and tokens, the token's mechanisms, and what the capability
+  probe found (API signature algorithms, decryption algorithms), with the number of keys it serves.`;
+
+/** `p11bridge slots`: tokens, mechanisms and capability summary. */
+export async function slotsCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { config: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const config = cliConfig(values.config);
+  const report: SlotReport[] = [];
+  for (const t of config.tokens) {
+    report.push(
+      await withToken(config, String(t.warehouseId), async (token): Promise<SlotReport> => {
+        const lib = token.lib;
+        const slots = lib.C_GetSlotList(true).flatMap((slot): SlotReport['slots'] => {
+          try {
+            const info = lib.C_GetTokenInfo(slot);
+            if ((info.flags & pkcs11.CKF_TOKEN_INITIALIZED) === 0) return [];
+            return [
+              {
+                slot: slot.toString('hex'),
+                label: info.label.trim(),
+                serial: info.serialNumber.trim(),
+                model: info.model.trim(),
+                manufacturer: info.manufacturerID.trim(),
+              },
+            ];
+          } catch {
+            return [];
+          }
+        });
+        const caps = token.capabilities;
+        const names = new Map(
+          Object.entries(pkcs11)
+            .filter(([k, v]) => k.startsWith('CKM_') && typeof v === 'number')
+            .map(([k, v]) => [v as number, k]),
+        );
+        return {
+          warehouseId: t.warehouseId,
+          name: t.name,
+          module: t.module,
+          token: { label: token.tokenInfo?.label.trim(), serial: token.tokenInfo?.serialNumber.trim() },
+          slots,
+          mechanisms: [...caps.mechanisms].map((m) => names.get(m) ?? `0x${m.toString(16)}`).sort(),
+          signatureAlgorithms: SIGNATURE_ALGORITHMS.map((a) => ({
+            kms: a.kmsName ?? null,
+            cas: a.casName ?? null,
+            supported: caps.signatureAlgorithms.includes(a.id),
+          })),
+          decryptionAlgorithms: caps.decryptionAlgorithms,
+          keys: token.entries().length,
+        };
+      }),
+    );
+  }
+  output(values.json, report, () =>
+    report
+      .map((r) =>
+        [
+          `warehouse ${r.warehouseId} "${r.name}": token "${r.token.label}" serial ${r.token.serial} (${r.module})`,
+          `  slots with a token: ${r.slots.map((s) => `${s.label}/${s.serial}`).join(', ')}`,
+          `  mechanisms: ${r.mechanisms.length}`,
+          ...r.signatureAlgorithms.map(
+            (a) => `  ${a.supported ? 'yes' : 'no '}  ${[a.kms, a.cas].filter(Boolean).join(' / ')}`,
+          ),
+          `  decryption: ${r.decryptionAlgorithms.join(', ') || 'none'}`,
+          `  keys served: ${r.keys}`,
+        ].join('\n'),
+      )
+      .join('\n'),
+  );
+  return 0;
+}
