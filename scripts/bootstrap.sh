@@ -7,10 +7,12 @@ cd "$(dirname "$0")/.."
 
 say() { printf 'p11bridge setup: %s\n' "$*" >&2; }
 
-# 1. System packages: SoftHSM2 (the demo token), the openssl CLI (independent verification in tests).
+# 1. System packages: SoftHSM2 (the demo token), the openssl CLI (independent verification in tests), OpenSSL's
+#    headers (the SM2 test token of `npm test`, softhsm/sm2-test-token, is built against them).
 need=()
 [ -e /usr/lib/softhsm/libsofthsm2.so ] && command -v softhsm2-util >/dev/null 2>&1 || need+=(softhsm2)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+[ -f /usr/include/openssl/evp.h ] || need+=(libssl-dev)
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     say "missing Debian packages: ${need[*]}. Install them as root, then run this again:"

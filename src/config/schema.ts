@@ -26,6 +26,56 @@ export const serverSchema = z.strictObject({
   accountId: z.string().default('1234567890123456'),
 });
 
+/** A PKCS#11 CK_ULONG code (key type or mechanism): a number, or a `0x…` string (YAML also reads bare 0x… as a number). */
+const ckCode = z.union([
+  z.number().int().min(0).max(0xffffffff),
+  z
+    .string()
+    .regex(/^0x[0-9a-f]{1,8}$/i, 'expected a number or a hexadecimal 0x… string')
+    .transform((v) => Number.parseInt(v, 16)),
+]);
+
+/**
+ * An SM2 HSM profile: the vendor's numbers for SM2 (PKCS#11 defines none) and how its mechanisms behave. Samples
+ * with their sources are in docs/hsm/; the daemon proves the profile on the token at start (src/token/sm2Probe.ts).
+ */
+export const sm2ProfileSchema = z
+  .strictObject({
+    /** Who defines these numbers: logs and docs only. */
+    vendor: z.string().min(1),
+    /** CKA_KEY_TYPE of the vendor's SM2 keys (CKK_VENDOR_DEFINED + n), or 0x3 (CKK_EC) for EC keys on sm2p256v1. */
+    keyType: ckCode,
+    mechanisms: z.strictObject({
+      /** SM2 key pair generation. */
+      keyPairGen: ckCode,
+      /** SM2 signature: over e (GB/T 32918.2 §6.1) or over the message, as `signInput` says. */
+      sign: ckCode.optional(),
+      /** SM3-with-SM2 over the message (the token computes Z_A with its default ID). */
+      sm3WithSm2: ckCode.optional(),
+      /** SM2 public-key encryption and decryption (SM2PKE). */
+      encrypt: ckCode.optional(),
+      /** SM3 digest (checked against GB/T 32905 at start). */
+      sm3: ckCode.optional(),
+    }),
+    /** What `mechanisms.sign` takes: the 32-byte e, or the message. */
+    signInput: z.enum(['e', 'message']).default('e'),
+    /** What the signing mechanisms return: raw r‖s, or DER SEQUENCE { r, s } (X9.62). */
+    signatureFormat: z.enum(['raw', 'der']).default('raw'),
+    /** The ciphertext format of `mechanisms.encrypt`: GM/T 0009 ASN.1, or C1‖C3‖C2 / C1‖C2‖C3. */
+    ciphertextFormat: z.enum(['gmt0009', 'c1c3c2', 'c1c2c3']).default('gmt0009'),
+    /** Put CKA_EC_PARAMS (the sm2p256v1 OID) into key generation templates. */
+    keyGenEcParams: z.boolean().default(true),
+    /** Distinguishing ID of the API's SM2 signatures (Z_A); Alibaba Cloud uses the default. */
+    userId: z
+      .string()
+      .min(1)
+      .refine((v) => Buffer.byteLength(v, 'utf8') <= 8191, 'at most 8191 bytes (ENTL is 16 bits)')
+      .default('1234567812345678'),
+  })
+  .refine((p) => p.mechanisms.sign !== undefined || p.mechanisms.sm3WithSm2 !== undefined, {
+    message: 'set mechanisms.sign or mechanisms.sm3WithSm2',
+  });
+
 export const tokenSchema = z
   .strictObject({
     /** The CAS `WarehouseId` (`WhId`) of this token. */
@@ -61,6 +111,8 @@ export const tokenSchema = z
         maxDelayMs: z.number().int().min(0).default(10000),
       })
       .prefault({}),
+    /** The token's SM2 HSM profile; without one, SM2 requests are answered with UnsupportedOperation. */
+    sm2: sm2ProfileSchema.optional(),
   })
   .refine((t) => t.tokenLabel !== undefined || t.tokenSerial !== undefined, {
     message: 'set tokenLabel or tokenSerial',
@@ -112,5 +164,6 @@ export const configSchema = z.strictObject({
 
 export type Config = z.infer<typeof configSchema>;
 export type TokenConfig = z.infer<typeof tokenSchema>;
+export type Sm2ProfileConfig = z.infer<typeof sm2ProfileSchema>;
 export type AccessKeyConfig = z.infer<typeof accessKeySchema>;
 export type ServerConfig = z.infer<typeof serverSchema>;

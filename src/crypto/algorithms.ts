@@ -1,4 +1,5 @@
 import * as pkcs11 from 'pkcs11js';
+import type { Sm2CiphertextFormat } from './sm2Ciphertext';
 
 /**
  * The algorithm table: the only place that maps an API algorithm to PKCS#11 mechanisms.
@@ -43,6 +44,11 @@ export interface SignatureAlgorithm {
   readonly onDigest?: MechanismSpec & { readonly input: 'digestInfo' | 'digest' };
   /** Mechanisms come from the token's HSM profile (SM2 is vendor-defined; PKCS#11 has no number for it). */
   readonly vendorProfile?: 'sm2';
+  /**
+   * For vendor rows, the profile roles that play `onDigest` (the token signs the prepared value, SM2's e) and
+   * `onMessage` (the token hashes the message itself): the profile maps each role to the vendor's number.
+   */
+  readonly vendorRoles?: { readonly onDigest: Sm2Role; readonly onMessage: Sm2Role };
   readonly encoding: SignatureEncoding;
   /** Signature over the RAW message on the verify side (node:crypto name and options). */
   readonly verify: { readonly nodeHash: string; readonly pss?: { readonly saltLength: number } };
@@ -108,6 +114,7 @@ export const SIGNATURE_ALGORITHMS: readonly SignatureAlgorithm[] = [
     hash: 'sm3',
     digestLength: 32,
     vendorProfile: 'sm2',
+    vendorRoles: { onDigest: 'sign', onMessage: 'sm3WithSm2' },
     encoding: 'sm2-der',
     verify: { nodeHash: 'sm3' },
   },
@@ -157,6 +164,8 @@ export interface EncryptionAlgorithm {
   readonly maxPlaintext: number;
   readonly decrypt?: MechanismSpec;
   readonly vendorProfile?: 'sm2';
+  /** For vendor rows: the profile role that decrypts (and whose ciphertext format the profile names). */
+  readonly vendorRole?: Sm2Role;
   /** node:crypto OAEP hash for the public-key side. */
   readonly oaepHash?: 'sha1' | 'sha256';
 }
@@ -187,7 +196,7 @@ export const ENCRYPTION_ALGORITHMS: readonly EncryptionAlgorithm[] = [
     },
     oaepHash: 'sha256',
   },
-  { name: 'SM2PKE', keyType: 'SM2', maxPlaintext: 6047, vendorProfile: 'sm2' },
+  { name: 'SM2PKE', keyType: 'SM2', maxPlaintext: 6047, vendorProfile: 'sm2', vendorRole: 'encrypt' },
 ];
 
 /** The row for an encryption `Algorithm` value (CAS's metadata also spells `RSAESOAEPSHA_1`). */
@@ -209,6 +218,8 @@ export interface KeySpecRow {
   /** `DescribeCertificate.SignatureAlgorithm` as KMS names it. */
   readonly describeAlgorithm: string;
   readonly vendorProfile?: 'sm2';
+  /** For vendor rows: the profile role that generates the key pair. */
+  readonly vendorRole?: Sm2Role;
 }
 
 export const KEY_SPECS: readonly KeySpecRow[] = [
@@ -247,7 +258,14 @@ export const KEY_SPECS: readonly KeySpecRow[] = [
     curve: 'P-384',
     describeAlgorithm: 'ECDSA-SHA384',
   },
-  { spec: 'EC_SM2', keyType: 'SM2', curve: 'SM2', vendorProfile: 'sm2', describeAlgorithm: 'SM2-SM3' },
+  {
+    spec: 'EC_SM2',
+    keyType: 'SM2',
+    curve: 'SM2',
+    vendorProfile: 'sm2',
+    vendorRole: 'keyPairGen',
+    describeAlgorithm: 'SM2-SM3',
+  },
 ];
 
 /** The key-spec row by name. */
@@ -261,4 +279,38 @@ export function certificateSigningAlgorithm(keyType: KeyType): SignatureAlgorith
   const row = SIGNATURE_ALGORITHMS.find((a) => a.id === id);
   if (!row) throw new Error(`no algorithm row ${id}`);
   return row;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// HSM profiles: SM2 through vendor-defined mechanisms (config `tokens[].sm2`, samples in docs/hsm/).
+
+/** What a vendor number realises: key pair generation, signing (e or message), SM3-with-SM2, SM2 encryption, SM3. */
+export type Sm2Role = 'keyPairGen' | 'sign' | 'sm3WithSm2' | 'encrypt' | 'sm3';
+
+/**
+ * A token's SM2 profile: the vendor's key type and mechanism numbers by role, and how its mechanisms behave.
+ * Validated by `src/config/schema.ts`; the rows above say which role realises each API algorithm, and the plan
+ * code (signPlan.ts, sm2Plan.ts) picks the number from here. Nothing else in the code knows vendor numbers.
+ */
+export interface Sm2Profile {
+  /** Who defines these numbers (logs and docs). */
+  readonly vendor: string;
+  /** CKA_KEY_TYPE of SM2 keys: a vendor CKK, or CKK_EC (3) for tokens that keep SM2 keys as EC keys on sm2p256v1. */
+  readonly keyType: number;
+  readonly mechanisms: Readonly<Partial<Record<Sm2Role, number>>> & { readonly keyPairGen: number };
+  /** What the `sign` mechanism takes: e = SM3(Z_A ‖ M) (GB/T 32918.2 §6.1), or the message (it hashes itself). */
+  readonly signInput: 'e' | 'message';
+  /** What the signing mechanisms return: raw r ‖ s (64 bytes), or DER `SEQUENCE { r, s }` (X9.62). */
+  readonly signatureFormat: 'raw' | 'der';
+  /** The ciphertext the `encrypt` mechanism takes and returns. */
+  readonly ciphertextFormat: Sm2CiphertextFormat;
+  /** Whether key generation templates carry CKA_EC_PARAMS (the sm2p256v1 OID). */
+  readonly keyGenEcParams: boolean;
+  /** The distinguishing ID of the API's SM2 signatures (Z_A); certificates and CSRs always use the default. */
+  readonly userId: string;
+}
+
+/** The vendor number that realises `role` on a token with this profile, if the profile names one. */
+export function sm2Mechanism(profile: Sm2Profile, role: Sm2Role): number | undefined {
+  return profile.mechanisms[role];
 }

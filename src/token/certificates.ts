@@ -140,10 +140,12 @@ export async function createCertificate(
   if (!row || !SIGNATURE_ALGORITHMS.some((a) => a.keySpecs.includes(row.spec))) {
     throw invalidParameter('KeySpec', `unknown key spec ${input.keySpec}.`);
   }
-  if (row.vendorProfile === 'sm2' || !row.generate) {
+  if (!token.canGenerate(row)) {
     throw new ApiError(
       'UnsupportedOperation',
-      `KeySpec ${row.spec} needs SM2, which the token behind warehouse ${token.warehouseId} does not offer (no SM2 HSM profile).`,
+      row.vendorProfile === 'sm2'
+        ? `KeySpec ${row.spec} needs SM2, which the token behind warehouse ${token.warehouseId} does not offer (no SM2 HSM profile).`
+        : `KeySpec ${row.spec} is not supported by the token behind warehouse ${token.warehouseId}.`,
     );
   }
   parseKmsSubject(input.subject);

@@ -1,7 +1,8 @@
 import { X509Certificate, createPublicKey, type KeyObject } from 'node:crypto';
 import * as pkcs11 from 'pkcs11js';
-import type { KeySpec, KeyType } from '../crypto/algorithms';
-import { curveOfParams, ecSpki, rsaSpki } from '../crypto/keys';
+import type { KeySpec, KeyType, Sm2Profile } from '../crypto/algorithms';
+import { curveOfParams, ecParamsFor, ecSpki, rsaSpki } from '../crypto/keys';
+import { certificateSignatureValid } from '../crypto/x509Signature';
 import { findObjects, getAttributes, readBool, readUlong } from './attributes';
 import { DEFAULT_METADATA, METADATA_APPLICATION, parseMetadata, type CertificateMetadata } from './metadata';
 
@@ -53,8 +54,13 @@ const text = (b: Buffer | undefined): string => (b ? b.toString('utf8') : '');
 /**
  * Reads every certificate, private key, public key and metadata object of the token and links them by
  * CKA_ID. Synchronous PKCS#11 calls on the JS thread: run at start and after a token change, never per request.
+ * With an SM2 HSM profile, keys of its vendor key type are SM2 keys (EC keys on sm2p256v1 are SM2 keys anyway).
  */
-export function buildIndex(lib: pkcs11.PKCS11, session: pkcs11.Handle, opts: { refuseInsecure: boolean }): IndexResult {
+export function buildIndex(
+  lib: pkcs11.PKCS11,
+  session: pkcs11.Handle,
+  opts: { refuseInsecure: boolean; sm2?: Sm2Profile },
+): IndexResult {
   const skipped: string[] = [];
   const certs = findObjects(lib, session, [
     { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_CERTIFICATE },
@@ -134,13 +140,17 @@ export function buildIndex(lib: pkcs11.PKCS11, session: pkcs11.Handle, opts: { r
         keySpec = bits === 2048 ? 'RSA_2048' : bits === 3072 ? 'RSA_3072' : bits === 4096 ? 'RSA_4096' : undefined;
         signatureLength = Math.ceil(bits / 8);
         spki = cert ? spkiOf(cert.x509) : rsaSpki(modulus, k.get(pkcs11.CKA_PUBLIC_EXPONENT) ?? Buffer.from([1, 0, 1]));
-      } else if (ckk === pkcs11.CKK_EC) {
-        const k = getAttributes(lib, session, h, [pkcs11.CKA_EC_PARAMS]);
-        const params = k.get(pkcs11.CKA_EC_PARAMS) ?? Buffer.alloc(0);
+      } else if (ckk === pkcs11.CKK_EC || ckk === opts.sm2?.keyType) {
+        // A vendor SM2 key type implies the curve; some vendors do not even store CKA_EC_PARAMS on such keys.
+        const params =
+          ckk === pkcs11.CKK_EC
+            ? (getAttributes(lib, session, h, [pkcs11.CKA_EC_PARAMS]).get(pkcs11.CKA_EC_PARAMS) ?? Buffer.alloc(0))
+            : ecParamsFor('SM2');
         const curve = curveOfParams(params);
         keyType = curve === 'SM2' ? 'SM2' : 'EC';
         keySpec = curve === 'P-256' ? 'EC_P256' : curve === 'SM2' ? 'EC_SM2' : undefined;
-        signatureLength = curve === 'P-384' ? 96 : 64;
+        // Raw r‖s is 2 × 32 bytes (P-384: 2 × 48); a token that answers SM2 in DER needs room for 72.
+        signatureLength = curve === 'P-384' ? 96 : curve === 'SM2' && opts.sm2?.signatureFormat === 'der' ? 72 : 64;
         if (cert) spki = spkiOf(cert.x509);
         else if (pubHandle) {
           const p = getAttributes(lib, session, pubHandle, [pkcs11.CKA_EC_POINT]);
@@ -199,7 +209,7 @@ export function buildChain(leaf: X509Certificate, pool: readonly X509Certificate
   let current = leaf;
   while (current.issuer !== current.subject) {
     const issuer = pool.find(
-      (c) => !seen.has(c.fingerprint256) && current.checkIssued(c) && current.verify(c.publicKey),
+      (c) => !seen.has(c.fingerprint256) && current.checkIssued(c) && certificateSignatureValid(current, c.publicKey),
     );
     if (!issuer) break;
     chain.push(issuer.raw);

@@ -3,6 +3,7 @@ import { Certificate } from '@peculiar/asn1-x509';
 import * as pkcs11 from 'pkcs11js';
 import { ecParamsFor, ecSpki, rsaSpki } from '../crypto/keys';
 import type { KeySpecRow } from '../crypto/algorithms';
+import { keyGenerationMechanism } from '../crypto/sm2Plan';
 import { ApiError } from '../errors/apiError';
 import { findObjects, getAttributes } from './attributes';
 import { METADATA_APPLICATION, serializeMetadata, type CertificateMetadata } from './metadata';
@@ -18,6 +19,8 @@ export interface GeneratedKeyPair {
 /**
  * Generates a key pair INSIDE the token: sensitive, never extractable, with exactly the usages asked for.
  * SoftHSM2's defaults would add decrypt/unwrap/derive to EC keys (facts §3), so every usage is set explicitly.
+ * SM2 keys use the vendor key type and mechanism of the token's HSM profile; they decrypt (SM2PKE) when the
+ * profile has an encryption mechanism.
  */
 export async function generateKeyPair(
   token: TokenManager,
@@ -26,14 +29,16 @@ export async function generateKeyPair(
   ckaId: Buffer,
   usage: KeyUsage,
 ): Promise<GeneratedKeyPair> {
-  const mechanism = spec.generate;
-  if (!mechanism)
+  const profile = spec.vendorProfile === 'sm2' ? token.sm2Profile : undefined;
+  const mechanism = keyGenerationMechanism(spec, profile);
+  if (mechanism === undefined)
     throw new ApiError('UnsupportedOperation', `KeySpec ${spec.spec} needs an HSM profile on this token.`);
-  const decrypt = usage === 'sign+decrypt' && spec.keyType === 'RSA';
+  const decrypt = usage === 'sign+decrypt' && (spec.keyType === 'RSA' || profile?.mechanisms.encrypt !== undefined);
   const common = [
     { type: pkcs11.CKA_TOKEN, value: true },
     { type: pkcs11.CKA_LABEL, value: label },
     { type: pkcs11.CKA_ID, value: ckaId },
+    ...(profile ? [{ type: pkcs11.CKA_KEY_TYPE, value: profile.keyType }] : []),
   ];
   const pub: pkcs11.Template = [
     ...common,
@@ -46,7 +51,9 @@ export async function generateKeyPair(
     pub.push({ type: pkcs11.CKA_MODULUS_BITS, value: spec.modulusBits ?? 2048 });
     pub.push({ type: pkcs11.CKA_PUBLIC_EXPONENT, value: Buffer.from([1, 0, 1]) });
   } else {
-    pub.push({ type: pkcs11.CKA_EC_PARAMS, value: ecParamsFor(spec.curve ?? 'P-256') });
+    if (!profile || profile.keyGenEcParams) {
+      pub.push({ type: pkcs11.CKA_EC_PARAMS, value: ecParamsFor(spec.curve ?? 'P-256') });
+    }
     pub.push({ type: pkcs11.CKA_DERIVE, value: false });
   }
   const priv: pkcs11.Template = [
@@ -60,7 +67,7 @@ export async function generateKeyPair(
     { type: pkcs11.CKA_DERIVE, value: false },
   ];
   return token.withSession(async (session, lib) => {
-    const keys = await lib.C_GenerateKeyPairAsync(session, { mechanism: mechanism.mechanism }, pub, priv);
+    const keys = await lib.C_GenerateKeyPairAsync(session, { mechanism }, pub, priv);
     if (spec.keyType === 'RSA') {
       const a = getAttributes(lib, session, keys.publicKey, [pkcs11.CKA_MODULUS, pkcs11.CKA_PUBLIC_EXPONENT]);
       return {
@@ -69,6 +76,11 @@ export async function generateKeyPair(
           a.get(pkcs11.CKA_PUBLIC_EXPONENT) ?? Buffer.alloc(0),
         ),
       };
+    }
+    if (profile) {
+      // The vendor key type implies sm2p256v1; not every vendor stores CKA_EC_PARAMS on it.
+      const point = getAttributes(lib, session, keys.publicKey, [pkcs11.CKA_EC_POINT]).get(pkcs11.CKA_EC_POINT);
+      return { spki: ecSpki(ecParamsFor('SM2'), point ?? Buffer.alloc(0)) };
     }
     const a = getAttributes(lib, session, keys.publicKey, [pkcs11.CKA_EC_PARAMS, pkcs11.CKA_EC_POINT]);
     return {

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { certificateSigningAlgorithm, keySpecRow, type KeySpec } from '../crypto/algorithms';
+import { SM2_DEFAULT_USER_ID } from '../crypto/sm2';
 import { buildCertificate, type SignatureAlgorithmName } from '../crypto/x509Builder';
 import { generateKeyPair, storeCertificate } from './objects';
 import type { TokenManager } from './tokenManager';
@@ -16,16 +17,18 @@ export interface ProvisionedIdentity {
 export function x509AlgorithmFor(keyType: 'RSA' | 'EC' | 'SM2'): SignatureAlgorithmName {
   if (keyType === 'RSA') return 'sha256WithRSAEncryption';
   if (keyType === 'EC') return 'ecdsaWithSHA256';
-  throw new Error('SM2 certificates need an SM2 HSM profile');
+  return 'sm2WithSM3';
 }
 
 /**
  * Signs a to-be-signed blob with a key on the token, as X.509 and PKCS#10 want it
- * (RSA PKCS#1 v1.5 SHA-256, or ECDSA SHA-256 DER): the private key never leaves the token.
+ * (RSA PKCS#1 v1.5 SHA-256, ECDSA SHA-256 DER, or SM2-with-SM3 DER): the private key never leaves the token.
+ * SM2 signs with the default distinguishing ID, as X.509 requires (GM/T 0015-2012), whatever the API's is.
  */
 export function tokenSigner(token: TokenManager, id: string, keyType: 'RSA' | 'EC' | 'SM2') {
   const alg = certificateSigningAlgorithm(keyType);
-  return (tbs: Buffer): Promise<Buffer> => token.sign(id, alg, { kind: 'message', data: tbs });
+  const sm2 = keyType === 'SM2' ? { sm2UserId: SM2_DEFAULT_USER_ID } : {};
+  return (tbs: Buffer): Promise<Buffer> => token.sign(id, alg, { kind: 'message', data: tbs, ...sm2 });
 }
 
 /**

@@ -2,8 +2,17 @@ import { setTimeout as delay } from 'node:timers/promises';
 import * as pkcs11 from 'pkcs11js';
 import type { TokenConfig } from '../config/schema';
 import { resolveSecret, type Secret } from '../config/secret';
-import { SIGNATURE_ALGORITHMS, type EncryptionAlgorithm, type SignatureAlgorithm } from '../crypto/algorithms';
+import {
+  KEY_SPECS,
+  SIGNATURE_ALGORITHMS,
+  type EncryptionAlgorithm,
+  type KeySpec,
+  type KeySpecRow,
+  type SignatureAlgorithm,
+  type Sm2Profile,
+} from '../crypto/algorithms';
 import { encodeSignature, planSignature, tokenSupports, type SignSubject } from '../crypto/signPlan';
+import { SM2_DEFAULT_USER_ID, sm2PublicPointOfSpki } from '../crypto/sm2';
 import { ApiError } from '../errors/apiError';
 import type { Logger } from '../observability/logger';
 import { ckrName, ckrOf, classify, isAlreadyLoggedIn, toApiError } from './ckr';
@@ -11,6 +20,7 @@ import { buildIndex, type KeyEntry } from './keyIndex';
 import { Pkcs11Module } from './module';
 import { probeDecryption } from './probe';
 import { Pool } from './sessionPool';
+import { probeSm2 } from './sm2Probe';
 
 export type TokenState = 'closed' | 'opening' | 'ready' | 'recovering' | 'failed';
 
@@ -22,6 +32,8 @@ export interface TokenCapabilities {
   readonly signatureAlgorithms: readonly SignatureAlgorithm['id'][];
   /** Decryption algorithms a functional probe proved (a listed mechanism may still refuse parameters). */
   readonly decryptionAlgorithms: readonly EncryptionAlgorithm['name'][];
+  /** Key specs the token can generate (KMS CreateCertificate); SM2 only when its HSM profile proved itself. */
+  readonly keySpecs: readonly KeySpec[];
 }
 
 /**
@@ -36,7 +48,7 @@ export class TokenManager {
   #loginSession: pkcs11.Handle | undefined;
   #pool: Pool<pkcs11.Handle> | undefined;
   #entries = new Map<string, KeyEntry>();
-  #caps: TokenCapabilities = { mechanisms: new Set(), signatureAlgorithms: [], decryptionAlgorithms: [] };
+  #caps: TokenCapabilities = { mechanisms: new Set(), signatureAlgorithms: [], decryptionAlgorithms: [], keySpecs: [] };
   #state: TokenState = 'closed';
   #inflight = 0;
   #drainWaiters: Array<() => void> = [];
@@ -62,6 +74,14 @@ export class TokenManager {
   }
   get tokenInfo(): pkcs11.TokenInfo | undefined {
     return this.#tokenInfo;
+  }
+  /** The token's SM2 HSM profile (config `sm2`), if it has one. */
+  get sm2Profile(): Sm2Profile | undefined {
+    return this.config.sm2;
+  }
+  /** The distinguishing ID this token's API SM2 signatures use (and their verification). */
+  get sm2UserId(): string {
+    return this.config.sm2?.userId ?? SM2_DEFAULT_USER_ID;
   }
   /** The underlying pkcs11js instance, for admin code that needs a raw call inside `withSession`. */
   get lib(): pkcs11.PKCS11 {
@@ -120,10 +140,22 @@ export class TokenManager {
       this.config.sessions,
     );
     const mechanisms = new Set(lib.C_GetMechanismList(this.#slot));
+    const profile = this.config.sm2;
+    const sm2 = profile ? probeSm2(lib, this.#slot, mechanisms, profile) : undefined;
+    for (const problem of sm2?.problems ?? []) {
+      this.#log.warn({ vendor: profile?.vendor, problem }, 'SM2 HSM profile: a role does not work on this token');
+    }
     this.#caps = {
       mechanisms,
-      signatureAlgorithms: SIGNATURE_ALGORITHMS.filter((a) => tokenSupports(a, mechanisms)).map((a) => a.id),
-      decryptionAlgorithms: probeDecryption(lib, this.#slot, mechanisms),
+      signatureAlgorithms: [
+        ...SIGNATURE_ALGORITHMS.filter((a) => !a.vendorProfile && tokenSupports(a, mechanisms)).map((a) => a.id),
+        ...(sm2?.signatureAlgorithms ?? []),
+      ],
+      decryptionAlgorithms: [...probeDecryption(lib, this.#slot, mechanisms), ...(sm2?.decryptionAlgorithms ?? [])],
+      keySpecs: [
+        ...KEY_SPECS.filter((k) => k.generate && mechanisms.has(k.generate.mechanism)).map((k) => k.spec),
+        ...(sm2?.keySpecs ?? []),
+      ],
     };
     this.#reindex();
   }
@@ -152,7 +184,10 @@ export class TokenManager {
   #reindex(): void {
     const lib = this.lib;
     if (!this.#loginSession) throw new ApiError('ServiceUnavailable');
-    const result = buildIndex(lib, this.#loginSession, { refuseInsecure: this.config.insecureKeys === 'refuse' });
+    const result = buildIndex(lib, this.#loginSession, {
+      refuseInsecure: this.config.insecureKeys === 'refuse',
+      ...(this.config.sm2 ? { sm2: this.config.sm2 } : {}),
+    });
     for (const k of result.insecure) {
       this.#log.warn(
         { key: k.label, sensitive: k.sensitive, extractable: k.extractable, policy: this.config.insecureKeys },
@@ -222,6 +257,11 @@ export class TokenManager {
     );
   }
 
+  /** Whether this token can generate key pairs of this spec (its mechanism is listed; SM2: its profile proved). */
+  canGenerate(spec: KeySpecRow): boolean {
+    return this.#caps.keySpecs.includes(spec.spec);
+  }
+
   /** True when the token is logged in and a session answers (for /readyz). */
   isReady(): boolean {
     if (this.#state !== 'ready' || !this.#loginSession) return false;
@@ -263,22 +303,29 @@ export class TokenManager {
    */
   sign(id: string, alg: SignatureAlgorithm, subject: SignSubject): Promise<Buffer> {
     return this.#withRecovery(id, async (entry) => {
-      const plan = planSignature(alg, subject, this.#caps.mechanisms);
+      const profile = this.config.sm2;
+      // SM2: e depends on the signer's public key (Z_A), so the plan needs it.
+      const sm2 =
+        alg.vendorProfile === 'sm2' && profile ? { profile, publicPoint: sm2PublicPointOfSpki(entry.spki) } : undefined;
+      const plan = planSignature(alg, subject, this.#caps.mechanisms, sm2);
       const raw = await this.withSession(async (session, lib) => {
         lib.C_SignInit(session, plan.mechanism, entry.privateKey);
         // A fresh output buffer per call: the native worker keeps raw pointers until the promise settles.
         return lib.C_SignAsync(session, plan.data, Buffer.alloc(entry.signatureLength));
       });
-      return encodeSignature(alg, raw);
+      return encodeSignature(alg, raw, profile?.signatureFormat);
     });
   }
 
-  /** Decrypts with the private key of `id`, in the token (RSA OAEP as the algorithm table specifies). */
-  decrypt(id: string, mechanism: pkcs11.Mechanism, ciphertext: Buffer): Promise<Buffer> {
+  /**
+   * Decrypts with the private key of `id`, in the token (RSA OAEP or SM2 as the algorithm table specifies). The
+   * plaintext is at most `maxOutput` bytes: the modulus length for RSA (the default), less than the ciphertext for SM2.
+   */
+  decrypt(id: string, mechanism: pkcs11.Mechanism, ciphertext: Buffer, maxOutput?: number): Promise<Buffer> {
     return this.#withRecovery(id, (entry) =>
       this.withSession(async (session, lib) => {
         lib.C_DecryptInit(session, mechanism, entry.privateKey);
-        return lib.C_DecryptAsync(session, ciphertext, Buffer.alloc(entry.signatureLength));
+        return lib.C_DecryptAsync(session, ciphertext, Buffer.alloc(maxOutput ?? entry.signatureLength));
       }),
     );
   }

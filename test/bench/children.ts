@@ -93,6 +93,9 @@ export interface CpuDelta {
   readonly mainUs: number | null;
   /** Event-loop utilisation, 0–1. */
   readonly elu: number;
+  /** GC pause time in the window, ms, and its longest pause. */
+  readonly gcMs: number;
+  readonly gcMaxMs: number;
 }
 
 /** CPU µs and event-loop utilisation between two samples. */
@@ -106,5 +109,7 @@ export function cpuDelta(before: CpuSample, after: CpuSample): CpuDelta {
         ? (after.mainThreadNs - before.mainThreadNs) / 1000
         : null,
     elu: active + idle > 0 ? active / (active + idle) : 0,
+    gcMs: after.gcMs - before.gcMs,
+    gcMaxMs: after.gcMaxMs,
   };
 }

@@ -43,6 +43,10 @@ export interface CpuSample {
    * visible without the noise of a 500 µs RSA signature.
    */
   readonly mainThreadNs: number | null;
+  /** Total GC pause time since the child started, ms (`PerformanceObserver` 'gc' entries). */
+  readonly gcMs: number;
+  /** Longest single GC pause since the previous sample, ms (the window's worst pause when sampled around it). */
+  readonly gcMaxMs: number;
 }
 
 /** One in-process signing run at a fixed concurrency (mode `direct`). */

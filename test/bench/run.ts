@@ -2,10 +2,6 @@
  * `npm run bench`: the token's own limit (direct), the daemon and a bare reference server over loopback HTTP
  * with real V3-signed CertificatePrivateKeySign requests (closed loop, autocannon), and both at a fixed rate,
  * for RSA-2048 PKCS#1 v1.5 and ECDSA P-256, in one run on the demo token. See docs/performance.md.
- *
- * Options: --quick (2 s cells), --json (one JSON document on stdout), --write-doc (rewrite the table in
- * docs/performance.md), --profile (CPU-profile the daemon and the reference under load and summarise),
- * --connections 8,32 (closed-loop concurrencies), --rate 1000 (fixed rate, req/s).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -13,19 +9,23 @@ import { loadavg } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { demoFiles, ensureDemo } from '../../src/cli/demo';
-import { BenchChild, cpuDelta, type CpuDelta } from './children';
+import type { SignedV3Request } from '../../src/api/auth/signRequest';
+import { BenchChild, cpuDelta } from './children';
 import { hostSample, otherLoad } from './hostLoad';
 import { closedLoop, fixedRate, probe, signedRequests, type LoadResult } from './load';
 import { formatProfile, formatProfileDiff, summarizeProfile, type ProfileSummary } from './profile';
 import type { BenchCertificate, DirectResult } from './protocol';
 import {
+  combine,
+  deriveCells,
   judge,
   machineInfo,
   textReport,
   writeDoc,
   type AlgorithmLabel,
   type BenchReport,
-  type Cell,
+  type CellKey,
+  type Sample,
   type Settings,
   type SweepPoint,
 } from './report';
@@ -35,11 +35,14 @@ const ALGORITHMS: ReadonlyArray<{ label: AlgorithmLabel; keySpec: string; kms: s
   { label: 'P-256', keySpec: 'EC_P256', kms: 'ECDSA_SHA_256' },
 ];
 
-const HELP = `npm run bench -- [--quick] [--json] [--write-doc] [--profile] [--connections 8,32] [--rate 1000]
+type HttpServer = 'reference' | 'daemon';
+
+const HELP = `npm run bench -- [--quick] [--repeat N] [--json] [--write-doc] [--profile] [--connections 8,32] [--rate 1000]
   --quick        2 s cells and a 3 s fixed-rate run (about 1 minute instead of 2-3)
+  --repeat N     run every cell N times, interleaved, and report medians (default 1; 3 on a busy machine)
   --json         print the report as one JSON document on stdout (progress goes to stderr)
   --write-doc    rewrite the generated section of docs/performance.md with this run
-  --profile      also CPU-profile the daemon and the reference under load (files in dist/bench/profiles/)
+  --profile      also CPU-profile both servers at the fixed rate (files in dist/bench/profiles/)
   --connections  closed-loop concurrencies for the HTTP modes (default 8,32)
   --rate         fixed rate in requests/s (default 1000)`;
 
@@ -57,10 +60,32 @@ const progress = (text: string): void => {
   process.stderr.write(`bench: ${text}\n`);
 };
 
+const perSecond = (count: number, ms: number): number => (ms > 0 ? count / (ms / 1000) : 0);
+
+/** Collects the repetitions of each cell, in first-measured order. */
+class Samples {
+  readonly #cells: Array<{ key: CellKey; samples: Sample[] }> = [];
+
+  add(key: CellKey, sample: Sample): void {
+    const id = (k: CellKey): string => `${k.mode}|${k.server}|${k.algorithm}|${k.load}`;
+    let cell = this.#cells.find((c) => id(c.key) === id(key));
+    if (!cell) {
+      cell = { key, samples: [] };
+      this.#cells.push(cell);
+    }
+    cell.samples.push(sample);
+  }
+
+  combined(): Array<{ key: CellKey; sample: Sample }> {
+    return this.#cells.map((c) => ({ key: c.key, sample: combine(c.samples) }));
+  }
+}
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       quick: { type: 'boolean', default: false },
+      repeat: { type: 'string', default: '1' },
       json: { type: 'boolean', default: false },
       'write-doc': { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
@@ -75,7 +100,13 @@ async function main(): Promise<number> {
   }
   const connections = values.connections.split(',').map(Number);
   const rate = Number(values.rate);
-  if (connections.some((c) => !Number.isInteger(c) || c < 1) || !(rate > 0)) {
+  const repeat = Number(values.repeat);
+  if (
+    connections.some((c) => !Number.isInteger(c) || c < 1) ||
+    !(rate > 0) ||
+    !Number.isInteger(repeat) ||
+    repeat < 1
+  ) {
     console.error(HELP);
     return 2;
   }
@@ -97,6 +128,7 @@ async function main(): Promise<number> {
   const warmS = quick ? 0.5 : 1;
   const settings: Settings = {
     quick,
+    repeat,
     cellSeconds: cellS,
     warmupSeconds: warmS,
     connections,
@@ -111,9 +143,8 @@ async function main(): Promise<number> {
   const machine = machineInfo();
   const message = randomBytes(settings.messageBytes);
   const messageBase64 = message.toString('base64');
-  const cells: Cell[] = [];
+  const samples = new Samples();
   const sweep: SweepPoint[] = [];
-  const directBest = new Map<AlgorithmLabel, Cell>();
   const profiles: ProfileSummary[] = [];
 
   // 1. Direct: the token's limit through our TokenManager and pool, in a child of its own.
@@ -125,20 +156,30 @@ async function main(): Promise<number> {
     if (!cert) throw new Error(`the demo token has no ${a.keySpec} certificate`);
     certs.set(a.label, cert);
   }
+  const certOf = (alg: AlgorithmLabel): BenchCertificate => certs.get(alg) as BenchCertificate;
   try {
     for (const a of ALGORITHMS) {
-      const cert = certs.get(a.label) as BenchCertificate;
-      const runAt = (concurrency: number, durationMs: number, warmupMs: number): Promise<DirectResult> =>
-        direct.call<DirectResult>({
+      const runAt = async (concurrency: number, durationMs: number, warmupMs: number): Promise<DirectResult> => {
+        const r = await direct.call<DirectResult>({
           type: 'direct',
-          run: { certificateId: cert.id, algorithm: a.kms, messageBase64, concurrency, warmupMs, durationMs },
+          run: {
+            certificateId: certOf(a.label).id,
+            algorithm: a.kms,
+            messageBase64,
+            concurrency,
+            warmupMs,
+            durationMs,
+          },
         });
+        if (r.errors > 0) throw new Error(`direct ${a.label}: ${r.errors} errors, first: ${r.firstError ?? '?'}`);
+        return r;
+      };
+      // A short sweep finds the concurrency that maximises the token's throughput; full cells measure it.
       let bestC = 1;
       let bestOps = 0;
       for (const c of settings.directConcurrencies) {
         const r = await runAt(c, quick ? 500 : 1000, quick ? 200 : 300);
-        if (r.errors > 0) throw new Error(`direct ${a.label}: ${r.errors} errors, first: ${r.firstError ?? '?'}`);
-        const ops = r.ops / (r.elapsedMs / 1000);
+        const ops = perSecond(r.ops, r.elapsedMs);
         sweep.push({
           algorithm: a.label,
           concurrency: c,
@@ -148,36 +189,31 @@ async function main(): Promise<number> {
         progress(`direct ${a.label} c=${c}: ${Math.round(ops)} ops/s`);
         if (ops > bestOps) [bestOps, bestC] = [ops, c];
       }
-      const host0 = hostSample();
-      const r = await runAt(bestC, cellS * 1000, warmS * 1000);
-      const { cpuUs, mainUs, elu } = cpuDelta(r.before, r.after);
-      // Host load over the call (warm-up included): the parent is idle meanwhile.
-      const host = otherLoad(host0, hostSample(), cpuUs * ((cellS + warmS) / cellS));
-      const cell: Cell = {
-        mode: 'direct',
-        server: 'token',
-        algorithm: a.label,
-        load: `c=${bestC}`,
-        opsPerSec: r.ops / (r.elapsedMs / 1000),
-        p50Ms: r.p50Ms,
-        p99Ms: r.p99Ms,
-        maxMs: r.maxMs,
-        cpuUsPerReq: cpuUs / Math.max(1, r.ops),
-        beyondTokenUsPerReq: null,
-        jsUsPerReq: mainUs === null ? null : mainUs / Math.max(1, r.ops),
-        jsBeyondTokenUsPerReq: null,
-        elu,
-        vsDirect: 1,
-        vsReference: null,
-        ok: r.ops,
-        failed: r.errors,
-        ...host,
-      };
-      progress(
-        `direct ${a.label} best c=${bestC}: ${Math.round(cell.opsPerSec)} ops/s, ${cell.cpuUsPerReq.toFixed(0)} µs CPU/op`,
-      );
-      directBest.set(a.label, cell);
-      cells.push(cell);
+      for (let rep = 0; rep < repeat; rep++) {
+        const host0 = hostSample();
+        const r = await runAt(bestC, cellS * 1000, warmS * 1000);
+        const { cpuUs, mainUs, elu, gcMs, gcMaxMs } = cpuDelta(r.before, r.after);
+        // Host load over the whole call, warm-up included (the parent is idle meanwhile).
+        const host = otherLoad(host0, hostSample(), cpuUs * ((cellS + warmS) / cellS));
+        const sample: Sample = {
+          opsPerSec: perSecond(r.ops, r.elapsedMs),
+          p50Ms: r.p50Ms,
+          p99Ms: r.p99Ms,
+          maxMs: r.maxMs,
+          cpuUsPerReq: cpuUs / Math.max(1, r.ops),
+          jsUsPerReq: mainUs === null ? null : mainUs / Math.max(1, r.ops),
+          elu,
+          gcMaxMs,
+          gcUsPerReq: (gcMs * 1000) / Math.max(1, r.ops),
+          ok: r.ops,
+          failed: r.errors,
+          ...host,
+        };
+        samples.add({ mode: 'direct', server: 'token', algorithm: a.label, load: `c=${bestC}` }, sample);
+        progress(
+          `direct ${a.label} c=${bestC}: ${Math.round(sample.opsPerSec)} ops/s, ${sample.cpuUsPerReq.toFixed(0)} µs CPU/op`,
+        );
+      }
     }
   } finally {
     await direct.stop();
@@ -187,110 +223,87 @@ async function main(): Promise<number> {
   //    in alternating order so that a noisy moment does not always hit the same one.
   const reference = await BenchChild.start('reference', env);
   const daemon = await BenchChild.start('daemon', env);
-  const servers = { reference, daemon } as const;
-  progress(`reference pid ${reference.pid} port ${reference.ready.port}; daemon pid ${daemon.pid} port ${daemon.ready.port}`);
-  try {
-    const makeCell = (
-      mode: 'http' | 'fixed-rate',
-      server: 'reference' | 'daemon',
-      alg: AlgorithmLabel,
-      load: string,
-      r: LoadResult,
-      cpu: CpuDelta,
-      host: { otherCpuPct: number; stealPct: number } | undefined,
-    ): Cell => {
-      const base = directBest.get(alg);
-      const opsPerSec = r.ok / (r.elapsedMs / 1000);
-      const cpuUsPerReq = cpu.cpuUs / Math.max(1, r.ok);
-      const jsUsPerReq = cpu.mainUs === null ? null : cpu.mainUs / Math.max(1, r.ok);
-      return {
-        mode,
-        server,
-        algorithm: alg,
-        load,
-        opsPerSec,
-        p50Ms: r.p50Ms,
-        p99Ms: r.p99Ms,
-        maxMs: r.maxMs,
-        cpuUsPerReq,
-        beyondTokenUsPerReq: base ? cpuUsPerReq - base.cpuUsPerReq : null,
-        jsUsPerReq,
-        jsBeyondTokenUsPerReq: base?.jsUsPerReq != null && jsUsPerReq !== null ? jsUsPerReq - base.jsUsPerReq : null,
-        elu: cpu.elu,
-        vsDirect: mode === 'http' && base ? opsPerSec / base.opsPerSec : null,
-        vsReference: null,
-        ok: r.ok,
-        failed: r.non2xx + r.errors,
-        loadgenCpuUsPerReq: r.loadgenCpuUsPerReq,
-        ...(r.maxSendLagMs !== undefined ? { maxSendLagMs: r.maxSendLagMs } : {}),
-        ...host,
-      };
+  const servers: Record<HttpServer, BenchChild> = { reference, daemon };
+  progress(
+    `reference pid ${reference.pid} port ${reference.ready.port}; daemon pid ${daemon.pid} port ${daemon.ready.port}`,
+  );
+  let turn = 0;
+  const order = (): HttpServer[] => (turn++ % 2 === 0 ? ['reference', 'daemon'] : ['daemon', 'reference']);
+  const requestsFor = (server: HttpServer, a: (typeof ALGORITHMS)[number]): (() => SignedV3Request) =>
+    signedRequests({
+      port: servers[server].ready.port,
+      accessKeyId,
+      accessKeySecret,
+      certificateId: certOf(a.label).id,
+      algorithm: a.kms,
+      messageBase64,
+    });
+  /** Warm-up, then one measured run between two CPU samples of the server. */
+  const measure = async (server: HttpServer, run: (warmup: boolean) => Promise<LoadResult>): Promise<Sample> => {
+    const child = servers[server];
+    await run(true);
+    const before = await child.cpu();
+    const host0 = hostSample();
+    const r = await run(false);
+    const host1 = hostSample();
+    const after = await child.cpu();
+    const cpu = cpuDelta(before, after);
+    return {
+      opsPerSec: perSecond(r.ok, r.elapsedMs),
+      p50Ms: r.p50Ms,
+      p99Ms: r.p99Ms,
+      maxMs: r.maxMs,
+      cpuUsPerReq: cpu.cpuUs / Math.max(1, r.ok),
+      jsUsPerReq: cpu.mainUs === null ? null : cpu.mainUs / Math.max(1, r.ok),
+      elu: cpu.elu,
+      gcMaxMs: cpu.gcMaxMs,
+      gcUsPerReq: (cpu.gcMs * 1000) / Math.max(1, r.ok),
+      ok: r.ok,
+      failed: r.non2xx + r.errors,
+      loadgenCpuUsPerReq: r.loadgenCpuUsPerReq,
+      ...(r.maxSendLagMs !== undefined ? { maxSendLagMs: r.maxSendLagMs } : {}),
+      ...otherLoad(host0, host1, cpu.cpuUs),
     };
-    const measure = async (
-      server: 'reference' | 'daemon',
-      run: (warmup: boolean) => Promise<LoadResult>,
-    ): Promise<{ r: LoadResult; cpu: CpuDelta; host: ReturnType<typeof otherLoad> }> => {
-      const child = servers[server];
-      await run(true);
-      const before = await child.cpu();
-      const host0 = hostSample();
-      const r = await run(false);
-      const host1 = hostSample();
-      const after = await child.cpu();
-      const cpu = cpuDelta(before, after);
-      return { r, cpu, host: otherLoad(host0, host1, cpu.cpuUs) };
-    };
-    const order = (i: number): Array<'reference' | 'daemon'> =>
-      i % 2 === 0 ? ['reference', 'daemon'] : ['daemon', 'reference'];
-    const requestsFor = (server: 'reference' | 'daemon', a: (typeof ALGORITHMS)[number]) =>
-      signedRequests({
-        port: servers[server].ready.port,
-        accessKeyId,
-        accessKeySecret,
-        certificateId: (certs.get(a.label) as BenchCertificate).id,
-        algorithm: a.kms,
-        messageBase64,
-      });
+  };
 
-    let turn = 0;
+  try {
     for (const a of ALGORITHMS) {
-      const cert = certs.get(a.label) as BenchCertificate;
       for (const s of ['reference', 'daemon'] as const) {
         await probe({
           port: servers[s].ready.port,
           next: requestsFor(s, a),
-          certificatePem: cert.certificatePem,
+          certificatePem: certOf(a.label).certificatePem,
           message,
         });
       }
-      for (const c of connections) {
-        const pair: Partial<Record<'reference' | 'daemon', Cell>> = {};
-        for (const s of order(turn++)) {
-          const next = requestsFor(s, a);
-          const { r, cpu, host } = await measure(s, (warmup) =>
-            closedLoop({ port: servers[s].ready.port, connections: c, durationS: warmup ? warmS : cellS, next }),
-          );
-          pair[s] = makeCell('http', s, a.label, `c=${c}`, r, cpu, host);
-          progress(
-            `http ${s} ${a.label} c=${c}: ${Math.round(pair[s].opsPerSec)} ops/s, ${pair[s].cpuUsPerReq.toFixed(0)} µs CPU/req`,
-          );
-        }
-        const ref = pair.reference as Cell;
-        const dmn = pair.daemon as Cell;
-        cells.push(ref, { ...dmn, vsReference: ref.opsPerSec > 0 ? dmn.opsPerSec / ref.opsPerSec : null });
-      }
     }
-    for (const a of ALGORITHMS) {
-      const pair: Partial<Record<'reference' | 'daemon', Cell>> = {};
-      for (const s of order(turn++)) {
-        const next = requestsFor(s, a);
-        const { r, cpu, host } = await measure(s, (warmup) =>
-          fixedRate({ port: servers[s].ready.port, rate, durationS: warmup ? warmS : settings.rateSeconds, next }),
-        );
-        pair[s] = makeCell('fixed-rate', s, a.label, `${rate}/s`, r, cpu, host);
-        progress(`fixed-rate ${s} ${a.label}: p50 ${pair[s].p50Ms.toFixed(2)} p99 ${pair[s].p99Ms.toFixed(2)} ms`);
+    for (let rep = 0; rep < repeat; rep++) {
+      for (const a of ALGORITHMS) {
+        for (const c of connections) {
+          for (const s of order()) {
+            const next = requestsFor(s, a);
+            const port = servers[s].ready.port;
+            const sample = await measure(s, (warmup) =>
+              closedLoop({ port, connections: c, durationS: warmup ? warmS : cellS, next }),
+            );
+            samples.add({ mode: 'http', server: s, algorithm: a.label, load: `c=${c}` }, sample);
+            progress(
+              `http ${s} ${a.label} c=${c}: ${Math.round(sample.opsPerSec)} ops/s, ${sample.cpuUsPerReq.toFixed(0)} µs CPU/req`,
+            );
+          }
+        }
       }
-      cells.push(pair.reference as Cell, pair.daemon as Cell);
+      for (const a of ALGORITHMS) {
+        for (const s of order()) {
+          const next = requestsFor(s, a);
+          const port = servers[s].ready.port;
+          const sample = await measure(s, (warmup) =>
+            fixedRate({ port, rate, durationS: warmup ? warmS : settings.rateSeconds, next }),
+          );
+          samples.add({ mode: 'fixed-rate', server: s, algorithm: a.label, load: `${rate}/s` }, sample);
+          progress(`fixed-rate ${s} ${a.label}: p50 ${sample.p50Ms.toFixed(2)} p99 ${sample.p99Ms.toFixed(2)} ms`);
+        }
+      }
     }
 
     if (values.profile) {
@@ -301,10 +314,11 @@ async function main(): Promise<number> {
       for (const a of ALGORITHMS) {
         for (const s of ['daemon', 'reference'] as const) {
           const next = requestsFor(s, a);
+          const port = servers[s].ready.port;
           const file = join(dir, `${s}-${a.label}.cpuprofile`);
-          await fixedRate({ port: servers[s].ready.port, rate, durationS: warmS, next });
+          await fixedRate({ port, rate, durationS: warmS, next });
           await servers[s].call({ type: 'profile-start' });
-          const r = await fixedRate({ port: servers[s].ready.port, rate, durationS: settings.rateSeconds, next });
+          const r = await fixedRate({ port, rate, durationS: settings.rateSeconds, next });
           await servers[s].call({ type: 'profile-stop', file });
           profiles.push(summarizeProfile(file, r.ok, root));
           progress(`profiled ${s} ${a.label} at ${rate}/s: ${r.ok} requests`);
@@ -315,6 +329,12 @@ async function main(): Promise<number> {
     await Promise.all([reference.stop(), daemon.stop()]);
   }
 
+  const rank = (k: CellKey): number =>
+    ['direct', 'http', 'fixed-rate'].indexOf(k.mode) * 1e6 +
+    ALGORITHMS.findIndex((a) => a.label === k.algorithm) * 1e5 +
+    (k.mode === 'http' ? connections.indexOf(Number(k.load.slice(2))) * 10 : 0) +
+    (k.server === 'daemon' ? 1 : 0);
+  const cells = deriveCells(samples.combined().sort((x, y) => rank(x.key) - rank(y.key)));
   const report: BenchReport = {
     date: new Date().toISOString(),
     machine,

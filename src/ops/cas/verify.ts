@@ -32,6 +32,8 @@ export const casVerify = defineOperation({
     const located = locateCas(ctx.tokens, p);
     ctx.assertCanUse(located.entry.id);
     assertVerifiable(located.entry, alg, p.SigningAlgorithm, 'SigningAlgorithm');
-    return { SignatureValid: verifySignature(located.entry.publicKey, alg, subject, signature) };
+    return {
+      SignatureValid: verifySignature(located.entry.publicKey, alg, subject, signature, located.token.sm2UserId),
+    };
   },
 });

@@ -28,7 +28,7 @@ export const certificatePublicKeyVerify = defineOperation({
     assertVerifiable(located.entry, alg, p.Algorithm, 'Algorithm');
     return {
       CertificateId: located.entry.id,
-      SignatureValid: verifySignature(located.entry.publicKey, alg, subject, signature),
+      SignatureValid: verifySignature(located.entry.publicKey, alg, subject, signature, located.token.sm2UserId),
     };
   },
 });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { keySpecRow } from '../../crypto/algorithms';
 import { invalidParameter } from '../../errors/apiError';
 import { createCertificate as createOnToken } from '../../token/certificates';
 import type { TokenRegistry } from '../../token/tokenRegistry';
@@ -23,10 +24,14 @@ function parseNames(value: string | undefined): string[] {
   return parsed;
 }
 
-/** The token a new certificate goes to: `WarehouseId` (our extension) or the first configured token. */
-function targetToken(tokens: TokenRegistry, warehouseId: number | undefined): TokenManager {
+/**
+ * The token a new certificate goes to: `WarehouseId` (our extension), else the first configured token that can
+ * generate the key spec (EC_SM2 needs a token with an SM2 HSM profile), else the first token (which then refuses).
+ */
+function targetToken(tokens: TokenRegistry, warehouseId: number | undefined, keySpec: string): TokenManager {
   if (warehouseId === undefined) {
-    const first = tokens.tokens[0];
+    const row = keySpecRow(keySpec);
+    const first = (row && tokens.tokens.find((t) => t.canGenerate(row))) ?? tokens.tokens[0];
     if (!first) throw invalidParameter('WarehouseId', 'no token is configured.');
     return first;
   }
@@ -53,7 +58,7 @@ export const createCertificate = defineOperation({
   }),
   async handle(ctx, p) {
     const names = parseNames(p.SubjectAlternativeNames);
-    const token = targetToken(ctx.tokens, p.WarehouseId);
+    const token = targetToken(ctx.tokens, p.WarehouseId, p.KeySpec);
     const created = await createOnToken(token, {
       subject: p.Subject,
       keySpec: p.KeySpec,

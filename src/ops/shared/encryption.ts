@@ -2,6 +2,9 @@ import { constants, publicEncrypt } from 'node:crypto';
 import type { Mechanism } from 'pkcs11js';
 import { ENCRYPTION_ALGORITHMS, encryptionAlgorithm, type EncryptionAlgorithm } from '../../crypto/algorithms';
 import { rsaPublicNumbers } from '../../crypto/digestVerify';
+import { sm2Encrypt, sm2PublicPoint, sm2PublicPointOfSpki } from '../../crypto/sm2';
+import { decodeSm2Ciphertext, type Sm2Ciphertext } from '../../crypto/sm2Ciphertext';
+import { planSm2Decryption } from '../../crypto/sm2Plan';
 import { ApiError, invalidParameter } from '../../errors/apiError';
 import type { Logger } from '../../observability/logger';
 import { ckrName, ckrOf } from '../../token/ckr';
@@ -34,7 +37,7 @@ export function assertEncryptionFits(located: Located, alg: EncryptionAlgorithm,
       `${alg.name} does not match the key spec ${entry.keySpec ?? entry.keyType} of this certificate.`,
     );
   }
-  if (alg.vendorProfile === 'sm2' || !alg.decrypt || !alg.oaepHash) {
+  if (alg.vendorProfile === 'sm2' ? !token.sm2Profile : !alg.decrypt || !alg.oaepHash) {
     throw new ApiError(
       'UnsupportedOperation',
       `${alg.name} needs SM2, which the token behind warehouse ${token.warehouseId} does not offer (no SM2 HSM profile).`,
@@ -71,6 +74,7 @@ export function maxPlaintext(located: Located, alg: EncryptionAlgorithm): number
  * `assertEncryptionFits`. The label is empty and MGF1 uses the OAEP hash, as the token's mechanism does.
  */
 export function encryptFor(located: Located, alg: EncryptionAlgorithm, plaintext: Buffer, param: string): Buffer {
+  if (alg.vendorProfile === 'sm2') return sm2EncryptFor(located, alg, plaintext, param);
   const limit = maxPlaintext(located, alg);
   if (plaintext.length > limit) {
     throw invalidParameter(
@@ -98,6 +102,7 @@ export async function decryptWith(
   log: Logger,
   requestId: string,
 ): Promise<Buffer> {
+  if (alg.vendorProfile === 'sm2') return sm2DecryptWith(located, alg, ciphertext, log, requestId);
   const { entry, token } = located;
   const k = entry.signatureLength;
   if (ciphertext.length !== k) {
@@ -114,15 +119,59 @@ export async function decryptWith(
   try {
     return await token.decrypt(entry.id, mechanism, ciphertext);
   } catch (e) {
-    const cause = e instanceof ApiError ? e.cause : e;
-    const code = ckrOf(cause);
-    if (e instanceof ApiError && (e.code === 'InternalError' || e.code === 'InvalidParameter') && code !== undefined) {
-      log.info({ requestId, ckr: ckrName(code) }, 'the token could not decrypt the ciphertext');
-      throw invalidParameter(
-        'CiphertextBlob',
-        `it cannot be decrypted with the key of this certificate and ${alg.name}.`,
-      );
-    }
-    throw e;
+    throw refusedCiphertext(e, alg, log, requestId);
+  }
+}
+
+/** A token's refusal of a ciphertext, as the caller sees it: one InvalidParameter for every failure (no oracle). */
+function refusedCiphertext(e: unknown, alg: EncryptionAlgorithm, log: Logger, requestId: string): unknown {
+  const cause = e instanceof ApiError ? e.cause : e;
+  const code = ckrOf(cause);
+  if (e instanceof ApiError && (e.code === 'InternalError' || e.code === 'InvalidParameter') && code !== undefined) {
+    log.info({ requestId, ckr: ckrName(code) }, 'the token could not decrypt the ciphertext');
+    return invalidParameter(
+      'CiphertextBlob',
+      `it cannot be decrypted with the key of this certificate and ${alg.name}.`,
+    );
+  }
+  return e;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// SM2PKE (GB/T 32918.4-2016). The ciphertext on the wire is GM/T 0009 ASN.1 (docs/decisions/0005-sm2.md); the token
+// receives it in the format its HSM profile names (src/crypto/sm2Plan.ts).
+
+/** SM2 encryption with the certificate's public key, in software (a public-key operation). */
+function sm2EncryptFor(located: Located, alg: EncryptionAlgorithm, plaintext: Buffer, param: string): Buffer {
+  if (plaintext.length > alg.maxPlaintext) {
+    throw invalidParameter(param, `${alg.name} encrypts at most ${alg.maxPlaintext} bytes; got ${plaintext.length}.`);
+  }
+  return sm2Encrypt(sm2PublicPointOfSpki(located.entry.spki), plaintext);
+}
+
+/** SM2 decryption by the token; a ciphertext that is not GM/T 0009 with a point of the curve is refused before. */
+async function sm2DecryptWith(
+  located: Located,
+  alg: EncryptionAlgorithm,
+  ciphertext: Buffer,
+  log: Logger,
+  requestId: string,
+): Promise<Buffer> {
+  let parts: Sm2Ciphertext;
+  try {
+    parts = decodeSm2Ciphertext(ciphertext, 'gmt0009');
+    sm2PublicPoint(parts.c1);
+  } catch {
+    throw invalidParameter(
+      'CiphertextBlob',
+      'it is not an SM2 ciphertext (GM/T 0009 SEQUENCE { x, y, hash, ciphertext }).',
+    );
+  }
+  const plan = planSm2Decryption(alg, located.token.sm2Profile, parts);
+  try {
+    // The plaintext is shorter than its ciphertext, whatever the format.
+    return await located.token.decrypt(located.entry.id, plan.mechanism, plan.data, plan.data.length);
+  } catch (e) {
+    throw refusedCiphertext(e, alg, log, requestId);
   }
 }

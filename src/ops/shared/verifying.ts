@@ -3,6 +3,7 @@ import type { KeyObject } from 'node:crypto';
 import { SIGNATURE_ALGORITHMS, type SignatureAlgorithm } from '../../crypto/algorithms';
 import { ecdsaVerifyDigest, rsaPkcs1VerifyDigest, rsaPssVerifyDigest } from '../../crypto/digestVerify';
 import type { SignSubject } from '../../crypto/signPlan';
+import { SM2_DEFAULT_USER_ID, sm2PublicPointOfSpki, sm2Verify, sm2VerifyE } from '../../crypto/sm2';
 import { ApiError, invalidParameter } from '../../errors/apiError';
 import type { KeyEntry } from '../../token/keyIndex';
 
@@ -13,9 +14,9 @@ export const CAS_VERIFY_NAMES = SIGNATURE_ALGORITHMS.flatMap((a) =>
 
 /**
  * Checks, before any work, that a signature of `alg` can be verified with this entry's public key: the algorithm
- * fits the key (InvalidParameter otherwise, as for signing), SM2 is not offered (node:crypto cannot use Alibaba's
- * SM2 user ID, protocol §9.5), and the certificate is not INACTIVE (a disabled certificate is not used at all;
- * REVOKED still verifies, PENDING verifies with the key pair's public key).
+ * fits the key (InvalidParameter otherwise, as for signing), and the certificate is not INACTIVE (a disabled
+ * certificate is not used at all; REVOKED still verifies, PENDING verifies with the key pair's public key).
+ * SM2 is verified in software with the signer's user ID (src/crypto/sm2.ts; node:crypto cannot set it).
  */
 export function assertVerifiable(entry: KeyEntry, alg: SignatureAlgorithm, name: string, param: string): void {
   if (alg.encoding === 'cms') throw invalidParameter(param, `${name} signatures are not verified by this operation.`);
@@ -25,7 +26,7 @@ export function assertVerifiable(entry: KeyEntry, alg: SignatureAlgorithm, name:
       `${name} does not match the key spec ${entry.keySpec ?? entry.keyType} of this certificate.`,
     );
   }
-  if (alg.vendorProfile === 'sm2' || alg.hash !== 'sha256') {
+  if (alg.vendorProfile !== 'sm2' && alg.hash !== 'sha256') {
     throw new ApiError(
       'UnsupportedOperation',
       `${name} verification needs SM2 with the user ID 1234567812345678, which this daemon does not offer.`,
@@ -45,9 +46,11 @@ export function verifySignature(
   alg: SignatureAlgorithm,
   subject: SignSubject,
   signature: Buffer,
+  sm2UserId: string = SM2_DEFAULT_USER_ID,
 ): boolean {
   const pss = alg.verify.pss !== undefined;
   try {
+    if (alg.encoding === 'sm2-der') return verifySm2(publicKey, subject, signature, sm2UserId);
     if (subject.kind === 'message') {
       if (alg.encoding === 'ecdsa-der') {
         return cryptoVerify(alg.verify.nodeHash, subject.data, { key: publicKey, dsaEncoding: 'der' }, signature);
@@ -68,4 +71,12 @@ export function verifySignature(
   } catch {
     return false;
   }
+}
+
+/** SM2 (GB/T 32918.2 §7): over the message with the signer's user ID, or over a DIGEST that is e itself. */
+function verifySm2(publicKey: KeyObject, subject: SignSubject, signature: Buffer, userId: string): boolean {
+  const point = sm2PublicPointOfSpki(publicKey.export({ type: 'spki', format: 'der' }));
+  return subject.kind === 'message'
+    ? sm2Verify(point, subject.data, signature, userId)
+    : sm2VerifyE(point, subject.digest, signature);
 }
