@@ -27,10 +27,11 @@ export interface RpcDeps {
 /** Per-request facts for the access log line (never parameter values: they may be message contents). */
 interface Trace {
   requestId: string;
-  accessKeyId?: string;
-  action?: string;
+  accessKeyId: string | undefined;
+  action: string | undefined;
   status: number;
-  code?: string;
+  code: string | undefined;
+  latencyMs: number;
 }
 
 /**
@@ -47,15 +48,24 @@ export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: Ser
   };
   const bodyLimit = deps.config.server.bodyLimit;
   const accountId = deps.config.server.accountId;
+  const accessLog = deps.config.logging.accessLog && deps.log.isLevelEnabled('info');
 
   return (req, res) => {
     const started = process.hrtime.bigint();
-    const trace: Trace = { requestId: randomUUID().toUpperCase(), status: 200 };
+    const trace: Trace = {
+      requestId: randomUUID().toUpperCase(),
+      accessKeyId: undefined,
+      action: undefined,
+      status: 200,
+      code: undefined,
+      latencyMs: 0,
+    };
     let format: Format = 'JSON';
     let product = 'Kms';
     const finish = (): void => {
-      const latencyMs = Number(process.hrtime.bigint() - started) / 1e6;
-      deps.log.info({ ...trace, latencyMs: Math.round(latencyMs * 1000) / 1000 }, 'request');
+      if (!accessLog) return;
+      trace.latencyMs = Math.round(Number(process.hrtime.bigint() - started) / 1e3) / 1e3;
+      deps.log.info(trace, 'request');
     };
     const fail = (e: unknown): void => {
       const err = toApiError(e);
@@ -78,7 +88,7 @@ export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: Ser
       const rawBody = await readBody(req, bodyLimit);
       const queryPairs = parsePairs(query, false);
       const bodyPairs: Pair[] = isForm(req) && rawBody.length > 0 ? parsePairs(rawBody.toString('utf8'), true) : [];
-      format = requestedFormat(queryPairs.concat(bodyPairs));
+      format = requestedFormat(bodyPairs.length > 0 ? queryPairs.concat(bodyPairs) : queryPairs);
       // The product for the Recommend link, known before authentication from the version the client names.
       const claimedVersion = req.headers['x-acs-version'] ?? queryPairs.find((p) => p[0] === 'Version')?.[1];
       if (deps.operations.productOf(typeof claimedVersion === 'string' ? claimedVersion : undefined) === 'cas')

@@ -137,8 +137,8 @@ export const configSchema = z.strictObject({
     maxSkewSeconds: z.number().int().min(1).default(900),
     /** How long a nonce is remembered (the cloud: 31 minutes). */
     nonceTtlSeconds: z.number().int().min(60).default(1860),
-    /** Upper bound on remembered nonces (about 150 bytes each). */
-    nonceMaxEntries: z.number().int().min(1000).default(1_000_000),
+    /** Upper bound on remembered nonces (at most 36 bytes each; 8M cover 4,300 requests/s for 31 minutes). */
+    nonceMaxEntries: z.number().int().min(1000).default(8_000_000),
     accessKeys: z.array(accessKeySchema).min(1),
   }),
   cas: z
@@ -158,6 +158,8 @@ export const configSchema = z.strictObject({
   logging: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      /** One JSON line per RPC request (RequestId, AccessKeyId, Action, status, Code, latency), at level info. */
+      accessLog: z.boolean().default(true),
     })
     .prefault({}),
 });

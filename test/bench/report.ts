@@ -262,7 +262,7 @@ export function judge(cells: readonly Cell[], rate: number): Verdict[] {
       target: `${alg}: daemon ≥ ${min.toFixed(1)}× reference throughput`,
       measured:
         d && r
-          ? `${ratio.toFixed(2)}× (${fmtInt(d.opsPerSec)} at ${d.load} vs ${fmtInt(r.opsPerSec)} at ${r.load} ops/s, best of each${noise([d, r])})`
+          ? `${ratio.toFixed(3)}× (${fmtInt(d.opsPerSec)} at ${d.load} vs ${fmtInt(r.opsPerSec)} at ${r.load} ops/s, best of each${noise([d, r])})`
           : 'not measured',
       pass: ratio >= min,
     });

@@ -292,8 +292,7 @@ function checkTimestamp(value: string, now: number, deps: AuthDeps): void {
 }
 
 function consumeNonce(deps: AuthDeps, accessKeyId: string, nonce: string, now: number): void {
-  if (deps.nonces.seen(accessKeyId, nonce, now)) throw new ApiError('SignatureNonceUsed');
-  deps.nonces.record(accessKeyId, nonce, now);
+  if (!deps.nonces.checkAndRecord(accessKeyId, nonce, now)) throw new ApiError('SignatureNonceUsed');
 }
 
 function incompleteSignature(detail: string): ApiError {

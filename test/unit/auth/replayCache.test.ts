@@ -96,3 +96,29 @@ describe('NonceCache', () => {
     expect(() => new NonceCache({ ttlMs: -1 })).toThrow(RangeError);
   });
 });
+
+describe('NonceCache at volume', () => {
+  it('holds a million nonces without a false refusal and refuses every replay of them', () => {
+    const clock = { now: T0 };
+    const cache = new NonceCache({ now: () => clock.now });
+    for (let i = 0; i < 1_000_000; i++) {
+      clock.now = T0 + Math.floor(i / 2); // 2,000 requests/s for 500 s
+      expect(cache.checkAndRecord('LTAI5tEXAMPLE', `nonce-${i}`)).toBe(true);
+    }
+    expect(cache.size).toBe(1_000_000);
+    for (let i = 0; i < 1_000_000; i += 997) expect(cache.checkAndRecord('LTAI5tEXAMPLE', `nonce-${i}`)).toBe(false);
+  });
+
+  it('serves sustained traffic past 31 minutes by dropping expired slices (no cap at the window size)', () => {
+    const clock = { now: T0 };
+    const cache = new NonceCache({ now: () => clock.now, maxEntries: 40_000 });
+    // 20 requests/s for 40 minutes = 48,000 nonces, more than maxEntries, but never more than ~37,200 live.
+    for (let i = 0; i < 48_000; i++) {
+      clock.now = T0 + i * 50;
+      cache.record('ak', `n${i}`);
+    }
+    expect(cache.size).toBeLessThanOrEqual(40_000);
+    expect(cache.seen('ak', 'n47999')).toBe(true);
+    expect(cache.seen('ak', 'n0')).toBe(false);
+  });
+});
