@@ -51,18 +51,32 @@ export function sendError(
     Recommend: `https://api.aliyun.com/troubleshoot?q=${encodeURIComponent(err.code)}&product=${product}&requestId=${requestId}`,
     ...err.extra,
   };
-  if (err.headers) for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
   const payload = format === 'XML' ? xmlDocument('Error', envelope) : JSON.stringify(envelope);
-  send(res, err.status, format, requestId, payload);
+  send(res, err.status, format, requestId, payload, err.headers);
 }
 
-function send(res: ServerResponse, status: number, format: Format, requestId: string, payload: string): void {
+/** The static headers as a flat [name, value, …] list, ready for one writeHead (no per-header validation). */
+const STATIC_FLAT: readonly string[] = STATIC_HEADERS.flat();
+
+function send(
+  res: ServerResponse,
+  status: number,
+  format: Format,
+  requestId: string,
+  payload: string,
+  extra?: Record<string, string>,
+): void {
   if (res.headersSent) return;
-  res.statusCode = status;
-  for (const [k, v] of STATIC_HEADERS) res.setHeader(k, v);
-  res.setHeader('content-type', format === 'XML' ? XML_TYPE : JSON_TYPE);
-  res.setHeader('x-acs-request-id', requestId);
-  res.setHeader('content-length', Buffer.byteLength(payload));
+  const headers = STATIC_FLAT.concat(
+    'content-type',
+    format === 'XML' ? XML_TYPE : JSON_TYPE,
+    'x-acs-request-id',
+    requestId,
+    'content-length',
+    String(Buffer.byteLength(payload)),
+  );
+  if (extra) for (const [k, v] of Object.entries(extra)) headers.push(k, v);
+  res.writeHead(status, headers);
   res.end(payload);
 }
 

@@ -19,8 +19,6 @@ export const serverSchema = z.strictObject({
   hostId: z.string().optional(),
   /** How long a graceful shutdown waits for in-flight requests before closing anyway. */
   shutdownTimeoutMs: z.number().int().min(0).default(10000),
-  /** Worker processes (node:cluster); 1 serves in the main process. */
-  workers: z.number().int().min(1).max(64).default(1),
   /** Region and account used to build ARNs (`acs:kms:<region>:<account>:certificate/<id>`). */
   regionId: z.string().default('cn-hangzhou'),
   accountId: z.string().default('1234567890123456'),

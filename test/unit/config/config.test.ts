@@ -13,7 +13,7 @@ const minimal = () => ({
 describe('config', () => {
   it('fills in defaults that serve the demo', () => {
     const c = validateConfig(minimal(), {});
-    expect(c.server).toMatchObject({ host: '127.0.0.1', port: 8080, maxHeaderSize: 65536, workers: 1 });
+    expect(c.server).toMatchObject({ host: '127.0.0.1', port: 8080, maxHeaderSize: 65536 });
     expect(c.tokens[0]).toMatchObject({
       module: '/usr/lib/softhsm/libsofthsm2.so',
       sessions: { size: 4, maxWaiting: 256, acquireTimeoutMs: 5000 },
