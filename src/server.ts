@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { NonceStore } from './api/auth/nonceStore';
 import { NonceCache } from './api/auth/replayCache';
 import type { ResolvedAccessKey } from './api/permissions';
 import { createRpcHandler } from './api/rpcHandler';
@@ -43,7 +44,7 @@ export function resolveAccessKeys(config: Config): Map<string, ResolvedAccessKey
 export async function startDaemon(
   config: Config,
   log: Logger,
-  opts: { now?: () => number } = {},
+  opts: { now?: () => number; nonces?: NonceStore } = {},
 ): Promise<RunningDaemon> {
   const accessKeys = resolveAccessKeys(config);
   const tokens = TokenRegistry.fromConfig(config, log);
@@ -54,7 +55,9 @@ export async function startDaemon(
     tokens,
     operations: createOperationRegistry(),
     accessKeys,
-    nonces: new NonceCache({ ttlMs: config.auth.nonceTtlSeconds * 1000, maxEntries: config.auth.nonceMaxEntries }),
+    nonces:
+      opts.nonces ??
+      new NonceCache({ ttlMs: config.auth.nonceTtlSeconds * 1000, maxEntries: config.auth.nonceMaxEntries }),
     log,
     ...(opts.now ? { now: opts.now } : {}),
   });

@@ -9,7 +9,7 @@ import type { OpContext } from '../ops/types';
 import type { TokenRegistry } from '../token/tokenRegistry';
 import { authenticate, type AuthDeps } from './auth/authenticate';
 import { requestedFormat } from './auth/requestedFormat';
-import type { NonceCache } from './auth/replayCache';
+import type { NonceStore } from './auth/nonceStore';
 import { actionAllowed, certificateAllowed, forbidden, type ResolvedAccessKey } from './permissions';
 import { sendError, sendSuccess, type Format } from './render';
 import { isForm, parsePairs, readBody, splitUrl, type Pair } from './rpcRequest';
@@ -19,7 +19,8 @@ export interface RpcDeps {
   readonly tokens: TokenRegistry;
   readonly operations: OperationRegistry;
   readonly accessKeys: ReadonlyMap<string, ResolvedAccessKey>;
-  readonly nonces: NonceCache;
+  /** The replay window: this process's cache, or the cluster primary's. */
+  readonly nonces: NonceStore;
   readonly log: Logger;
   readonly now?: () => number;
 }
@@ -40,7 +41,7 @@ interface Trace {
  * non-API error is logged with the RequestId and never sent.
  */
 export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: ServerResponse) => void {
-  const authDeps: AuthDeps = {
+  const authDeps: AuthDeps<NonceStore> = {
     findAccessKey: (id) => deps.accessKeys.get(id),
     now: deps.now ?? Date.now,
     nonces: deps.nonces,
@@ -93,10 +94,12 @@ export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: Ser
       const claimedVersion = req.headers['x-acs-version'] ?? queryPairs.find((p) => p[0] === 'Version')?.[1];
       if (deps.operations.productOf(typeof claimedVersion === 'string' ? claimedVersion : undefined) === 'cas')
         product = 'cas';
-      const auth = authenticate(
+      const authenticated = authenticate(
         { method, query: queryPairs, body: bodyPairs, rawBody, headers: req.headers },
         authDeps,
       );
+      // Awaited only when the nonce went to the cluster primary: one process answers without a microtask.
+      const auth = authenticated instanceof Promise ? await authenticated : authenticated;
       trace.accessKeyId = auth.accessKeyId;
       trace.action = auth.action;
       const op = deps.operations.find(auth.action, auth.version);

@@ -2,6 +2,8 @@ import { parseArgs } from 'node:util';
 import { loadConfigFile, ConfigError } from '../config/load';
 import type { Config } from '../config/schema';
 import { createLogger } from '../observability/logger';
+import { startCluster } from '../cluster/primary';
+import { resolveWorkers, threadpoolSize } from '../cluster/workers';
 import { startDaemon } from '../server';
 import { newAccessKey } from './accessKeys';
 import { demoBanner, demoInfo, ensureDemo, recordDemoEndpoint } from './demo';
@@ -41,20 +43,15 @@ function withListen(config: Config, host: string | undefined, port: string | und
 }
 
 /**
- * Sizes libuv's threadpool from the session pools before anything uses it: each *Async PKCS#11 call holds a
- * pool thread, and more threads than sessions only add contention on 2 cores (facts §5).
+ * Serves until SIGTERM/SIGINT, then stops gracefully: in this process when the config asks for one worker,
+ * otherwise as a node:cluster primary with `server.workers` serving processes (src/cluster/primary.ts).
  */
-function sizeThreadpool(config: Config): void {
-  if (process.env.UV_THREADPOOL_SIZE) return;
-  const sessions = config.tokens.reduce((n, t) => n + t.sessions.size, 0);
-  process.env.UV_THREADPOOL_SIZE = String(Math.max(2, Math.min(sessions, 64)));
-}
-
-/** Serves until SIGTERM/SIGINT, then stops gracefully. */
 async function serve(config: Config, onListening?: (host: string, port: number) => void): Promise<number> {
-  sizeThreadpool(config);
+  // Sized before anything uses the threadpool (a worker inherits the same rule through its environment).
+  process.env.UV_THREADPOOL_SIZE ??= String(threadpoolSize(config));
   const log = createLogger(config.logging.level);
-  const daemon = await startDaemon(config, log);
+  const workers = resolveWorkers(config);
+  const daemon = workers > 1 ? await startCluster(config, log, { workers }) : await startDaemon(config, log);
   onListening?.(daemon.host, daemon.port);
   await new Promise<void>((resolve) => {
     const onSignal = (signal: string): void => {

@@ -11,6 +11,7 @@ export class ConfigError extends Error {
 const ENV_OVERRIDES: Array<[string, (c: Record<string, unknown>, v: string) => void]> = [
   ['P11BRIDGE_HOST', (c, v) => (section(c, 'server').host = v)],
   ['P11BRIDGE_PORT', (c, v) => (section(c, 'server').port = Number(v))],
+  ['P11BRIDGE_WORKERS', (c, v) => (section(c, 'server').workers = v === 'auto' ? v : Number(v))],
   ['P11BRIDGE_LOG_LEVEL', (c, v) => (section(c, 'logging').level = v)],
 ];
 

@@ -17,6 +17,12 @@ export const serverSchema = z.strictObject({
   bodyLimit: z.number().int().min(1024).default(65536),
   /** `HostId` in error envelopes; default: the request's Host header. */
   hostId: z.string().optional(),
+  /**
+   * Worker processes serving the port (node:cluster), each with its own PKCS#11 module instance, login and
+   * session pool; the primary holds the replay window they share. `auto`: one per core, at most 4. The token
+   * must allow `workers × (sessions.size + 1)` sessions.
+   */
+  workers: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).default('auto'),
   /** How long a graceful shutdown waits for in-flight requests before closing anyway. */
   shutdownTimeoutMs: z.number().int().min(0).default(10000),
   /** Region and account used to build ARNs (`acs:kms:<region>:<account>:certificate/<id>`). */

@@ -7,11 +7,26 @@ export type { Logger };
  * are `Secret` values that serialise as `[redacted]` and are revealed only where consumed, and request
  * parameters are never logged (the access line carries ids, status and latency only). No redaction pass runs
  * per line: it cost about a third of the access log's CPU on the signing path (docs/performance.md).
- * Lines are written in 4 KiB batches off the request path; `flush()` runs at shutdown.
+ * Lines are written in 4 KiB batches off the request path, and at least every {@link LOG_FLUSH_INTERVAL_MS}
+ * so a quiet daemon's lines (listening, a worker restart, an error) still reach the operator at once;
+ * `flush()` runs at shutdown.
  */
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
-  return pino({ level, base: { pid: process.pid } }, destination ?? pino.destination({ sync: false, minLength: 4096 }));
+  if (destination) return pino({ level, base: { pid: process.pid } }, destination);
+  const buffered = pino.destination({ sync: false, minLength: 4096 });
+  const timer = setInterval(() => {
+    try {
+      buffered.flush();
+    } catch {
+      clearInterval(timer); // destroyed: the process is ending
+    }
+  }, LOG_FLUSH_INTERVAL_MS);
+  timer.unref();
+  return pino({ level, base: { pid: process.pid } }, buffered);
 }
+
+/** Longest time a log line waits in the write buffer. */
+export const LOG_FLUSH_INTERVAL_MS = 500;
 
 /** A logger that drops everything (tests, CLI). */
 export function silentLogger(): Logger {

@@ -4,15 +4,16 @@
  * CPU samples, in-process signing runs, CPU profiles, stop. Nothing is written to stdout by this file; the
  * daemon's request log goes to stdout, which the parent points at /dev/null (it is still produced and paid for).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector';
+import type { Worker } from 'node:cluster';
 import { join } from 'node:path';
-import { PerformanceObserver, performance } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 import { demoFiles } from '../../src/cli/demo';
 import { loadConfigFile } from '../../src/config/load';
 import type { Config } from '../../src/config/schema';
 import { kmsSignatureAlgorithm } from '../../src/crypto/algorithms';
 import { createLogger, silentLogger } from '../../src/observability/logger';
+import { startCluster } from '../../src/cluster/primary';
+import { resolveWorkers } from '../../src/cluster/workers';
 import { startDaemon } from '../../src/server';
 import { TokenManager } from '../../src/token/tokenManager';
 import {
@@ -26,54 +27,14 @@ import {
   type DirectResult,
 } from './protocol';
 import { createReferenceServer } from './referenceServer';
+import { Profiler, cpuSample, sumSamples } from './sampling';
 import { LatencyRecorder } from './stats';
-
-/** Sampling interval of the CPU profiler, µs (V8's default is 1000; finer resolves short request-path frames). */
-const PROFILE_INTERVAL_US = 100;
 
 function send(message: ChildMessage): Promise<void> {
   return new Promise((resolve) => {
     if (!process.send) throw new Error('child.js must be started with an IPC channel (child_process.fork)');
     process.send(message, undefined, undefined, () => resolve());
   });
-}
-
-const SCHEDSTAT = `/proc/self/task/${process.pid}/schedstat`;
-
-/** The main thread's CPU time, ns: the first field of its schedstat (`sum_exec_runtime`). */
-function mainThreadNs(): number | null {
-  try {
-    const ns = Number(readFileSync(SCHEDSTAT, 'utf8').split(' ')[0]);
-    return Number.isFinite(ns) ? ns : null;
-  } catch {
-    return null;
-  }
-}
-
-// GC pauses: a long one shows up as a latency outlier, and the daemon keeps every nonce of the last 31 minutes.
-let gcTotalMs = 0;
-let gcWindowMaxMs = 0;
-new PerformanceObserver((list) => {
-  for (const e of list.getEntries()) {
-    gcTotalMs += e.duration;
-    gcWindowMaxMs = Math.max(gcWindowMaxMs, e.duration);
-  }
-}).observe({ entryTypes: ['gc'] });
-
-function cpuSample(): CpuSample {
-  const cpu = process.cpuUsage();
-  const elu = performance.eventLoopUtilization();
-  const gcMaxMs = gcWindowMaxMs;
-  gcWindowMaxMs = 0;
-  return {
-    user: cpu.user,
-    system: cpu.system,
-    eluIdle: elu.idle,
-    eluActive: elu.active,
-    mainThreadNs: mainThreadNs(),
-    gcMs: gcTotalMs,
-    gcMaxMs,
-  };
 }
 
 function certificatesOf(token: TokenManager): BenchCertificate[] {
@@ -128,57 +89,78 @@ async function runDirect(token: TokenManager, r: DirectRequest): Promise<DirectR
   };
 }
 
-/** The in-process V8 CPU profiler (what `node --cpu-prof` uses), limited to the window the parent chooses. */
-class Profiler {
-  readonly #session = new Session();
-  #started = false;
-
-  async start(): Promise<void> {
-    if (!this.#started) this.#session.connect();
-    this.#started = true;
-    await this.#post('Profiler.enable');
-    await this.#post('Profiler.setSamplingInterval', { interval: PROFILE_INTERVAL_US });
-    await this.#post('Profiler.start');
-  }
-
-  stop(file: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#session.post('Profiler.stop', (err, result) => {
-        if (err) return reject(err);
-        writeFileSync(file, JSON.stringify(result.profile));
-        resolve();
-      });
-    });
-  }
-
-  #post(method: string, params?: object): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#session.post(method, params, (err) => (err ? reject(err) : resolve()));
-    });
-  }
-}
-
 interface Running {
   readonly port: number;
-  readonly token: TokenManager;
+  /** The token this process opened (none for a clustered daemon: its workers open their own). */
+  readonly token: TokenManager | undefined;
+  /** Daemon worker processes (1 when the daemon runs in this process). */
+  readonly workers: number;
+  /** This server's CPU sample: this process, plus its workers when the daemon is a cluster. */
+  sample(): Promise<CpuSample>;
   stop(): Promise<void>;
 }
+
+/** Asks a worker (through test/bench/workerHook.ts) for its own sample. */
+function workerSample(worker: Worker, seq: number): Promise<CpuSample> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('a daemon worker did not answer a CPU sample')), 5000);
+    const onMessage = (m: unknown): void => {
+      if (typeof m !== 'object' || m === null || !('bench' in m) || !('seq' in m) || m.seq !== seq) return;
+      worker.off('message', onMessage);
+      clearTimeout(timer);
+      resolve((m as unknown as { sample: CpuSample }).sample);
+    };
+    worker.on('message', onMessage);
+    worker.send({ bench: 'cpu', seq });
+  });
+}
+
+let sampleSeq = 0;
 
 async function startRole(role: ChildRole, config: Config): Promise<Running> {
   const tokenConfig = config.tokens[0];
   if (!tokenConfig) throw new Error('the demo config has no token');
   if (role === 'daemon') {
-    // The daemon exactly as `p11bridge serve` runs it (one process), on an ephemeral loopback port.
+    // The daemon exactly as `p11bridge serve` runs it, on an ephemeral loopback port: in this process with one
+    // worker, otherwise as a node:cluster primary whose workers also answer CPU samples (workerHook.js).
     const listen: Config = { ...config, server: { ...config.server, host: '127.0.0.1', port: 0 } };
     const log = createLogger(config.logging.level);
+    const workers = resolveWorkers(listen);
+    if (workers > 1) {
+      const cluster = await startCluster(listen, log, {
+        workers,
+        execArgv: [...process.execArgv, '--require', join(__dirname, 'workerHook.js')],
+      });
+      return {
+        port: cluster.port,
+        token: undefined,
+        workers,
+        sample: async () => {
+          const seq = ++sampleSeq;
+          const own = cpuSample();
+          const others = await Promise.all(cluster.workers().map((w) => workerSample(w, seq)));
+          // The primary's event loop is idle by design (it accepts connections and answers nonce claims):
+          // its CPU counts, its ELU would only dilute the workers'.
+          return sumSamples([{ ...own, eluIdle: 0, eluActive: 0 }, ...others]);
+        },
+        stop: () => cluster.stop().finally(() => log.flush()),
+      };
+    }
     const daemon = await startDaemon(listen, log);
     const token = daemon.tokens.tokens[0];
     if (!token) throw new Error('the daemon has no token');
-    return { port: daemon.port, token, stop: () => daemon.stop().finally(() => log.flush()) };
+    return {
+      port: daemon.port,
+      token,
+      workers: 1,
+      sample: () => Promise.resolve(cpuSample()),
+      stop: () => daemon.stop().finally(() => log.flush()),
+    };
   }
   const token = new TokenManager(tokenConfig, silentLogger());
   await token.open();
-  if (role === 'direct') return { port: 0, token, stop: () => token.close() };
+  const sample = (): Promise<CpuSample> => Promise.resolve(cpuSample());
+  if (role === 'direct') return { port: 0, token, workers: 1, sample, stop: () => token.close() };
   const server = createReferenceServer(token);
   server.keepAliveTimeout = 65000;
   await new Promise<void>((resolve, reject) => {
@@ -190,12 +172,20 @@ async function startRole(role: ChildRole, config: Config): Promise<Running> {
   return {
     port,
     token,
+    workers: 1,
+    sample,
     stop: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await token.close();
     },
   };
+}
+
+function tokenConfigOf(config: Config): Config['tokens'][number] {
+  const t = config.tokens[0];
+  if (!t) throw new Error('the demo config has no token');
+  return t;
 }
 
 async function main(): Promise<void> {
@@ -212,10 +202,13 @@ async function main(): Promise<void> {
   const handle = async (command: Command): Promise<unknown> => {
     switch (command.type) {
       case 'cpu':
-        return cpuSample();
+        return running.sample();
       case 'direct':
+        if (!running.token) throw new Error('direct runs need a token in this process');
         return runDirect(running.token, command.run);
       case 'profile-start':
+        if (running.workers > 1)
+          throw new Error('a clustered daemon is profiled per worker: run it with P11BRIDGE_WORKERS=1');
         return profiler.start();
       case 'profile-stop':
         return profiler.stop(command.file);
@@ -242,8 +235,9 @@ async function main(): Promise<void> {
   await send({
     type: 'ready',
     port: running.port,
-    certificates: certificatesOf(running.token),
-    poolSize: running.token.config.sessions.size,
+    certificates: running.token ? certificatesOf(running.token) : [],
+    poolSize: tokenConfigOf(config).sessions.size,
+    workers: running.workers,
     threadpool: Number(process.env.UV_THREADPOOL_SIZE ?? 4),
     logLevel: role === 'daemon' ? config.logging.level : 'none',
   });

@@ -25,6 +25,8 @@ export interface ReadyMessage {
   /** Session-pool size of the token, and the libuv threadpool size the child runs with. */
   readonly poolSize: number;
   readonly threadpool: number;
+  /** Serving processes: the daemon's workers (node:cluster), 1 for the others. */
+  readonly workers: number;
   /** The daemon's log level (its request log goes to /dev/null, but it is produced). */
   readonly logLevel: string;
 }

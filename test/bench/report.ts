@@ -187,6 +187,8 @@ export interface Settings {
   readonly rateSeconds: number;
   readonly poolSize: number;
   readonly threadpool: number;
+  /** The daemon's worker processes (`server.workers`; 1 with --profile). */
+  readonly daemonWorkers: number;
   readonly daemonLogLevel: string;
   readonly messageBytes: number;
 }
@@ -394,7 +396,8 @@ function settingsLine(s: Settings): string {
     `${s.quick ? 'quick: ' : ''}${s.cellSeconds} s cells after ${s.warmupSeconds} s warm-up` +
     `${s.repeat > 1 ? `, median of ${s.repeat} interleaved repetitions` : ', one repetition'}; http at ` +
     `${s.connections.map((c) => `c=${c}`).join(', ')}; fixed rate ${s.rate}/s for ${s.rateSeconds} s; ` +
-    `session pool ${s.poolSize}, UV_THREADPOOL_SIZE ${s.threadpool}; daemon log level ${s.daemonLogLevel}; ` +
+    `daemon ${s.daemonWorkers} worker process${s.daemonWorkers === 1 ? '' : 'es'}; ` +
+    `session pool ${s.poolSize} and UV_THREADPOOL_SIZE ${s.threadpool} per process; daemon log level ${s.daemonLogLevel}; ` +
     `${s.messageBytes}-byte RAW message`
   );
 }

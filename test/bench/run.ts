@@ -13,6 +13,7 @@ import type { SignedV3Request } from '../../src/api/auth/signRequest';
 import { BenchChild, cpuDelta } from './children';
 import { hostSample, otherLoad } from './hostLoad';
 import { closedLoop, fixedRate, probe, signedRequests, type LoadResult } from './load';
+import { resolveWorkers } from '../../src/cluster/workers';
 import { formatProfile, formatProfileDiff, summarizeProfile, type ProfileSummary } from './profile';
 import type { BenchCertificate, DirectResult } from './protocol';
 import {
@@ -137,6 +138,8 @@ async function main(): Promise<number> {
     rateSeconds: quick ? 3 : 10,
     poolSize: config.tokens[0]?.sessions.size ?? 0,
     threadpool,
+    // A CPU profile is of one process: with --profile the daemon serves from one (the request path is the same).
+    daemonWorkers: values.profile ? 1 : resolveWorkers(config),
     daemonLogLevel: config.logging.level,
     messageBytes: 64,
   };
@@ -222,7 +225,7 @@ async function main(): Promise<number> {
   // 2. HTTP: the reference and the daemon, each in its own process, both up for the whole phase and measured
   //    in alternating order so that a noisy moment does not always hit the same one.
   const reference = await BenchChild.start('reference', env);
-  const daemon = await BenchChild.start('daemon', env);
+  const daemon = await BenchChild.start('daemon', { ...env, P11BRIDGE_WORKERS: String(settings.daemonWorkers) });
   const servers: Record<HttpServer, BenchChild> = { reference, daemon };
   progress(
     `reference pid ${reference.pid} port ${reference.ready.port}; daemon pid ${daemon.pid} port ${daemon.ready.port}`,

@@ -3,6 +3,7 @@ import { ERROR_CATALOGUE } from '../../errors/catalogue';
 import type { ParamPair } from './canonicalQuery';
 import { constantTimeEqual } from './constantTimeEqual';
 import { parseTimestamp } from './parseTimestamp';
+import type { NonceStore, SyncNonceStore } from './nonceStore';
 import type { NonceCache } from './replayCache';
 import { V1_SIGNATURE_METHOD, V1_SIGNATURE_VERSION, v1Signature, v1StringToSign } from './signatureV1';
 import {
@@ -41,12 +42,12 @@ export interface AccessKeyRecord {
 }
 
 /** Everything {@link authenticate} uses besides the request, injected. */
-export interface AuthDeps {
+export interface AuthDeps<S extends NonceStore = NonceCache> {
   findAccessKey(id: string): AccessKeyRecord | undefined;
   /** The clock, ms since the epoch. */
   now(): number;
   /** The replay window; its TTL must be at least `2 × maxSkewMs` (see `DEFAULT_NONCE_TTL_MS`). */
-  nonces: NonceCache;
+  nonces: S;
   /** Largest accepted |server time − request time|, ms; default {@link DEFAULT_MAX_SKEW_MS}. */
   maxSkewMs?: number;
 }
@@ -106,9 +107,14 @@ const V3_REQUIRED_SIGNED_HEADERS = [
  * is full). The nonce is recorded only once the signature verified, so a forged request cannot burn it.
  * No error message carries the secret or a computed signature.
  *
+ * With a synchronous nonce store (one process) the result is immediate; with the cluster's shared store it is a
+ * promise that settles once the primary has recorded the nonce.
+ *
  * @throws ApiError
  */
-export function authenticate(req: RpcRequestView, deps: AuthDeps): AuthResult {
+export function authenticate(req: RpcRequestView, deps: AuthDeps<SyncNonceStore>): AuthResult;
+export function authenticate(req: RpcRequestView, deps: AuthDeps<NonceStore>): AuthResult | Promise<AuthResult>;
+export function authenticate(req: RpcRequestView, deps: AuthDeps<NonceStore>): AuthResult | Promise<AuthResult> {
   const params = mergeParams(req.query, req.body);
   const authorization = headerValue(req.headers, 'authorization');
   const isV3 = authorization !== undefined && authorization.startsWith('ACS3-');
@@ -123,7 +129,11 @@ export function authenticate(req: RpcRequestView, deps: AuthDeps): AuthResult {
   return isV3 ? authenticateV3(req, authorization, params, deps) : authenticateV1(req, params, deps);
 }
 
-function authenticateV1(req: RpcRequestView, params: Map<string, string>, deps: AuthDeps): AuthResult {
+function authenticateV1(
+  req: RpcRequestView,
+  params: Map<string, string>,
+  deps: AuthDeps<NonceStore>,
+): AuthResult | Promise<AuthResult> {
   const signatureMethod = params.get('SignatureMethod');
   if (signatureMethod === undefined || signatureMethod === '') {
     throw incompleteSignature('SignatureMethod is missing.');
@@ -152,23 +162,22 @@ function authenticateV1(req: RpcRequestView, params: Map<string, string>, deps: 
   const expected = v1Signature(key.secret, v1StringToSign(req.method, signed));
   if (!constantTimeEqual(expected, signature)) throw new ApiError('SignatureDoesNotMatch');
 
-  consumeNonce(deps, accessKeyId, nonce, now);
-  return {
+  return claimNonce(deps, accessKeyId, nonce, now, {
     scheme: 'V1',
     signatureMethod: V1_SIGNATURE_METHOD,
     accessKeyId,
     action: params.get('Action'),
     version: params.get('Version'),
     params: businessParams(params),
-  };
+  });
 }
 
 function authenticateV3(
   req: RpcRequestView,
   authorization: string,
   params: Map<string, string>,
-  deps: AuthDeps,
-): AuthResult {
+  deps: AuthDeps<NonceStore>,
+): AuthResult | Promise<AuthResult> {
   const auth = parseV3Authorization(authorization);
   if (auth === undefined) throw incompleteSignature('The Authorization header is malformed.');
   const algorithm = auth.algorithm;
@@ -207,16 +216,15 @@ function authenticateV3(
   const expected = v3Signature(algorithm, key.secret, v3StringToSign(algorithm, canonicalRequest));
   if (!constantTimeEqual(expected, auth.signature)) throw new ApiError('SignatureDoesNotMatch');
 
-  consumeNonce(deps, auth.credential, nonce, now);
   // V3 moves Action/Version to headers (§0 item 5); a hybrid client may still send them as parameters.
-  return {
+  return claimNonce(deps, auth.credential, nonce, now, {
     scheme: 'V3',
     signatureMethod: algorithm,
     accessKeyId: auth.credential,
     action: headerValue(req.headers, 'x-acs-action') || params.get('Action'),
     version: headerValue(req.headers, 'x-acs-version') || params.get('Version'),
     params: businessParams(params),
-  };
+  });
 }
 
 /**
@@ -278,21 +286,34 @@ function checkedNonce(nonce: string | undefined, name: string): string {
   return nonce;
 }
 
-function activeAccessKey(deps: AuthDeps, accessKeyId: string): AccessKeyRecord {
+function activeAccessKey(deps: AuthDeps<NonceStore>, accessKeyId: string): AccessKeyRecord {
   const key = deps.findAccessKey(accessKeyId);
   if (key === undefined) throw new ApiError('InvalidAccessKeyId.NotFound');
   if (!key.enabled) throw new ApiError('InvalidAccessKeyId.Inactive');
   return key;
 }
 
-function checkTimestamp(value: string, now: number, deps: AuthDeps): void {
+function checkTimestamp(value: string, now: number, deps: AuthDeps<NonceStore>): void {
   const at = parseTimestamp(value);
   if (at === undefined) throw new ApiError('InvalidTimeStamp.Format');
   if (Math.abs(now - at) > (deps.maxSkewMs ?? DEFAULT_MAX_SKEW_MS)) throw new ApiError('InvalidTimeStamp.Expired');
 }
 
-function consumeNonce(deps: AuthDeps, accessKeyId: string, nonce: string, now: number): void {
-  if (!deps.nonces.checkAndRecord(accessKeyId, nonce, now)) throw new ApiError('SignatureNonceUsed');
+/** Records the nonce (last: only a verified request may burn one) and hands back the result once it is fresh. */
+function claimNonce(
+  deps: AuthDeps<NonceStore>,
+  accessKeyId: string,
+  nonce: string,
+  now: number,
+  result: AuthResult,
+): AuthResult | Promise<AuthResult> {
+  const fresh = deps.nonces.checkAndRecord(accessKeyId, nonce, now);
+  if (fresh === true) return result;
+  if (fresh === false) throw new ApiError('SignatureNonceUsed');
+  return fresh.then((ok) => {
+    if (!ok) throw new ApiError('SignatureNonceUsed');
+    return result;
+  });
 }
 
 function incompleteSignature(detail: string): ApiError {

@@ -15,6 +15,9 @@ export const DEFAULT_NONCE_TTL_MS = 31 * 60 * 1000;
  */
 export const DEFAULT_NONCE_MAX_ENTRIES = 8_000_000;
 
+/** The `ServiceUnavailable` message when the window is full (the cluster's workers repeat it). */
+export const WINDOW_FULL_MESSAGE = 'The replay-protection window is full; retry later.';
+
 /** How often {@link NonceCache.record} drops expired buckets when the cache is not full. */
 export const DEFAULT_NONCE_SWEEP_INTERVAL_MS = 1_000;
 
@@ -189,7 +192,7 @@ export class NonceCache {
   private insert(now: number): void {
     if (now >= this.nextSweepAt || this.total >= this.maxEntries) this.sweep(now);
     if (this.total >= this.maxEntries) {
-      throw new ApiError('ServiceUnavailable', 'The replay-protection window is full; retry later.');
+      throw new ApiError('ServiceUnavailable', WINDOW_FULL_MESSAGE);
     }
     const slice = Math.floor(now / this.sliceMs);
     let bucket = this.buckets[this.buckets.length - 1];

@@ -1,0 +1,54 @@
+/**
+ * The IPC between the cluster primary and its workers (node:cluster's channel, JSON). Every message carries
+ * `p11bridge` so other traffic on the channel (node's own, a benchmark's) is ignored.
+ */
+
+/** Nonce claims of one worker event-loop turn: `claims` is flat `[accessKeyId, nonce, accessKeyId, nonce, …]`. */
+export interface NonceClaimsMessage {
+  p11bridge: 'nonces';
+  id: number;
+  claims: string[];
+  /** The request time of each claim, ms since the epoch. */
+  at: number[];
+}
+
+/** The primary's answer, one character per claim: `y` fresh (recorded), `n` seen before, `f` window full. */
+export interface NonceResultsMessage {
+  p11bridge: 'nonces';
+  id: number;
+  results: string;
+}
+
+/** A worker is serving (or could not start: the primary stops and reports the message). */
+export interface WorkerStateMessage {
+  p11bridge: 'listening' | 'failed';
+  port?: number;
+  message?: string;
+}
+
+export type WorkerMessage = NonceClaimsMessage | WorkerStateMessage;
+
+function tagged(m: unknown): m is { p11bridge: unknown } {
+  return typeof m === 'object' && m !== null && 'p11bridge' in m;
+}
+
+export function isNonceClaims(m: unknown): m is NonceClaimsMessage {
+  return (
+    tagged(m) &&
+    m.p11bridge === 'nonces' &&
+    'claims' in m &&
+    Array.isArray(m.claims) &&
+    'at' in m &&
+    Array.isArray(m.at) &&
+    'id' in m &&
+    typeof m.id === 'number'
+  );
+}
+
+export function isNonceResults(m: unknown): m is NonceResultsMessage {
+  return tagged(m) && m.p11bridge === 'nonces' && 'results' in m && typeof m.results === 'string';
+}
+
+export function isWorkerState(m: unknown): m is WorkerStateMessage {
+  return tagged(m) && (m.p11bridge === 'listening' || m.p11bridge === 'failed');
+}

@@ -1,0 +1,133 @@
+import cluster, { type Worker } from 'node:cluster';
+import { join } from 'node:path';
+import { NonceCache } from '../api/auth/replayCache';
+import type { Config } from '../config/schema';
+import type { Logger } from '../observability/logger';
+import { isNonceClaims, isWorkerState } from './messages';
+import { answerNonceClaims } from './nonceAuthority';
+import { threadpoolSize } from './workers';
+
+/** The environment variable that carries the validated config to the workers (secret references only, no values). */
+export const WORKER_CONFIG_ENV = 'P11BRIDGE_WORKER_CONFIG';
+
+/** A worker that dies sooner than this after its start is restarted after a growing pause (a crash loop). */
+const HEALTHY_AFTER_MS = 10_000;
+const RESTART_DELAY_MIN_MS = 500;
+const RESTART_DELAY_MAX_MS = 30_000;
+/** Time given to workers past `shutdownTimeoutMs` (closing the token) before they are killed. */
+const STOP_GRACE_MS = 5_000;
+
+export interface ClusterOptions {
+  readonly workers: number;
+  /** Node options of the worker processes (default: the primary's). */
+  readonly execArgv?: readonly string[];
+}
+
+export interface RunningCluster {
+  readonly host: string;
+  readonly port: number;
+  /** The live worker processes. */
+  workers(): Worker[];
+  /** Graceful stop: every worker finishes its in-flight requests and closes its token, then exits. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `workers` serving processes on one port (node:cluster: the primary accepts, the workers serve). Each
+ * worker opens its own PKCS#11 module, login and session pool; the primary never touches the token. It holds
+ * the replay window the workers share (src/cluster/sharedNonceStore.ts), restarts a worker that dies, and stops
+ * them all on `stop()`. Resolves once every worker listens; rejects (after stopping the others) with the
+ * first worker's start error, such as a wrong PIN or a token without enough sessions.
+ */
+export async function startCluster(config: Config, log: Logger, opts: ClusterOptions): Promise<RunningCluster> {
+  const nonces = new NonceCache({
+    ttlMs: config.auth.nonceTtlSeconds * 1000,
+    maxEntries: config.auth.nonceMaxEntries,
+  });
+  cluster.setupPrimary({
+    exec: join(__dirname, 'workerMain.js'),
+    args: [],
+    execArgv: [...(opts.execArgv ?? process.execArgv)],
+  });
+  const env = {
+    [WORKER_CONFIG_ENV]: JSON.stringify(config),
+    UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? String(threadpoolSize(config)),
+  };
+  const live = new Set<Worker>();
+  let stopping = false;
+  let port = config.server.port;
+  let restartDelay = RESTART_DELAY_MIN_MS;
+
+  const spawn = (slot: number): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      const startedAt = Date.now();
+      let listening = false;
+      const worker = cluster.fork({ ...env, P11BRIDGE_WORKER_SLOT: String(slot) });
+      live.add(worker);
+      worker.on('message', (m: unknown) => {
+        if (isNonceClaims(m)) {
+          worker.send(answerNonceClaims(nonces, m));
+        } else if (isWorkerState(m)) {
+          if (m.p11bridge === 'listening') {
+            listening = true;
+            if (typeof m.port === 'number') port = m.port;
+            resolve();
+          } else {
+            reject(new Error(m.message ?? 'a worker could not start'));
+          }
+        }
+      });
+      worker.on('error', (e) => log.warn({ worker: worker.process.pid, err: e.message }, 'worker channel error'));
+      worker.once('exit', (code, signal) => {
+        live.delete(worker);
+        if (!listening) {
+          reject(new Error(`a worker exited while starting (code ${code ?? '-'}, signal ${signal ?? '-'})`));
+          return;
+        }
+        if (stopping) return;
+        // Requests the worker had accepted are lost with it; its connections' clients see a reset and retry.
+        const healthy = Date.now() - startedAt >= HEALTHY_AFTER_MS;
+        restartDelay = healthy ? RESTART_DELAY_MIN_MS : Math.min(restartDelay * 2, RESTART_DELAY_MAX_MS);
+        log.error({ worker: worker.process.pid, code, signal, restartInMs: restartDelay }, 'worker exited; restarting');
+        setTimeout(() => {
+          if (!stopping)
+            spawn(slot).catch((e: unknown) => log.error({ err: (e as Error).message }, 'worker restart failed'));
+        }, restartDelay).unref();
+      });
+    });
+
+  const stopAll = async (): Promise<void> => {
+    stopping = true;
+    const exits = [...live].map(
+      (w) =>
+        new Promise<void>((resolve) => {
+          if (w.isDead()) return resolve();
+          const kill = setTimeout(() => w.process.kill('SIGKILL'), config.server.shutdownTimeoutMs + STOP_GRACE_MS);
+          w.once('exit', () => {
+            clearTimeout(kill);
+            resolve();
+          });
+          w.process.kill('SIGTERM');
+        }),
+    );
+    await Promise.all(exits);
+  };
+
+  try {
+    await Promise.all(Array.from({ length: opts.workers }, (_, slot) => spawn(slot)));
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+  log.info({ workers: opts.workers, host: config.server.host, port }, 'cluster listening');
+  let stopped: Promise<void> | undefined;
+  return {
+    host: config.server.host,
+    port,
+    workers: () => [...live],
+    stop: () => {
+      stopped ??= stopAll().then(() => log.info('cluster stopped'));
+      return stopped;
+    },
+  };
+}

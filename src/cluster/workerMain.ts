@@ -1,0 +1,58 @@
+/**
+ * Entry point of a cluster worker (forked by src/cluster/primary.ts): the daemon of `startDaemon`, with the
+ * replay window delegated to the primary. It serves until SIGTERM/SIGINT or until the primary goes away, then
+ * stops gracefully (in-flight requests finish, the token is closed) and exits.
+ */
+import { validateConfig } from '../config/load';
+import { createLogger } from '../observability/logger';
+import { startDaemon } from '../server';
+import { isNonceResults, type WorkerMessage } from './messages';
+import { WORKER_CONFIG_ENV } from './primary';
+import { SharedNonceStore } from './sharedNonceStore';
+
+function send(message: WorkerMessage): void {
+  if (!process.send) throw new Error('workerMain must run as a cluster worker');
+  process.send(message);
+}
+
+async function main(): Promise<void> {
+  const raw = process.env[WORKER_CONFIG_ENV];
+  if (!raw) throw new Error(`${WORKER_CONFIG_ENV} is not set: workerMain runs only under the cluster primary`);
+  // Environment overrides were applied by the primary; validating again keeps the worker's types honest.
+  const config = validateConfig(JSON.parse(raw) as unknown, {});
+  const log = createLogger(config.logging.level);
+  const nonces = new SharedNonceStore(send);
+  process.on('message', (m: unknown) => {
+    if (isNonceResults(m)) nonces.receive(m);
+  });
+  const daemon = await startDaemon(config, log, { nonces });
+  let stopping = false;
+  const stop = (why: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ reason: why }, 'worker shutting down');
+    daemon
+      .stop()
+      .catch((e: unknown) => log.error({ err: (e as Error).message }, 'worker stop failed'))
+      .finally(() => {
+        nonces.close();
+        log.flush();
+        process.disconnect?.();
+        process.exit(0);
+      });
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('disconnect', () => stop('primary gone'));
+  send({ p11bridge: 'listening', port: daemon.port });
+}
+
+main().catch((e: unknown) => {
+  // The primary prints this and stops: a worker that cannot open its token is an operator error to report.
+  const message = e instanceof Error ? e.message : String(e);
+  try {
+    send({ p11bridge: 'failed', message });
+  } finally {
+    setTimeout(() => process.exit(1), 100);
+  }
+});

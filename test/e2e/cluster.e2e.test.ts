@@ -1,0 +1,236 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomUUID, verify, X509Certificate } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { stringify } from 'yaml';
+import { signV3Request } from '../../src/api/auth/signRequest';
+import { acsDate } from '../helpers/rawClient';
+import { KMS_VERSION, pop } from '../helpers/sdk';
+import { createTestToken, provisionTestToken, type TestToken } from '../helpers/token';
+
+const CLI = resolve(__dirname, '..', '..', 'dist', 'cli', 'index.js');
+const ACCESS_KEY_ID = 'LTAI5tCLUSTERTEST0001';
+const ACCESS_KEY_SECRET = 'cluster-test-secret-0001';
+
+interface LogLine {
+  msg?: string;
+  pid?: number;
+  port?: number;
+  requestId?: string;
+  code?: string;
+}
+
+/** `p11bridge serve` as an operator runs it: a node:cluster primary and its workers, JSON log lines on stdout. */
+class ServeProcess {
+  readonly lines: LogLine[] = [];
+  readonly proc: ChildProcess;
+  #buffer = '';
+  #exit: Promise<number | null>;
+
+  constructor(config: string) {
+    this.proc = spawn('node', [CLI, 'serve', '--config', config], {
+      env: { ...process.env, CLUSTER_TEST_SECRET: ACCESS_KEY_SECRET },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    this.proc.stdout?.on('data', (d: Buffer) => {
+      this.#buffer += d.toString('utf8');
+      const parts = this.#buffer.split('\n');
+      this.#buffer = parts.pop() ?? '';
+      for (const p of parts) {
+        try {
+          this.lines.push(JSON.parse(p) as LogLine);
+        } catch {
+          // not a log line
+        }
+      }
+    });
+    this.#exit = new Promise((res) => this.proc.once('exit', (code) => res(code)));
+  }
+
+  exited(): Promise<number | null> {
+    return this.#exit;
+  }
+
+  async waitFor(pred: (l: LogLine) => boolean, ms = 20000): Promise<LogLine> {
+    const until = Date.now() + ms;
+    for (;;) {
+      const hit = this.lines.find(pred);
+      if (hit) return hit;
+      if (Date.now() > until) throw new Error('log line not seen in time');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** The worker processes (children of the primary). */
+  workers(): number[] {
+    const r = spawnSync('pgrep', ['-P', String(this.proc.pid)], { encoding: 'utf8' });
+    return r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map(Number)
+      .sort((a, b) => a - b);
+  }
+}
+
+/** One V3 request sent on a new TCP connection each time (no keep-alive), so round-robin spreads them over workers. */
+function sendOnNewConnection(
+  port: number,
+  signed: { path: string; headers: Record<string, string> },
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  return new Promise((resolvePromise, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port, method: 'POST', path: signed.path, headers: signed.headers, agent: false },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString('utf8')));
+        res.on('end', () =>
+          resolvePromise({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+// Processes start (each worker opens the token) and are killed and restarted here: seconds, not milliseconds.
+jest.setTimeout(60_000);
+
+describe('cluster mode: `p11bridge serve` with two worker processes on one token (real SoftHSM2, built CLI)', () => {
+  let t: TestToken;
+  let work: string;
+  let serve: ServeProcess;
+  let port: number;
+  let ecId: string;
+  let ecCert: X509Certificate;
+
+  const signRequest = (nonce: string) =>
+    signV3Request({
+      method: 'POST',
+      host: `127.0.0.1:${port}`,
+      query: {
+        CertificateId: ecId,
+        Algorithm: 'ECDSA_SHA_256',
+        MessageType: 'RAW',
+        Message: Buffer.from('cluster').toString('base64'),
+      },
+      action: 'CertificatePrivateKeySign',
+      version: KMS_VERSION,
+      accessKeyId: ACCESS_KEY_ID,
+      secret: ACCESS_KEY_SECRET,
+      date: acsDate(),
+      nonce,
+    });
+
+  beforeAll(async () => {
+    t = createTestToken();
+    const { leaves } = await provisionTestToken(t);
+    const ec = leaves.find((l) => l.keySpec === 'EC_P256');
+    if (!ec) throw new Error('no EC leaf');
+    ecId = ec.id;
+    work = mkdtempSync(join(tmpdir(), 'p11bridge-cluster-'));
+    const config = join(work, 'config.yaml');
+    writeFileSync(
+      config,
+      stringify({
+        server: { host: '127.0.0.1', port: 0, workers: 2, shutdownTimeoutMs: 3000 },
+        tokens: [
+          { warehouseId: 1, name: t.label, tokenLabel: t.label, pin: { file: t.pinFile }, sessions: { size: 2 } },
+        ],
+        auth: { accessKeys: [{ id: ACCESS_KEY_ID, secret: { env: 'CLUSTER_TEST_SECRET' } }] },
+      }),
+    );
+    serve = new ServeProcess(config);
+    const listening = await serve.waitFor((l) => l.msg === 'cluster listening');
+    port = listening.port ?? 0;
+    const client = pop(
+      { endpoint: `127.0.0.1:${port}`, accessKeyId: ACCESS_KEY_ID, accessKeySecret: ACCESS_KEY_SECRET },
+      KMS_VERSION,
+    );
+    const got = await client.request('GetCertificate', { CertificateId: ecId });
+    ecCert = new X509Certificate(String(got.body.Certificate));
+  });
+
+  afterAll(async () => {
+    if (serve && serve.proc.exitCode === null) {
+      serve.proc.kill('SIGKILL');
+      await serve.exited();
+    }
+    t?.cleanup();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it('serves from two worker processes sharing one port', () => {
+    expect(port).toBeGreaterThan(0);
+    expect(serve.workers()).toHaveLength(2);
+  });
+
+  it('signs through the official SDK (pop-core, V1) from either worker; every signature verifies', async () => {
+    const client = pop(
+      { endpoint: `127.0.0.1:${port}`, accessKeyId: ACCESS_KEY_ID, accessKeySecret: ACCESS_KEY_SECRET },
+      KMS_VERSION,
+    );
+    const message = Buffer.from('signed by a cluster worker');
+    for (let i = 0; i < 6; i++) {
+      const r = await client.request(
+        'CertificatePrivateKeySign',
+        { CertificateId: ecId, Algorithm: 'ECDSA_SHA_256', MessageType: 'RAW', Message: message.toString('base64') },
+        'POST',
+      );
+      const signature = Buffer.from(String(r.body.SignatureValue), 'base64');
+      expect(verify('sha256', message, ecCert.publicKey, signature)).toBe(true);
+    }
+  });
+
+  it('refuses a replayed request whichever worker it reaches: the replay window is shared', async () => {
+    const signed = signRequest(randomUUID());
+    const answers = [];
+    for (let i = 0; i < 8; i++) answers.push(await sendOnNewConnection(port, signed));
+    expect(answers[0]?.status).toBe(200);
+    for (const a of answers.slice(1)) {
+      expect([a.status, a.body.Code]).toEqual([400, 'SignatureNonceUsed']);
+    }
+    // The eight answers came from both workers (the access log names the pid of the process that answered).
+    const ids = new Set(answers.map((a) => String(a.body.RequestId)));
+    await serve.waitFor((l) => l.requestId !== undefined && ids.has(l.requestId) && l.code === 'SignatureNonceUsed');
+    await new Promise((r) => setTimeout(r, 1500)); // the access log is written in batches
+    const pids = new Set(serve.lines.filter((l) => l.requestId && ids.has(l.requestId)).map((l) => l.pid));
+    expect(pids.size).toBe(2);
+  });
+
+  it('refuses the same nonce sent to both workers at once: exactly one of the concurrent copies is accepted', async () => {
+    const signed = signRequest(randomUUID());
+    const answers = await Promise.all(Array.from({ length: 10 }, () => sendOnNewConnection(port, signed)));
+    expect(answers.filter((a) => a.status === 200)).toHaveLength(1);
+    expect(answers.filter((a) => a.body.Code === 'SignatureNonceUsed')).toHaveLength(9);
+  });
+
+  it('restarts a worker that dies, and keeps serving meanwhile', async () => {
+    const before = serve.workers();
+    const victim = before[0] as number;
+    process.kill(victim, 'SIGKILL');
+    await serve.waitFor((l) => l.msg === 'worker exited; restarting');
+    // The replacement logs `listening` once its token is open and it serves the shared port.
+    await serve.waitFor((l) => l.msg === 'listening' && l.pid !== undefined && !before.includes(l.pid));
+    const after = serve.workers();
+    expect(after).toHaveLength(2);
+    expect(after).not.toContain(victim);
+    // Every request on a new connection (round-robin: both workers) succeeds.
+    for (let i = 0; i < 6; i++) {
+      const a = await sendOnNewConnection(port, signRequest(randomUUID()));
+      expect(a.status).toBe(200);
+    }
+  });
+
+  it('stops gracefully on SIGTERM: the primary and every worker exit, the primary with status 0', async () => {
+    const workers = serve.workers();
+    serve.proc.kill('SIGTERM');
+    expect(await serve.exited()).toBe(0);
+    for (const pid of workers) {
+      expect(() => process.kill(pid, 0)).toThrow();
+    }
+    expect(serve.lines.some((l) => l.msg === 'cluster stopped')).toBe(true);
+  });
+});
