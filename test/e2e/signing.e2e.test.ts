@@ -54,7 +54,7 @@ function expectVerifies(
   }
   if (kind === 'ecdsa') {
     expect(isDerEcdsaSignature(sig)).toBe(true);
-    expect(sig.length).toBeGreaterThanOrEqual(70);
+    // Usually 70–72 bytes; shorter when r or s happens to be small (about 1 signature in 128 is 69 or less).
     expect(sig.length).toBeLessThanOrEqual(72);
   }
   if (kind === 'pss') {
