@@ -25,7 +25,7 @@ Usage:
   p11bridge <command> --help                              help for a command
 
 Environment: P11BRIDGE_HOME (demo home, default ./.p11bridge), P11BRIDGE_HOST, P11BRIDGE_PORT,
-P11BRIDGE_LOG_LEVEL, SOFTHSM2_CONF.`;
+P11BRIDGE_WORKERS, P11BRIDGE_LOG_LEVEL, SOFTHSM2_CONF.`;
 
 type Handler = (args: string[]) => Promise<number>;
 

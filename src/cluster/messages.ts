@@ -26,7 +26,16 @@ export interface WorkerStateMessage {
   message?: string;
 }
 
-export type WorkerMessage = NonceClaimsMessage | WorkerStateMessage;
+/**
+ * A worker changed a token's objects (CreateCertificate, UpdateCertificateStatus, …): the primary passes it to
+ * the other workers, which re-read that token's index.
+ */
+export interface ReindexMessage {
+  p11bridge: 'reindex';
+  token: string;
+}
+
+export type WorkerMessage = NonceClaimsMessage | WorkerStateMessage | ReindexMessage;
 
 function tagged(m: unknown): m is { p11bridge: unknown } {
   return typeof m === 'object' && m !== null && 'p11bridge' in m;
@@ -51,4 +60,8 @@ export function isNonceResults(m: unknown): m is NonceResultsMessage {
 
 export function isWorkerState(m: unknown): m is WorkerStateMessage {
   return tagged(m) && (m.p11bridge === 'listening' || m.p11bridge === 'failed');
+}
+
+export function isReindex(m: unknown): m is ReindexMessage {
+  return tagged(m) && m.p11bridge === 'reindex' && 'token' in m && typeof m.token === 'string';
 }

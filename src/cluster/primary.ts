@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { NonceCache } from '../api/auth/replayCache';
 import type { Config } from '../config/schema';
 import type { Logger } from '../observability/logger';
-import { isNonceClaims, isWorkerState } from './messages';
+import { isNonceClaims, isReindex, isWorkerState } from './messages';
 import { answerNonceClaims } from './nonceAuthority';
 import { threadpoolSize } from './workers';
 
@@ -67,6 +67,8 @@ export async function startCluster(config: Config, log: Logger, opts: ClusterOpt
       worker.on('message', (m: unknown) => {
         if (isNonceClaims(m)) {
           worker.send(answerNonceClaims(nonces, m));
+        } else if (isReindex(m)) {
+          for (const other of live) if (other !== worker && other.isConnected()) other.send(m);
         } else if (isWorkerState(m)) {
           if (m.p11bridge === 'listening') {
             listening = true;

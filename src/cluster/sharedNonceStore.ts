@@ -56,13 +56,13 @@ export class SharedNonceStore implements NonceStore {
       if (r === 'y') w.resolve(true);
       else if (r === 'n') w.resolve(false);
       else if (r === 'f') w.reject(new ApiError('ServiceUnavailable', WINDOW_FULL_MESSAGE));
-      else w.reject(new Error('the cluster primary answered a nonce claim without a result'));
+      else w.reject(unreachable(new Error('the cluster primary answered a nonce claim without a result')));
     });
   }
 
   /** Fails every waiting and later claim (the channel to the primary is gone). */
   close(reason = 'the channel to the cluster primary closed'): void {
-    this.#closed = new Error(reason);
+    this.#closed = unreachable(new Error(reason));
     for (const [id, entry] of this.#inFlight) {
       clearTimeout(entry.timer);
       this.#inFlight.delete(id);
@@ -84,7 +84,7 @@ export class SharedNonceStore implements NonceStore {
     }
     const timer = setTimeout(() => {
       if (!this.#inFlight.delete(id)) return;
-      const e = new Error(`the cluster primary did not answer a nonce claim within ${this.#timeoutMs} ms`);
+      const e = unreachable(new Error(`the cluster primary did not answer a nonce claim within ${this.#timeoutMs} ms`));
       for (const w of waiters) w.reject(e);
     }, this.#timeoutMs);
     timer.unref();
@@ -94,7 +94,16 @@ export class SharedNonceStore implements NonceStore {
     } catch (e) {
       clearTimeout(timer);
       this.#inFlight.delete(id);
-      for (const w of waiters) w.reject(e);
+      for (const w of waiters) w.reject(unreachable(e));
     }
   }
+}
+
+/**
+ * Without the primary no nonce can be checked, so no request is accepted: a retryable 503 for the client, the
+ * cause for the log (rpcHandler logs the cause of every 5xx).
+ */
+function unreachable(cause: unknown): ApiError {
+  if (cause instanceof ApiError) return cause;
+  return new ApiError('ServiceUnavailable', 'The replay-protection window is not reachable; retry later.', { cause });
 }

@@ -6,7 +6,7 @@
 import { validateConfig } from '../config/load';
 import { createLogger } from '../observability/logger';
 import { startDaemon } from '../server';
-import { isNonceResults, type WorkerMessage } from './messages';
+import { isNonceResults, isReindex, type WorkerMessage } from './messages';
 import { WORKER_CONFIG_ENV } from './primary';
 import { SharedNonceStore } from './sharedNonceStore';
 
@@ -22,10 +22,15 @@ async function main(): Promise<void> {
   const config = validateConfig(JSON.parse(raw) as unknown, {});
   const log = createLogger(config.logging.level);
   const nonces = new SharedNonceStore(send);
+  const daemon = await startDaemon(config, log, { nonces });
+  // Lifecycle changes made here reach the sibling workers at once (they re-read that token's index).
+  for (const token of daemon.tokens.tokens) {
+    token.onIndexChanged = () => send({ p11bridge: 'reindex', token: token.config.name });
+  }
   process.on('message', (m: unknown) => {
     if (isNonceResults(m)) nonces.receive(m);
+    else if (isReindex(m)) daemon.tokens.tokens.find((t) => t.config.name === m.token)?.syncIndex();
   });
-  const daemon = await startDaemon(config, log, { nonces });
   let stopping = false;
   const stop = (why: string): void => {
     if (stopping) return;

@@ -7,13 +7,15 @@ export type { Logger };
  * are `Secret` values that serialise as `[redacted]` and are revealed only where consumed, and request
  * parameters are never logged (the access line carries ids, status and latency only). No redaction pass runs
  * per line: it cost about a third of the access log's CPU on the signing path (docs/performance.md).
- * Lines are written in 4 KiB batches off the request path, and at least every {@link LOG_FLUSH_INTERVAL_MS}
+ * Lines are written in 3 KiB batches off the request path, and at least every {@link LOG_FLUSH_INTERVAL_MS}
  * so a quiet daemon's lines (listening, a worker restart, an error) still reach the operator at once;
  * `flush()` runs at shutdown.
  */
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   if (destination) return pino({ level, base: { pid: process.pid } }, destination);
-  const buffered = pino.destination({ sync: false, minLength: 4096 });
+  // A batch is written once it holds 3 KiB: with lines under 1 KiB every write stays within PIPE_BUF (4 KiB),
+  // which a pipe keeps whole, so the lines of several cluster workers sharing stdout never interleave mid-line.
+  const buffered = pino.destination({ sync: false, minLength: 3072 });
   const timer = setInterval(() => {
     try {
       buffered.flush();

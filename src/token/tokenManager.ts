@@ -219,10 +219,27 @@ export class TokenManager {
     this.#refreshTimer.unref();
   }
 
+  /**
+   * Told after this process changed the token's objects (a lifecycle operation): in cluster mode the worker
+   * passes it on so the other workers re-read their index at once instead of within `indexRefreshMs`.
+   */
+  onIndexChanged: (() => void) | undefined;
+
   /** Re-reads the key index now (after an admin change made through this process). */
   refreshIndex(): void {
     if (this.#state !== 'ready') throw new ApiError('ServiceUnavailable');
     this.#reindex();
+    this.onIndexChanged?.();
+  }
+
+  /** Re-reads the key index because another process changed the token (a sibling cluster worker). */
+  syncIndex(): void {
+    if (this.#state !== 'ready') return;
+    try {
+      this.#reindex();
+    } catch (e) {
+      this.#log.warn({ err: describe(e) }, 'index refresh failed');
+    }
   }
 
   /** Every entry on this token. */

@@ -207,6 +207,26 @@ describe('cluster mode: `p11bridge serve` with two worker processes on one token
     expect(answers.filter((a) => a.body.Code === 'SignatureNonceUsed')).toHaveLength(9);
   });
 
+  it('applies a status change made through one worker on every worker at once (no index-refresh delay)', async () => {
+    const client = pop(
+      { endpoint: `127.0.0.1:${port}`, accessKeyId: ACCESS_KEY_ID, accessKeySecret: ACCESS_KEY_SECRET },
+      KMS_VERSION,
+    );
+    await client.request('UpdateCertificateStatus', { CertificateId: ecId, Status: 'INACTIVE' }, 'POST');
+    // Well inside indexRefreshMs (5 s): only the primary's reindex message can have told the other worker.
+    await new Promise((r) => setTimeout(r, 100));
+    const refused = await Promise.all(
+      Array.from({ length: 6 }, () => sendOnNewConnection(port, signRequest(randomUUID()))),
+    );
+    expect(refused.map((a) => [a.status, a.body.Code])).toEqual(Array(6).fill([409, 'Rejected.Disabled']));
+    await client.request('UpdateCertificateStatus', { CertificateId: ecId, Status: 'ACTIVE' }, 'POST');
+    await new Promise((r) => setTimeout(r, 100));
+    const accepted = await Promise.all(
+      Array.from({ length: 6 }, () => sendOnNewConnection(port, signRequest(randomUUID()))),
+    );
+    expect(accepted.map((a) => a.status)).toEqual(Array(6).fill(200));
+  });
+
   it('restarts a worker that dies, and keeps serving meanwhile', async () => {
     const before = serve.workers();
     const victim = before[0] as number;
