@@ -13,7 +13,7 @@ import type { SignedV3Request } from '../../src/api/auth/signRequest';
 import { BenchChild, cpuDelta } from './children';
 import { hostSample, otherLoad } from './hostLoad';
 import { closedLoop, fixedRate, probe, signedRequests, type LoadResult } from './load';
-import { resolveWorkers } from '../../src/cluster/workers';
+import { resolveWorkers, threadpoolSize } from '../../src/cluster/workers';
 import { formatProfile, formatProfileDiff, summarizeProfile, type ProfileSummary } from './profile';
 import type { BenchCertificate, DirectResult } from './protocol';
 import {
@@ -120,9 +120,8 @@ async function main(): Promise<number> {
   const files = demoFiles(home);
   const accessKeyId = readFileSync(files.accessKeyId, 'utf8').trim();
   const accessKeySecret = readFileSync(files.accessKeySecret, 'utf8').trim();
-  // The same rule as `p11bridge serve` (src/cli/index.ts sizeThreadpool), for every child alike.
-  const sessions = config.tokens.reduce((n, t) => n + t.sessions.size, 0);
-  const threadpool = Number(process.env.UV_THREADPOOL_SIZE ?? Math.max(2, Math.min(sessions, 64)));
+  // The same rule as `p11bridge serve`, for every child (and every daemon worker) alike.
+  const threadpool = Number(process.env.UV_THREADPOOL_SIZE ?? threadpoolSize(config));
   const env: NodeJS.ProcessEnv = { ...process.env, P11BRIDGE_HOME: home, UV_THREADPOOL_SIZE: String(threadpool) };
 
   const cellS = quick ? 2 : 5;
