@@ -24,14 +24,17 @@ export function createApp(deps: AppDeps): Express {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
+  // From the token layer's state only: a hung token never delays this answer (no token call here).
   app.get('/readyz', (_req, res) => {
     const tokens = deps.tokens.tokens.map((t) => ({
       warehouseId: t.warehouseId,
       name: t.config.name,
       state: t.state,
       ready: t.isReady(),
+      ...(t.health.reason ? { reason: t.health.reason } : {}),
+      since: new Date(t.health.since).toISOString(),
     }));
-    const ready = !deps.isShuttingDown() && tokens.every((t) => t.ready);
+    const ready = !deps.isShuttingDown() && tokens.some((t) => t.ready);
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', tokens });
   });
   app.all('/', (req, res) => deps.rpc(req, res));

@@ -9,6 +9,7 @@ import type { Config } from './config/schema';
 import { resolveSecret } from './config/secret';
 import type { Logger } from './observability/logger';
 import { createOperationRegistry } from './ops';
+import type { LoginGate } from './token/loginGate';
 import { TokenRegistry } from './token/tokenRegistry';
 
 export interface RunningDaemon {
@@ -20,7 +21,12 @@ export interface RunningDaemon {
   readonly inflight: () => number;
   /** Graceful stop: refuse new connections, finish in-flight requests (until the deadline), close tokens. */
   stop(): Promise<void>;
+  /** SIGHUP: re-reads what can change without a restart (token PINs). */
+  reload(): Promise<void>;
 }
+
+/** Exit status of the ladder's last rung (EX_SOFTWARE): the supervisor restarts the process. */
+export const EXIT_TOKEN_FATAL = 70;
 
 /** Resolves every access key's secret once, at start (env or file; never logged). */
 export function resolveAccessKeys(config: Config): Map<string, ResolvedAccessKey> {
@@ -44,11 +50,28 @@ export function resolveAccessKeys(config: Config): Map<string, ResolvedAccessKey
 export async function startDaemon(
   config: Config,
   log: Logger,
-  opts: { now?: () => number; nonces?: NonceStore } = {},
+  opts: { now?: () => number; nonces?: NonceStore; loginGate?: LoginGate; onFatal?: (reason: string) => void } = {},
 ): Promise<RunningDaemon> {
   const accessKeys = resolveAccessKeys(config);
-  const tokens = TokenRegistry.fromConfig(config, log);
-  await tokens.open();
+  const fatal: { stop?: () => Promise<void> } = {};
+  // The last rung of the recovery ladder: stop serving and exit non-zero, so that the supervisor (systemd, or the
+  // cluster primary for a worker) starts a fresh process.
+  const onFatal =
+    opts.onFatal ??
+    ((reason: string): void => {
+      log.fatal({ reason }, 'token cannot recover: exiting for the supervisor to restart the process');
+      const exit = (): never => {
+        log.flush();
+        process.exit(EXIT_TOKEN_FATAL);
+      };
+      setTimeout(exit, 5000).unref();
+      void (fatal.stop?.() ?? Promise.resolve()).finally(exit);
+    });
+  const tokens = TokenRegistry.fromConfig(config, log, {
+    ...(opts.loginGate ? { loginGate: opts.loginGate } : {}),
+    onFatal,
+  });
+  await tokens.open({ tolerateUnavailable: true });
   let shuttingDown = false;
   const rpc = createRpcHandler({
     config,
@@ -115,5 +138,10 @@ export async function startDaemon(
     })();
     return stopping;
   };
-  return { server, port: address.port, host: config.server.host, tokens, inflight: () => inflight, stop };
+  fatal.stop = stop;
+  const reload = async (): Promise<void> => {
+    log.info('reload: re-reading token PINs');
+    await tokens.reload();
+  };
+  return { server, port: address.port, host: config.server.host, tokens, inflight: () => inflight, stop, reload };
 }

@@ -33,6 +33,8 @@ interface Trace {
   status: number;
   code: string | undefined;
   latencyMs: number;
+  /** The client went away before the answer (status 499, as proxies log it): not a server error. */
+  aborted?: true;
 }
 
 /**
@@ -69,6 +71,14 @@ export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: Ser
       deps.log.info(trace, 'request');
     };
     const fail = (e: unknown): void => {
+      if (res.destroyed || req.socket?.destroyed === true) {
+        // The client aborted (its request errors with ECONNRESET while we read it): nothing to answer, no stack.
+        trace.status = 499;
+        trace.code = undefined;
+        trace.aborted = true;
+        finish();
+        return;
+      }
       const err = toApiError(e);
       if (!(e instanceof ApiError) || err.status >= 500) {
         deps.log.error(

@@ -53,6 +53,7 @@ async function serve(config: Config, onListening?: (host: string, port: number) 
   const workers = resolveWorkers(config);
   const daemon = workers > 1 ? await startCluster(config, log, { workers }) : await startDaemon(config, log);
   onListening?.(daemon.host, daemon.port);
+  let exitCode = 0;
   await new Promise<void>((resolve) => {
     const onSignal = (signal: string): void => {
       log.info({ signal }, 'shutting down');
@@ -60,9 +61,20 @@ async function serve(config: Config, onListening?: (host: string, port: number) 
     };
     process.once('SIGTERM', () => onSignal('SIGTERM'));
     process.once('SIGINT', () => onSignal('SIGINT'));
+    if ('failed' in daemon) {
+      void daemon.failed.then((code) => {
+        exitCode = code;
+        daemon.stop().then(resolve, resolve);
+      });
+    }
+    // SIGHUP re-reads secrets (a token whose PIN was refused tries the new one once); it never stops the daemon.
+    process.on('SIGHUP', () => {
+      log.info('SIGHUP: reloading');
+      daemon.reload().catch((e: unknown) => log.error({ err: (e as Error).message }, 'reload failed'));
+    });
   });
   log.flush();
-  return 0;
+  return exitCode;
 }
 
 const commands: Record<string, Handler> = {

@@ -34,24 +34,23 @@ export async function slotsCommand(args: string[]): Promise<number> {
   for (const t of config.tokens) {
     report.push(
       await withToken(config, String(t.warehouseId), async (token): Promise<SlotReport> => {
-        const lib = token.lib;
-        const slots = lib.C_GetSlotList(true).flatMap((slot): SlotReport['slots'] => {
+        await token.probed();
+        const slots: SlotReport['slots'] = [];
+        for (const slot of (await token.moduleCall('C_GetSlotList', [true])) as pkcs11.Handle[]) {
           try {
-            const info = lib.C_GetTokenInfo(slot);
-            if ((info.flags & pkcs11.CKF_TOKEN_INITIALIZED) === 0) return [];
-            return [
-              {
-                slot: slot.toString('hex'),
-                label: info.label.trim(),
-                serial: info.serialNumber.trim(),
-                model: info.model.trim(),
-                manufacturer: info.manufacturerID.trim(),
-              },
-            ];
+            const info = (await token.moduleCall('C_GetTokenInfo', [slot])) as pkcs11.TokenInfo;
+            if ((info.flags & pkcs11.CKF_TOKEN_INITIALIZED) === 0) continue;
+            slots.push({
+              slot: slot.toString('hex'),
+              label: info.label.trim(),
+              serial: info.serialNumber.trim(),
+              model: info.model.trim(),
+              manufacturer: info.manufacturerID.trim(),
+            });
           } catch {
-            return [];
+            // A slot whose token cannot be read (deleted underneath: CKR_GENERAL_ERROR in SoftHSM2) is left out.
           }
-        });
+        }
         const caps = token.capabilities;
         const names = new Map(
           Object.entries(pkcs11)

@@ -33,9 +33,47 @@ export interface WorkerStateMessage {
 export interface ReindexMessage {
   p11bridge: 'reindex';
   token: string;
+  /** The identity that changed, when one did. */
+  id?: string;
 }
 
-export type WorkerMessage = NonceClaimsMessage | WorkerStateMessage | ReindexMessage;
+/** A worker asks the primary's login gate whether it may try a PIN value (a keyed fingerprint, never the PIN). */
+export interface LoginAskMessage {
+  p11bridge: 'login?';
+  id: number;
+  token: string;
+  fingerprint: string;
+}
+
+/** The gate's answer. */
+export interface LoginAnswerMessage {
+  p11bridge: 'login?';
+  id: number;
+  allow: boolean;
+}
+
+/** The outcome of a login the gate allowed. */
+export interface LoginOutcomeMessage {
+  p11bridge: 'login!';
+  token: string;
+  fingerprint: string;
+  ok: boolean;
+}
+
+/** A worker's event loop is alive (sent every second; a silent worker is stuck and gets replaced). */
+export interface HeartbeatMessage {
+  p11bridge: 'heartbeat';
+  /** True while at least one of its tokens serves. */
+  serving: boolean;
+}
+
+/** The primary got SIGHUP: every worker reloads. */
+export interface ReloadMessage {
+  p11bridge: 'reload';
+}
+
+export type WorkerMessage =
+  NonceClaimsMessage | WorkerStateMessage | ReindexMessage | LoginAskMessage | LoginOutcomeMessage | HeartbeatMessage;
 
 function tagged(m: unknown): m is { p11bridge: unknown } {
   return typeof m === 'object' && m !== null && 'p11bridge' in m;
@@ -64,4 +102,42 @@ export function isWorkerState(m: unknown): m is WorkerStateMessage {
 
 export function isReindex(m: unknown): m is ReindexMessage {
   return tagged(m) && m.p11bridge === 'reindex' && 'token' in m && typeof m.token === 'string';
+}
+
+export function isLoginAsk(m: unknown): m is LoginAskMessage {
+  return (
+    tagged(m) &&
+    m.p11bridge === 'login?' &&
+    'token' in m &&
+    typeof m.token === 'string' &&
+    'fingerprint' in m &&
+    typeof m.fingerprint === 'string' &&
+    'id' in m &&
+    typeof m.id === 'number'
+  );
+}
+
+export function isLoginAnswer(m: unknown): m is LoginAnswerMessage {
+  return tagged(m) && m.p11bridge === 'login?' && 'allow' in m && typeof m.allow === 'boolean' && 'id' in m;
+}
+
+export function isLoginOutcome(m: unknown): m is LoginOutcomeMessage {
+  return (
+    tagged(m) &&
+    m.p11bridge === 'login!' &&
+    'token' in m &&
+    typeof m.token === 'string' &&
+    'fingerprint' in m &&
+    typeof m.fingerprint === 'string' &&
+    'ok' in m &&
+    typeof m.ok === 'boolean'
+  );
+}
+
+export function isHeartbeat(m: unknown): m is HeartbeatMessage {
+  return tagged(m) && m.p11bridge === 'heartbeat';
+}
+
+export function isReload(m: unknown): m is ReloadMessage {
+  return tagged(m) && m.p11bridge === 'reload';
 }

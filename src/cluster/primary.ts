@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { NonceCache } from '../api/auth/replayCache';
 import type { Config } from '../config/schema';
 import type { Logger } from '../observability/logger';
-import { isNonceClaims, isReindex, isWorkerState } from './messages';
+import { LoginAuthority } from './loginAuthority';
+import { isHeartbeat, isLoginAsk, isLoginOutcome, isNonceClaims, isReindex, isWorkerState } from './messages';
 import { answerNonceClaims } from './nonceAuthority';
 import { threadpoolSize } from './workers';
 
@@ -30,14 +31,24 @@ export interface RunningCluster {
   workers(): Worker[];
   /** Graceful stop: every worker finishes its in-flight requests and closes its token, then exits. */
   stop(): Promise<void>;
+  /** SIGHUP: every worker reloads (token PINs). */
+  reload(): Promise<void>;
+  /** Resolves with a non-zero status when the primary gives up (no worker could serve for `noServeExitMs`). */
+  readonly failed: Promise<number>;
 }
+
+/** Exit status of a primary none of whose workers could serve (EX_UNAVAILABLE). */
+export const EXIT_NO_WORKER = 69;
 
 /**
  * Starts `workers` serving processes on one port (node:cluster: the primary accepts, the workers serve). Each
  * worker opens its own PKCS#11 module, login and session pool; the primary never touches the token. It holds
- * the replay window the workers share (src/cluster/sharedNonceStore.ts), restarts a worker that dies, and stops
- * them all on `stop()`. Resolves once every worker listens; rejects (after stopping the others) with the
- * first worker's start error, such as a wrong PIN or a token without enough sessions.
+ * the replay window the workers share (src/cluster/sharedNonceStore.ts) and the login gate (a refused PIN is never
+ * tried again by any worker), and supervises: a worker that dies, or whose event loop stops sending its heartbeat,
+ * is replaced with backoff for as long as the primary lives; when no worker has been able to serve for
+ * `supervision.noServeExitMs`, `failed` resolves with a non-zero status for the caller to exit with. Resolves once
+ * every worker listens; rejects (after stopping the others) with the first worker's start error, such as a token
+ * without enough sessions.
  */
 export async function startCluster(config: Config, log: Logger, opts: ClusterOptions): Promise<RunningCluster> {
   const nonces = new NonceCache({
@@ -54,24 +65,55 @@ export async function startCluster(config: Config, log: Logger, opts: ClusterOpt
     UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? String(threadpoolSize(config)),
   };
   const live = new Set<Worker>();
+  const listening = new Set<Worker>();
+  const lastBeat = new Map<Worker, number>();
+  const logins = new LoginAuthority();
+  const supervision = config.server.supervision;
   let stopping = false;
+  let started = false;
   let port = config.server.port;
   let restartDelay = RESTART_DELAY_MIN_MS;
+  let lastServing = Date.now();
+  let giveUp!: (code: number) => void;
+  const failed = new Promise<number>((resolve) => (giveUp = resolve));
+
+  const restart = (slot: number, why: string): void => {
+    if (stopping) return;
+    log.error({ slot, restartInMs: restartDelay, why }, 'worker exited; restarting');
+    const delay = restartDelay;
+    restartDelay = Math.min(restartDelay * 2, RESTART_DELAY_MAX_MS);
+    setTimeout(() => {
+      if (stopping) return;
+      // A restart that fails is retried, with a growing pause, for as long as the primary lives.
+      spawn(slot).catch((e: unknown) => {
+        log.error({ slot, err: (e as Error).message }, 'worker restart failed');
+        restart(slot, 'restart failed');
+      });
+    }, delay).unref();
+  };
 
   const spawn = (slot: number): Promise<void> =>
     new Promise<void>((resolve, reject) => {
       const startedAt = Date.now();
-      let listening = false;
+      let isListening = false;
       const worker = cluster.fork({ ...env, P11BRIDGE_WORKER_SLOT: String(slot) });
       live.add(worker);
       worker.on('message', (m: unknown) => {
         if (isNonceClaims(m)) {
           worker.send(answerNonceClaims(nonces, m));
+        } else if (isHeartbeat(m)) {
+          lastBeat.set(worker, Date.now());
+        } else if (isLoginAsk(m)) {
+          logins.ask(worker, m);
+        } else if (isLoginOutcome(m)) {
+          logins.outcome(m);
         } else if (isReindex(m)) {
           for (const other of live) if (other !== worker && other.isConnected()) other.send(m);
         } else if (isWorkerState(m)) {
           if (m.p11bridge === 'listening') {
-            listening = true;
+            isListening = true;
+            listening.add(worker);
+            lastBeat.set(worker, Date.now());
             if (typeof m.port === 'number') port = m.port;
             resolve();
           } else {
@@ -82,24 +124,42 @@ export async function startCluster(config: Config, log: Logger, opts: ClusterOpt
       worker.on('error', (e) => log.warn({ worker: worker.process.pid, err: e.message }, 'worker channel error'));
       worker.once('exit', (code, signal) => {
         live.delete(worker);
-        if (!listening) {
+        listening.delete(worker);
+        lastBeat.delete(worker);
+        logins.workerGone(worker);
+        if (!isListening) {
           reject(new Error(`a worker exited while starting (code ${code ?? '-'}, signal ${signal ?? '-'})`));
           return;
         }
         if (stopping) return;
         // Requests the worker had accepted are lost with it; its connections' clients see a reset and retry.
-        const healthy = Date.now() - startedAt >= HEALTHY_AFTER_MS;
-        restartDelay = healthy ? RESTART_DELAY_MIN_MS : Math.min(restartDelay * 2, RESTART_DELAY_MAX_MS);
-        log.error({ worker: worker.process.pid, code, signal, restartInMs: restartDelay }, 'worker exited; restarting');
-        setTimeout(() => {
-          if (!stopping)
-            spawn(slot).catch((e: unknown) => log.error({ err: (e as Error).message }, 'worker restart failed'));
-        }, restartDelay).unref();
+        if (Date.now() - startedAt >= HEALTHY_AFTER_MS) restartDelay = RESTART_DELAY_MIN_MS;
+        restart(slot, `exited (code ${code ?? '-'}, signal ${signal ?? '-'})`);
       });
     });
 
+  // Supervision: a worker whose event loop is stuck stops beating and is killed (then replaced by its exit
+  // handler); a primary none of whose workers has served for `noServeExitMs` gives up, for its own supervisor.
+  const watch = setInterval(() => {
+    if (stopping || !started) return;
+    const now = Date.now();
+    for (const [worker, at] of lastBeat) {
+      if (now - at <= supervision.heartbeatTimeoutMs || worker.isDead()) continue;
+      log.error({ worker: worker.process.pid, silentMs: now - at }, 'worker event loop stuck: killing it');
+      lastBeat.delete(worker);
+      worker.process.kill('SIGKILL');
+    }
+    if (listening.size > 0) lastServing = now;
+    else if (now - lastServing > supervision.noServeExitMs) {
+      log.fatal({ forMs: now - lastServing }, 'no worker could serve: the primary gives up');
+      giveUp(EXIT_NO_WORKER);
+    }
+  }, 500);
+  watch.unref();
+
   const stopAll = async (): Promise<void> => {
     stopping = true;
+    clearInterval(watch);
     const exits = [...live].map(
       (w) =>
         new Promise<void>((resolve) => {
@@ -121,6 +181,8 @@ export async function startCluster(config: Config, log: Logger, opts: ClusterOpt
     await stopAll();
     throw e;
   }
+  started = true;
+  lastServing = Date.now();
   log.info({ workers: opts.workers, host: config.server.host, port }, 'cluster listening');
   let stopped: Promise<void> | undefined;
   return {
@@ -131,5 +193,10 @@ export async function startCluster(config: Config, log: Logger, opts: ClusterOpt
       stopped ??= stopAll().then(() => log.info('cluster stopped'));
       return stopped;
     },
+    reload: () => {
+      for (const w of live) if (w.isConnected()) w.send({ p11bridge: 'reload' });
+      return Promise.resolve();
+    },
+    failed,
   };
 }

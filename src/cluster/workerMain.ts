@@ -6,7 +6,8 @@
 import { validateConfig } from '../config/load';
 import { createLogger } from '../observability/logger';
 import { startDaemon } from '../server';
-import { isNonceResults, isReindex, type WorkerMessage } from './messages';
+import { ClusterLoginGate } from './clusterLoginGate';
+import { isLoginAnswer, isNonceResults, isReindex, isReload, type WorkerMessage } from './messages';
 import { WORKER_CONFIG_ENV } from './primary';
 import { SharedNonceStore } from './sharedNonceStore';
 
@@ -22,21 +23,34 @@ async function main(): Promise<void> {
   const config = validateConfig(JSON.parse(raw) as unknown, {});
   const log = createLogger(config.logging.level);
   const nonces = new SharedNonceStore(send);
-  const daemon = await startDaemon(config, log, { nonces });
-  // Lifecycle changes made here reach the sibling workers at once (they re-read that token's index).
-  for (const token of daemon.tokens.tokens) {
-    token.onIndexChanged = () => send({ p11bridge: 'reindex', token: token.config.name });
-  }
+  const loginGate = new ClusterLoginGate(send);
+  // Answers from the primary arrive before the daemon exists (the login gate is asked while tokens open).
+  const started: { daemon?: Awaited<ReturnType<typeof startDaemon>> } = {};
   process.on('message', (m: unknown) => {
     if (isNonceResults(m)) nonces.receive(m);
-    else if (isReindex(m)) daemon.tokens.tokens.find((t) => t.config.name === m.token)?.syncIndex();
+    else if (isLoginAnswer(m)) loginGate.receive(m);
+    else if (isReindex(m)) started.daemon?.tokens.tokens.find((t) => t.config.name === m.token)?.syncIndex();
+    else if (isReload(m)) {
+      started.daemon?.reload().catch((e: unknown) => log.error({ err: (e as Error).message }, 'reload failed'));
+    }
   });
+  const running = await startDaemon(config, log, { nonces, loginGate });
+  started.daemon = running;
+  // Lifecycle changes made here reach the sibling workers at once (they re-read that token's index).
+  for (const token of running.tokens.tokens) {
+    token.onIndexChanged = (id) =>
+      send({ p11bridge: 'reindex', token: token.config.name, ...(id === undefined ? {} : { id }) });
+  }
+  // The heartbeat comes from this event loop: a worker stuck in synchronous work stops sending it and is replaced.
+  const heartbeat = setInterval(() => send({ p11bridge: 'heartbeat', serving: running.tokens.isReady() }), 1000);
+  heartbeat.unref();
   let stopping = false;
   const stop = (why: string): void => {
     if (stopping) return;
     stopping = true;
     log.info({ reason: why }, 'worker shutting down');
-    daemon
+    clearInterval(heartbeat);
+    running
       .stop()
       .catch((e: unknown) => log.error({ err: (e as Error).message }, 'worker stop failed'))
       .finally(() => {
@@ -49,7 +63,7 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('disconnect', () => stop('primary gone'));
-  send({ p11bridge: 'listening', port: daemon.port });
+  send({ p11bridge: 'listening', port: running.port });
 }
 
 main().catch((e: unknown) => {

@@ -23,6 +23,15 @@ export const serverSchema = z.strictObject({
    * must allow `workers × (sessions.size + 1)` sessions.
    */
   workers: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).default('auto'),
+  /** Cluster supervision (src/cluster/primary.ts). */
+  supervision: z
+    .strictObject({
+      /** A worker whose event loop has not reported for this long is stuck: it is killed and replaced. */
+      heartbeatTimeoutMs: z.number().int().min(1000).default(10000),
+      /** When no worker has been able to serve for this long, the primary exits non-zero (the supervisor acts). */
+      noServeExitMs: z.number().int().min(1000).default(30000),
+    })
+    .prefault({}),
   /** How long a graceful shutdown waits for in-flight requests before closing anyway. */
   shutdownTimeoutMs: z.number().int().min(0).default(10000),
   /** Region and account used to build ARNs (`acs:kms:<region>:<account>:certificate/<id>`). */
@@ -108,11 +117,34 @@ export const tokenSchema = z
     indexRefreshMs: z.number().int().min(0).default(5000),
     /** What to do with a private key that is extractable or not sensitive: refuse to serve it, or warn. */
     insecureKeys: z.enum(['refuse', 'warn']).default('refuse'),
-    /** Re-initialisation after a device error: first delay and cap of the exponential backoff. */
+    /**
+     * Deadlines of token calls. A call that passes its deadline is answered at once with the service-unavailable
+     * error; the token is reported unavailable until it answers again (docs/hsm/README.md).
+     */
+    timeouts: z
+      .strictObject({
+        /** Signing, decryption, object reads and writes, login. */
+        operationMs: z.number().int().min(10).default(5000),
+        /** Key pair generation (RSA-3072 on a slow HSM takes seconds) and full index reads. */
+        keyGenerationMs: z.number().int().min(10).default(60000),
+        /** C_Initialize / C_Finalize (a network HSM client connects in C_Initialize). */
+        initializeMs: z.number().int().min(10).default(30000),
+        /** How long a start retries a token that is not (yet) there before it fails. */
+        startMs: z.number().int().min(0).default(30000),
+      })
+      .prefault({}),
+    /** The recovery ladder (docs/hsm/README.md): backoff, and when to take the last rung (exit non-zero). */
     recovery: z
       .strictObject({
         initialDelayMs: z.number().int().min(0).default(200),
         maxDelayMs: z.number().int().min(0).default(10000),
+        /** Longest wait for in-flight calls before a module re-initialisation; past it the process exits. */
+        drainMs: z.number().int().min(0).default(60000),
+        /** Module re-initialisations allowed within `windowMs`; one more and the process exits. */
+        maxRecoveries: z.number().int().min(1).default(5),
+        windowMs: z.number().int().min(1000).default(120000),
+        /** A call stuck in the token this long (a hang that never ends) is the last rung: the process exits. */
+        stuckExitMs: z.number().int().min(1000).default(120000),
       })
       .prefault({}),
     /** The token's SM2 HSM profile; without one, SM2 requests are answered with UnsupportedOperation. */

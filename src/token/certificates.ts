@@ -18,7 +18,6 @@ import { parseSpki, spkiEquals } from '../crypto/keys';
 import { pemDecodeAll, pemEncode } from '../crypto/pem';
 import { keyIdentifier, subjectAltNameExtension } from '../crypto/x509Extensions';
 import { ApiError, invalidParameter } from '../errors/apiError';
-import { findObjects, getAttributes } from './attributes';
 import { buildChain, type KeyEntry } from './keyIndex';
 import { METADATA_APPLICATION, type CertificateMetadata, type CertificateStatus } from './metadata';
 import { generateKeyPair, storeCertificate, storeMetadata } from './objects';
@@ -153,7 +152,7 @@ export async function createCertificate(
   checkSubjectAlternativeNames(sans);
   if (input.id !== undefined) {
     if (!ID_PATTERN.test(input.id)) throw invalidParameter('CertificateId', 'use letters, digits, ".", "_" and "-".');
-    token.refreshIndex();
+    await token.refreshIndex();
     if (token.lookup(input.id)) throw new ApiError('Certificate.AlreadyExists');
   }
   const id = input.id ?? randomUUID();
@@ -162,7 +161,7 @@ export async function createCertificate(
   const key = await generateKeyPair(token, row, id, ckaId, 'sign+decrypt');
   try {
     // The CSR is signed through token.sign, which finds keys through the index.
-    token.refreshIndex();
+    await token.refreshIndex(id);
     const csrDer = await buildCsr({
       subject: input.subject,
       subjectPublicKeyInfo: key.spki,
@@ -173,7 +172,7 @@ export async function createCertificate(
     const csrPem = pemEncode('CERTIFICATE REQUEST', csrDer);
     const now = kmsDate(input.now ?? new Date());
     const arn = certificateArn(input.arnScope, id);
-    storeMetadata(token, id, {
+    await storeMetadata(token, id, {
       status: 'PENDING',
       keySpec: row.spec,
       createdAt: now,
@@ -183,12 +182,12 @@ export async function createCertificate(
       tags: { ...input.tags },
       arn,
     });
-    token.refreshIndex();
+    await token.refreshIndex(id);
     return { id, keySpec: row.spec, csrPem, arn };
   } catch (e) {
     try {
-      destroyIdentityObjects(token, id, ckaId, undefined);
-      token.refreshIndex();
+      await destroyIdentityObjects(token, id, ckaId, undefined);
+      await token.refreshIndex(id);
     } catch {
       // The original failure is what the caller needs; a leftover PENDING key shows up in the index and can be
       // deleted with DeleteCertificate.
@@ -232,14 +231,14 @@ export interface UploadResult {
  * (renewal) are replaced: the new objects are written first, then the old ones destroyed. A PENDING certificate
  * becomes ACTIVE; any other status is kept (re-uploading never re-enables a disabled or revoked certificate).
  */
-export function uploadCertificate(
+export async function uploadCertificate(
   token: TokenManager,
   id: string,
   certificatePem: string,
   chainPem?: string,
   now: Date = new Date(),
-): UploadResult {
-  token.refreshIndex();
+): Promise<UploadResult> {
+  await token.refreshIndex();
   const entry = token.lookup(id);
   if (!entry) throw new ApiError('Certificate.NotFound');
   const certs = parseCertificates('Certificate', certificatePem);
@@ -271,27 +270,29 @@ export function uploadCertificate(
       'The key pair of this certificate has no CKA_ID on the token, so no certificate can be linked to it.',
     );
   }
-  const previous = certificateObjects(token, id, entry.ckaId);
-  const before = new Set(allCertificateHandles(token));
+  const previous = await certificateObjects(token, id, entry.ckaId);
+  const before = new Set(await allCertificateHandles(token));
   try {
-    storeCertificate(token, id, entry.ckaId, leaf.raw);
+    await storeCertificate(token, id, entry.ckaId, leaf.raw);
     // Chain certificates carry no CKA_ID: the index treats them as chain material, never as an identity.
-    chain.forEach((der, i) => storeCertificate(token, `${chainLabelPrefix(id)}${i}`, Buffer.alloc(0), der));
+    for (const [i, der] of chain.entries()) {
+      await storeCertificate(token, `${chainLabelPrefix(id)}${i}`, Buffer.alloc(0), der);
+    }
   } catch (e) {
     try {
-      destroyHandles(
+      await destroyHandles(
         token,
-        allCertificateHandles(token).filter((h) => !before.has(h)),
+        (await allCertificateHandles(token)).filter((h) => !before.has(h)),
       );
     } catch {
       // Keep the original error; a stray chain object is harmless chain material.
     }
     throw e;
   }
-  destroyHandles(token, previous);
+  await destroyHandles(token, previous);
   const status: CertificateStatus = entry.metadata.status === 'PENDING' ? 'ACTIVE' : entry.metadata.status;
-  storeMetadata(token, id, { ...entry.metadata, status, updatedAt: kmsDate(now) });
-  token.refreshIndex();
+  await storeMetadata(token, id, { ...entry.metadata, status, updatedAt: kmsDate(now) });
+  await token.refreshIndex(id);
   return { status, replaced: previous.length > 0 };
 }
 
@@ -300,19 +301,20 @@ export function uploadCertificate(
  * certificate has nothing to enable or disable yet (Rejected.Pending). Revocation is reversible here, as the
  * cloud's documentation does not forbid it.
  */
-export function setCertificateStatus(
+export async function setCertificateStatus(
   token: TokenManager,
   id: string,
   status: Exclude<CertificateStatus, 'PENDING'>,
   now: Date = new Date(),
-): void {
-  token.refreshIndex();
+): Promise<void> {
+  await token.refreshIndex();
   const entry = token.lookup(id);
   if (!entry) throw new ApiError('Certificate.NotFound');
-  if (entry.metadata.status === 'PENDING') throw new ApiError('Rejected.Pending');
-  if (entry.metadata.status === status) return;
-  storeMetadata(token, id, { ...entry.metadata, status, updatedAt: kmsDate(now) });
-  token.refreshIndex();
+  if (entry.metadata.status === 'PENDING' && entry.certificate === undefined) throw new ApiError('Rejected.Pending');
+  // Writing the status also repairs missing, damaged or duplicated metadata (storeMetadata leaves one object).
+  if (entry.metadata.status === status && entry.problem === undefined) return;
+  await storeMetadata(token, id, { ...entry.metadata, status, updatedAt: kmsDate(now) });
+  await token.refreshIndex(id);
 }
 
 /**
@@ -320,83 +322,90 @@ export function setCertificateStatus(
  * metadata. The private key goes first (the identity is gone even if a later step fails) and the metadata
  * last (a half-deleted identity must never reappear as ACTIVE). Returns the number of objects destroyed.
  */
-export function deleteCertificate(token: TokenManager, id: string): number {
-  token.refreshIndex();
+export async function deleteCertificate(token: TokenManager, id: string): Promise<number> {
+  await token.refreshIndex();
   const entry = token.lookup(id);
   if (!entry) throw new ApiError('Certificate.NotFound');
-  const n = destroyIdentityObjects(token, id, entry.ckaId, entry);
-  token.refreshIndex();
+  const n = await destroyIdentityObjects(token, id, entry.ckaId, entry);
+  await token.refreshIndex(id);
   return n;
 }
 
 /** Handles as map keys: pkcs11js handles are Buffers. */
 const key = (h: pkcs11.Handle): string => h.toString('hex');
 
-function allCertificateHandles(token: TokenManager): string[] {
-  return token.admin((session, lib) =>
-    findObjects(lib, session, [{ type: pkcs11.CKA_CLASS, value: pkcs11.CKO_CERTIFICATE }]).map(key),
+function allCertificateHandles(token: TokenManager): Promise<string[]> {
+  return token.admin(async (session, lib) =>
+    (await lib.findObjects(session, [{ type: pkcs11.CKA_CLASS, value: pkcs11.CKO_CERTIFICATE }])).map(key),
   );
 }
 
-/** The certificate objects of an identifier: its own (by CKA_ID, or label) and its stored chain. */
-function certificateObjects(token: TokenManager, id: string, ckaId: Buffer): string[] {
+/**
+ * The certificate objects of an identity, exactly: its own certificate (the entry's handle, or the certificate
+ * labelled with the identifier and carrying its CKA_ID) and the chain certificates stored for it (`<id>/chain/N`,
+ * no CKA_ID). Another identity's certificate that happens to share the label or the CKA_ID is never included.
+ */
+function certificateObjects(token: TokenManager, id: string, ckaId: Buffer): Promise<string[]> {
   const prefix = chainLabelPrefix(id);
-  return token.admin((session, lib) =>
-    findObjects(lib, session, [{ type: pkcs11.CKA_CLASS, value: pkcs11.CKO_CERTIFICATE }])
-      .filter((h) => {
-        const a = getAttributes(lib, session, h, [pkcs11.CKA_LABEL, pkcs11.CKA_ID]);
-        const label = (a.get(pkcs11.CKA_LABEL) ?? Buffer.alloc(0)).toString('utf8');
-        const objectId = a.get(pkcs11.CKA_ID) ?? Buffer.alloc(0);
-        return (ckaId.length > 0 && objectId.equals(ckaId)) || label === id || label.startsWith(prefix);
-      })
-      .map(key),
-  );
+  return token.admin(async (session, lib) => {
+    const out: string[] = [];
+    for (const h of await lib.findObjects(session, [{ type: pkcs11.CKA_CLASS, value: pkcs11.CKO_CERTIFICATE }])) {
+      const a = await lib.getAttributes(session, h, [pkcs11.CKA_LABEL, pkcs11.CKA_ID]);
+      const label = (a.get(pkcs11.CKA_LABEL) ?? Buffer.alloc(0)).toString('utf8');
+      const objectId = a.get(pkcs11.CKA_ID) ?? Buffer.alloc(0);
+      const own = label === id && (ckaId.length === 0 || objectId.equals(ckaId));
+      const chain = label.startsWith(prefix) && objectId.length === 0;
+      if (own || chain) out.push(key(h));
+    }
+    return out;
+  });
 }
 
-function destroyHandles(token: TokenManager, handles: readonly string[]): void {
-  if (handles.length === 0) return;
-  token.admin((session, lib) => {
-    for (const h of handles) lib.C_DestroyObject(session, Buffer.from(h, 'hex'));
+function destroyHandles(token: TokenManager, handles: readonly string[]): Promise<void> {
+  if (handles.length === 0) return Promise.resolve();
+  return token.admin(async (session, lib) => {
+    for (const h of handles) await lib.C_DestroyObject(session, Buffer.from(h, 'hex'));
   });
 }
 
 /**
- * Destroys every object of an identity in a safe order: private keys, public keys, certificates (own and chain),
- * metadata. Objects are found by CKA_ID (when set), by label, and through the index entry's handles.
+ * Destroys exactly the objects of one identity, in a safe order: private key, public key, certificates (own and
+ * chain), metadata. Keys are the ones with the identity's CKA_ID and label (or the index entry's handles); an
+ * object of another identity that shares only the label or only the CKA_ID is left alone.
  */
-function destroyIdentityObjects(token: TokenManager, id: string, ckaId: Buffer, entry: KeyEntry | undefined): number {
-  const byClass = (cls: number): string[] =>
-    token.admin((session, lib) => {
-      const found = new Set<string>();
-      if (ckaId.length > 0) {
-        for (const h of findObjects(lib, session, [
+async function destroyIdentityObjects(
+  token: TokenManager,
+  id: string,
+  ckaId: Buffer,
+  entry: KeyEntry | undefined,
+): Promise<number> {
+  const byClass = (cls: number): Promise<string[]> =>
+    token.admin(async (session, lib) =>
+      (
+        await lib.findObjects(session, [
           { type: pkcs11.CKA_CLASS, value: cls },
-          { type: pkcs11.CKA_ID, value: ckaId },
-        ]))
-          found.add(key(h));
-      }
-      for (const h of findObjects(lib, session, [
-        { type: pkcs11.CKA_CLASS, value: cls },
-        { type: pkcs11.CKA_LABEL, value: id },
-      ]))
-        found.add(key(h));
-      return [...found];
-    });
-  const privateKeys = new Set(byClass(pkcs11.CKO_PRIVATE_KEY));
+          ...(ckaId.length > 0 ? [{ type: pkcs11.CKA_ID, value: ckaId }] : []),
+          { type: pkcs11.CKA_LABEL, value: id },
+        ])
+      ).map(key),
+    );
+  const privateKeys = new Set(await byClass(pkcs11.CKO_PRIVATE_KEY));
   if (entry) privateKeys.add(key(entry.privateKey));
-  const publicKeys = new Set(byClass(pkcs11.CKO_PUBLIC_KEY));
+  const publicKeys = new Set(await byClass(pkcs11.CKO_PUBLIC_KEY));
   if (entry?.publicKeyHandle) publicKeys.add(key(entry.publicKeyHandle));
-  const certificates = new Set(certificateObjects(token, id, ckaId));
+  const certificates = new Set(await certificateObjects(token, id, ckaId));
   if (entry?.certificateHandle) certificates.add(key(entry.certificateHandle));
-  const metadata = token.admin((session, lib) =>
-    findObjects(lib, session, [
-      { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_DATA },
-      { type: pkcs11.CKA_APPLICATION, value: METADATA_APPLICATION },
-      { type: pkcs11.CKA_LABEL, value: id },
-    ]).map(key),
+  const metadata = await token.admin(async (session, lib) =>
+    (
+      await lib.findObjects(session, [
+        { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_DATA },
+        { type: pkcs11.CKA_APPLICATION, value: METADATA_APPLICATION },
+        { type: pkcs11.CKA_LABEL, value: id },
+      ])
+    ).map(key),
   );
   const ordered = [...privateKeys, ...publicKeys, ...certificates, ...metadata];
-  destroyHandles(token, ordered);
+  await destroyHandles(token, ordered);
   return ordered.length;
 }
 

@@ -3,8 +3,9 @@ import * as pkcs11 from 'pkcs11js';
 import type { KeySpec, KeyType, Sm2Profile } from '../crypto/algorithms';
 import { curveOfParams, ecParamsFor, ecSpki, rsaSpki } from '../crypto/keys';
 import { certificateSignatureValid } from '../crypto/x509Signature';
-import { findObjects, getAttributes, readBool, readUlong } from './attributes';
-import { DEFAULT_METADATA, METADATA_APPLICATION, parseMetadata, type CertificateMetadata } from './metadata';
+import { readBool, readUlong } from './attributes';
+import { parseMetadata, type CertificateMetadata } from './metadata';
+import type { RawObject, RawObjects } from './objectReader';
 
 /** One signing identity on a token: a private key, its public key, and (unless PENDING) its certificate. */
 export interface KeyEntry {
@@ -31,6 +32,12 @@ export interface KeyEntry {
   readonly chain: readonly Buffer[];
   readonly isCA: boolean;
   readonly metadata: CertificateMetadata;
+  /**
+   * Why this identity refuses private-key use although it is on the token: its lifecycle metadata is missing,
+   * damaged or duplicated, or its label or CKA_ID is ambiguous. Fail closed: an operator must repair it
+   * (`p11bridge certs status ID ACTIVE` writes one fresh metadata object).
+   */
+  readonly problem: string | undefined;
 }
 
 /** A private key the index refused or flagged (extractable or not sensitive). */
@@ -43,90 +50,85 @@ export interface InsecureKey {
 export interface IndexResult {
   entries: Map<string, KeyEntry>;
   insecure: InsecureKey[];
-  /** Certificates without a private key on this token (chain material). */
-  chainCertificates: X509Certificate[];
-  /** Objects skipped because they could not be read (for the log). */
+  /** Objects skipped (unreadable, unparsable, unsupported) and ambiguities found, for the log. */
   skipped: string[];
 }
 
 const text = (b: Buffer | undefined): string => (b ? b.toString('utf8') : '');
+const hex = (b: Buffer | undefined): string => (b ? b.toString('hex') : '');
+
+interface CertRecord {
+  handle: Buffer;
+  label: string;
+  ckaId: Buffer;
+  x509: X509Certificate;
+}
+
+/** Groups records by a key; the empty key is not grouped (objects without a label or CKA_ID). */
+function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    if (k === '') continue;
+    const list = out.get(k);
+    if (list) list.push(item);
+    else out.set(k, [item]);
+  }
+  return out;
+}
 
 /**
- * Reads every certificate, private key, public key and metadata object of the token and links them by
- * CKA_ID. Synchronous PKCS#11 calls on the JS thread: run at start and after a token change, never per request.
+ * Builds the key index from the token's raw objects (objectReader.ts): links private keys, public keys,
+ * certificates and lifecycle metadata by CKA_ID and label. Pure: no token call. Fail closed: an identity whose
+ * metadata is missing, damaged or duplicated, or whose label or CKA_ID is shared with another key, is indexed with
+ * a `problem` and refuses private-key use; it is never resolved by object order.
  * With an SM2 HSM profile, keys of its vendor key type are SM2 keys (EC keys on sm2p256v1 are SM2 keys anyway).
  */
-export function buildIndex(
-  lib: pkcs11.PKCS11,
-  session: pkcs11.Handle,
-  opts: { refuseInsecure: boolean; sm2?: Sm2Profile },
-): IndexResult {
-  const skipped: string[] = [];
-  const certs = findObjects(lib, session, [
-    { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_CERTIFICATE },
-    { type: pkcs11.CKA_CERTIFICATE_TYPE, value: pkcs11.CKC_X_509 },
-  ]).flatMap((h) => {
-    const a = getAttributes(lib, session, h, [pkcs11.CKA_LABEL, pkcs11.CKA_ID, pkcs11.CKA_VALUE]);
-    const der = a.get(pkcs11.CKA_VALUE);
+export function buildIndex(raw: RawObjects, opts: { refuseInsecure: boolean; sm2?: Sm2Profile }): IndexResult {
+  const skipped = [...raw.unreadable];
+  const certs: CertRecord[] = raw.certificates.flatMap((o) => {
+    const label = text(o.attrs[pkcs11.CKA_LABEL]);
     try {
+      const der = o.attrs[pkcs11.CKA_VALUE];
       if (!der || der.length === 0) throw new Error('empty');
       return [
-        {
-          handle: h,
-          label: text(a.get(pkcs11.CKA_LABEL)),
-          ckaId: a.get(pkcs11.CKA_ID) ?? Buffer.alloc(0),
-          x509: new X509Certificate(der),
-        },
+        { handle: o.handle, label, ckaId: o.attrs[pkcs11.CKA_ID] ?? Buffer.alloc(0), x509: new X509Certificate(der) },
       ];
     } catch {
       // SoftHSM2 2.6.1 leaves an empty certificate object behind a failed C_CreateObject (facts §3).
-      skipped.push(`certificate object "${text(a.get(pkcs11.CKA_LABEL))}" has no parsable X.509 value`);
+      skipped.push(`certificate object "${label}" has no parsable X.509 value`);
       return [];
     }
   });
+  const certsById = groupBy(certs, (c) => hex(c.ckaId));
 
-  const metadata = new Map<string, { handle: pkcs11.Handle; value: CertificateMetadata }>();
-  for (const h of findObjects(lib, session, [
-    { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_DATA },
-    { type: pkcs11.CKA_APPLICATION, value: METADATA_APPLICATION },
-  ])) {
-    const a = getAttributes(lib, session, h, [pkcs11.CKA_LABEL, pkcs11.CKA_VALUE]);
-    const label = text(a.get(pkcs11.CKA_LABEL));
-    const value = parseMetadata(a.get(pkcs11.CKA_VALUE) ?? Buffer.alloc(0));
-    if (value) metadata.set(label, { handle: h, value });
-    else skipped.push(`metadata object "${label}" is not valid JSON metadata`);
-  }
-
-  const publicKeys = new Map<string, pkcs11.Handle>();
-  for (const h of findObjects(lib, session, [{ type: pkcs11.CKA_CLASS, value: pkcs11.CKO_PUBLIC_KEY }])) {
-    const a = getAttributes(lib, session, h, [pkcs11.CKA_ID]);
-    publicKeys.set((a.get(pkcs11.CKA_ID) ?? Buffer.alloc(0)).toString('hex'), h);
-  }
+  const metadataByLabel = groupBy(raw.metadata, (o) => text(o.attrs[pkcs11.CKA_LABEL]));
+  const publicById = groupBy(raw.publicKeys, (o) => hex(o.attrs[pkcs11.CKA_ID]));
+  const privateById = groupBy(raw.privateKeys, (o) => hex(o.attrs[pkcs11.CKA_ID]));
 
   const entries = new Map<string, KeyEntry>();
   const insecure: InsecureKey[] = [];
-  const linkedCerts = new Set<string>();
-  for (const h of findObjects(lib, session, [{ type: pkcs11.CKA_CLASS, value: pkcs11.CKO_PRIVATE_KEY }])) {
-    const a = getAttributes(lib, session, h, [
-      pkcs11.CKA_LABEL,
-      pkcs11.CKA_ID,
-      pkcs11.CKA_KEY_TYPE,
-      pkcs11.CKA_SENSITIVE,
-      pkcs11.CKA_EXTRACTABLE,
-      pkcs11.CKA_SIGN,
-      pkcs11.CKA_DECRYPT,
-    ]);
-    const label = text(a.get(pkcs11.CKA_LABEL));
-    const ckaId = a.get(pkcs11.CKA_ID) ?? Buffer.alloc(0);
-    const sensitive = readBool(a.get(pkcs11.CKA_SENSITIVE));
-    const extractable = readBool(a.get(pkcs11.CKA_EXTRACTABLE));
+  const chains = chainBuilder(certs.map((c) => c.x509));
+  for (const o of raw.privateKeys) {
+    const a = o.attrs;
+    const label = text(a[pkcs11.CKA_LABEL]);
+    const ckaId = a[pkcs11.CKA_ID] ?? Buffer.alloc(0);
+    const sensitive = readBool(a[pkcs11.CKA_SENSITIVE]);
+    const extractable = readBool(a[pkcs11.CKA_EXTRACTABLE]);
     if (!sensitive || extractable) {
       insecure.push({ label, sensitive, extractable });
       if (opts.refuseInsecure) continue;
     }
-    const ckk = readUlong(a.get(pkcs11.CKA_KEY_TYPE));
-    const pubHandle = publicKeys.get(ckaId.toString('hex'));
-    const cert = certs.find((c) => c.ckaId.equals(ckaId) && ckaId.length > 0);
+    const problems: string[] = [];
+    if (ckaId.length > 0 && (privateById.get(hex(ckaId))?.length ?? 0) > 1) {
+      problems.push(`${privateById.get(hex(ckaId))?.length} private keys share its CKA_ID`);
+    }
+    const ownCerts = ckaId.length > 0 ? (certsById.get(hex(ckaId)) ?? []) : [];
+    if (ownCerts.length > 1) problems.push(`${ownCerts.length} certificates share its CKA_ID`);
+    const cert = ownCerts[0];
+    const publicKeys = ckaId.length > 0 ? (publicById.get(hex(ckaId)) ?? []) : [];
+    const pub = publicKeys[0];
+    const ckk = readUlong(a[pkcs11.CKA_KEY_TYPE]);
     let keyType: KeyType;
     let spki: Buffer;
     let keySpec: KeySpec | undefined;
@@ -134,28 +136,23 @@ export function buildIndex(
     try {
       if (ckk === pkcs11.CKK_RSA) {
         keyType = 'RSA';
-        const k = getAttributes(lib, session, h, [pkcs11.CKA_MODULUS, pkcs11.CKA_PUBLIC_EXPONENT]);
-        const modulus = k.get(pkcs11.CKA_MODULUS) ?? Buffer.alloc(0);
+        const modulus = a[pkcs11.CKA_MODULUS] ?? Buffer.alloc(0);
         const bits = bitLength(modulus);
         keySpec = bits === 2048 ? 'RSA_2048' : bits === 3072 ? 'RSA_3072' : bits === 4096 ? 'RSA_4096' : undefined;
         signatureLength = Math.ceil(bits / 8);
-        spki = cert ? spkiOf(cert.x509) : rsaSpki(modulus, k.get(pkcs11.CKA_PUBLIC_EXPONENT) ?? Buffer.from([1, 0, 1]));
+        spki = cert ? spkiOf(cert.x509) : rsaSpki(modulus, a[pkcs11.CKA_PUBLIC_EXPONENT] ?? Buffer.from([1, 0, 1]));
       } else if (ckk === pkcs11.CKK_EC || ckk === opts.sm2?.keyType) {
         // A vendor SM2 key type implies the curve; some vendors do not even store CKA_EC_PARAMS on such keys.
-        const params =
-          ckk === pkcs11.CKK_EC
-            ? (getAttributes(lib, session, h, [pkcs11.CKA_EC_PARAMS]).get(pkcs11.CKA_EC_PARAMS) ?? Buffer.alloc(0))
-            : ecParamsFor('SM2');
+        const params = ckk === pkcs11.CKK_EC ? (a[pkcs11.CKA_EC_PARAMS] ?? Buffer.alloc(0)) : ecParamsFor('SM2');
         const curve = curveOfParams(params);
         keyType = curve === 'SM2' ? 'SM2' : 'EC';
         keySpec = curve === 'P-256' ? 'EC_P256' : curve === 'SM2' ? 'EC_SM2' : undefined;
         // Raw r‖s is 2 × 32 bytes (P-384: 2 × 48); a token that answers SM2 in DER needs room for 72.
         signatureLength = curve === 'P-384' ? 96 : curve === 'SM2' && opts.sm2?.signatureFormat === 'der' ? 72 : 64;
+        const point = pub?.attrs[pkcs11.CKA_EC_POINT];
         if (cert) spki = spkiOf(cert.x509);
-        else if (pubHandle) {
-          const p = getAttributes(lib, session, pubHandle, [pkcs11.CKA_EC_POINT]);
-          spki = ecSpki(params, p.get(pkcs11.CKA_EC_POINT) ?? Buffer.alloc(0));
-        } else throw new Error('EC key without certificate or public key object');
+        else if (point) spki = ecSpki(params, point);
+        else throw new Error('EC key without certificate or public key object');
       } else {
         skipped.push(`private key "${label}" has an unsupported key type 0x${ckk.toString(16)}`);
         continue;
@@ -169,54 +166,94 @@ export function buildIndex(
       skipped.push('a private key without CKA_LABEL and without a certificate is not addressable');
       continue;
     }
-    if (cert) linkedCerts.add(cert.handle.toString('hex'));
-    const meta = metadata.get(id);
-    const isCA = cert?.x509.ca ?? false;
+    const meta = metadataByLabel.get(id) ?? [];
+    let metadata: CertificateMetadata;
+    if (meta.length === 1) {
+      const parsed = parseMetadata((meta[0] as RawObject).attrs[pkcs11.CKA_VALUE] ?? Buffer.alloc(0));
+      if (parsed) metadata = parsed;
+      else {
+        problems.push('its lifecycle metadata object is damaged');
+        metadata = { status: cert ? 'INACTIVE' : 'PENDING' };
+      }
+    } else if (meta.length > 1) {
+      problems.push(`${meta.length} lifecycle metadata objects carry its label`);
+      metadata = { status: cert ? 'INACTIVE' : 'PENDING' };
+    } else if (cert) {
+      problems.push('it has no lifecycle metadata object');
+      metadata = { status: 'INACTIVE' };
+    } else {
+      // A key pair without a certificate and without metadata is a PENDING identity (no certificate to use yet).
+      metadata = { status: 'PENDING' };
+    }
+    const previous = entries.get(id);
+    if (previous) {
+      // Two keys answer to one identifier: neither is served, whatever order the token listed them in.
+      const why = `more than one private key answers to identifier "${id}"`;
+      entries.set(id, { ...previous, problem: why });
+      skipped.push(why);
+      continue;
+    }
     entries.set(id, {
       id,
       ckaId,
       keyType,
       keySpec,
-      privateKey: h,
-      publicKeyHandle: pubHandle,
+      privateKey: o.handle,
+      publicKeyHandle: pub?.handle,
       certificateHandle: cert?.handle,
-      metadataHandle: meta?.handle,
+      metadataHandle: meta[0]?.handle,
       publicKey: createPublicKey({ key: spki, format: 'der', type: 'spki' }),
       spki,
       signatureLength,
-      canSign: readBool(a.get(pkcs11.CKA_SIGN)),
-      canDecrypt: readBool(a.get(pkcs11.CKA_DECRYPT)),
+      canSign: readBool(a[pkcs11.CKA_SIGN]),
+      canDecrypt: readBool(a[pkcs11.CKA_DECRYPT]),
       sensitive,
       extractable,
       certificate: cert?.x509,
-      chain: [],
-      isCA,
-      metadata: meta?.value ?? (cert ? DEFAULT_METADATA : { status: 'PENDING' }),
+      chain: cert ? chains(cert.x509) : [],
+      isCA: cert?.x509.ca ?? false,
+      metadata,
+      problem: problems.length > 0 ? problems.join('; ') : undefined,
     });
   }
-  const all = certs.map((c) => c.x509);
-  for (const [id, e] of entries) {
-    if (e.certificate) entries.set(id, { ...e, chain: buildChain(e.certificate, all) });
-  }
-  const chainCertificates = certs.filter((c) => !linkedCerts.has(c.handle.toString('hex'))).map((c) => c.x509);
-  return { entries, insecure, chainCertificates, skipped };
+  for (const e of entries.values()) if (e.problem) skipped.push(`identity "${e.id}" refused: ${e.problem}`);
+  return { entries, insecure, skipped };
 }
 
-/** Walks issuer links among the token's certificates (nearest issuer first; stops at a self-signed root or a loop). */
-export function buildChain(leaf: X509Certificate, pool: readonly X509Certificate[]): Buffer[] {
-  const chain: Buffer[] = [];
-  const seen = new Set<string>([leaf.fingerprint256]);
-  let current = leaf;
-  while (current.issuer !== current.subject) {
-    const issuer = pool.find(
-      (c) => !seen.has(c.fingerprint256) && current.checkIssued(c) && certificateSignatureValid(current, c.publicKey),
-    );
-    if (!issuer) break;
-    chain.push(issuer.raw);
-    seen.add(issuer.fingerprint256);
-    current = issuer;
+/**
+ * Issuer chains among a set of certificates, linear in their number: issuers are looked up by subject name (not
+ * by scanning), each certificate's chain is computed once and shared by every leaf below it.
+ */
+export function chainBuilder(pool: readonly X509Certificate[]): (leaf: X509Certificate) => Buffer[] {
+  const bySubject = new Map<string, X509Certificate[]>();
+  for (const c of pool) {
+    const list = bySubject.get(c.subject);
+    if (list) list.push(c);
+    else bySubject.set(c.subject, [c]);
   }
-  return chain;
+  const memo = new Map<string, Buffer[]>();
+  const chainOf = (cert: X509Certificate, seen: Set<string>): Buffer[] => {
+    const cached = memo.get(cert.fingerprint256);
+    if (cached) return cached;
+    let chain: Buffer[] = [];
+    if (cert.issuer !== cert.subject) {
+      const issuer = (bySubject.get(cert.issuer) ?? []).find(
+        (c) => !seen.has(c.fingerprint256) && cert.checkIssued(c) && certificateSignatureValid(cert, c.publicKey),
+      );
+      if (issuer) {
+        seen.add(issuer.fingerprint256);
+        chain = [issuer.raw, ...chainOf(issuer, seen)];
+      }
+    }
+    memo.set(cert.fingerprint256, chain);
+    return chain;
+  };
+  return (leaf) => chainOf(leaf, new Set([leaf.fingerprint256]));
+}
+
+/** Walks issuer links among certificates (nearest issuer first; stops at a self-signed root or a loop). */
+export function buildChain(leaf: X509Certificate, pool: readonly X509Certificate[]): Buffer[] {
+  return chainBuilder(pool)(leaf);
 }
 
 function spkiOf(x: X509Certificate): Buffer {

@@ -25,10 +25,10 @@ const metadataSchema = z.object({
 
 export type CertificateMetadata = z.infer<typeof metadataSchema>;
 
-/** Metadata of a certificate that has no data object: an imported or demo certificate is ACTIVE. */
-export const DEFAULT_METADATA: CertificateMetadata = Object.freeze({ status: 'ACTIVE' });
-
-/** Parses a data object's value; a damaged value falls back to the defaults (and the caller logs it). */
+/**
+ * Parses a data object's value; undefined when it is damaged (the index then refuses the identity: fail closed,
+ * src/token/keyIndex.ts).
+ */
 export function parseMetadata(value: Buffer): CertificateMetadata | undefined {
   try {
     const r = metadataSchema.safeParse(JSON.parse(value.toString('utf8')));

@@ -5,7 +5,6 @@ import { ecParamsFor, ecSpki, rsaSpki } from '../crypto/keys';
 import type { KeySpecRow } from '../crypto/algorithms';
 import { keyGenerationMechanism } from '../crypto/sm2Plan';
 import { ApiError } from '../errors/apiError';
-import { findObjects, getAttributes } from './attributes';
 import { METADATA_APPLICATION, serializeMetadata, type CertificateMetadata } from './metadata';
 import type { TokenManager } from './tokenManager';
 
@@ -67,9 +66,9 @@ export async function generateKeyPair(
     { type: pkcs11.CKA_DERIVE, value: false },
   ];
   return token.withSession(async (session, lib) => {
-    const keys = await lib.C_GenerateKeyPairAsync(session, { mechanism }, pub, priv);
+    const keys = await lib.C_GenerateKeyPair(session, { mechanism }, pub, priv);
     if (spec.keyType === 'RSA') {
-      const a = getAttributes(lib, session, keys.publicKey, [pkcs11.CKA_MODULUS, pkcs11.CKA_PUBLIC_EXPONENT]);
+      const a = await lib.getAttributes(session, keys.publicKey, [pkcs11.CKA_MODULUS, pkcs11.CKA_PUBLIC_EXPONENT]);
       return {
         spki: rsaSpki(
           a.get(pkcs11.CKA_MODULUS) ?? Buffer.alloc(0),
@@ -79,10 +78,10 @@ export async function generateKeyPair(
     }
     if (profile) {
       // The vendor key type implies sm2p256v1; not every vendor stores CKA_EC_PARAMS on it.
-      const point = getAttributes(lib, session, keys.publicKey, [pkcs11.CKA_EC_POINT]).get(pkcs11.CKA_EC_POINT);
+      const point = (await lib.getAttributes(session, keys.publicKey, [pkcs11.CKA_EC_POINT])).get(pkcs11.CKA_EC_POINT);
       return { spki: ecSpki(ecParamsFor('SM2'), point ?? Buffer.alloc(0)) };
     }
-    const a = getAttributes(lib, session, keys.publicKey, [pkcs11.CKA_EC_PARAMS, pkcs11.CKA_EC_POINT]);
+    const a = await lib.getAttributes(session, keys.publicKey, [pkcs11.CKA_EC_PARAMS, pkcs11.CKA_EC_POINT]);
     return {
       spki: ecSpki(a.get(pkcs11.CKA_EC_PARAMS) ?? Buffer.alloc(0), a.get(pkcs11.CKA_EC_POINT) ?? Buffer.alloc(0)),
     };
@@ -93,13 +92,13 @@ export async function generateKeyPair(
  * Stores an X.509 certificate object linked to its key by CKA_ID. The template is complete before the call:
  * a failed C_CreateObject leaves an empty certificate object behind in SoftHSM2 2.6.1 (facts §3).
  */
-export function storeCertificate(token: TokenManager, label: string, ckaId: Buffer, der: Buffer): void {
+export async function storeCertificate(token: TokenManager, label: string, ckaId: Buffer, der: Buffer): Promise<void> {
   const cert = AsnConvert.parse(der, Certificate);
   const subject = Buffer.from(AsnConvert.serialize(cert.tbsCertificate.subject));
   const issuer = Buffer.from(AsnConvert.serialize(cert.tbsCertificate.issuer));
   const serial = derInteger(Buffer.from(cert.tbsCertificate.serialNumber));
-  token.admin((session, lib) => {
-    lib.C_CreateObject(session, [
+  await token.admin(async (session, lib) => {
+    await lib.C_CreateObject(session, [
       { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_CERTIFICATE },
       { type: pkcs11.CKA_CERTIFICATE_TYPE, value: pkcs11.CKC_X_509 },
       { type: pkcs11.CKA_TOKEN, value: true },
@@ -117,17 +116,17 @@ export function storeCertificate(token: TokenManager, label: string, ckaId: Buff
 /**
  * Writes the metadata data object of an identifier. SoftHSM2 2.6.1 refuses C_SetAttributeValue on a data
  * object's CKA_VALUE (CKR_ATTRIBUTE_READ_ONLY), so a change is a new object followed by the old one's
- * destruction: created first, because an identity without metadata would read as ACTIVE (DEFAULT_METADATA)
- * to any daemon indexing in between, while two objects for a moment only risk the previous state.
+ * destruction: created first, so that the identity always has metadata (an identity without any is refused),
+ * and a daemon indexing in between sees two objects for a moment (refused as ambiguous, never resolved by order).
  */
-export function storeMetadata(token: TokenManager, label: string, metadata: CertificateMetadata): void {
-  token.admin((session, lib) => {
-    const previous = findObjects(lib, session, [
+export async function storeMetadata(token: TokenManager, label: string, metadata: CertificateMetadata): Promise<void> {
+  await token.admin(async (session, lib) => {
+    const previous = await lib.findObjects(session, [
       { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_DATA },
       { type: pkcs11.CKA_APPLICATION, value: METADATA_APPLICATION },
       { type: pkcs11.CKA_LABEL, value: label },
     ]);
-    lib.C_CreateObject(session, [
+    await lib.C_CreateObject(session, [
       { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_DATA },
       { type: pkcs11.CKA_TOKEN, value: true },
       // Private: only a logged-in application reads or changes a certificate's lifecycle state.
@@ -136,7 +135,7 @@ export function storeMetadata(token: TokenManager, label: string, metadata: Cert
       { type: pkcs11.CKA_LABEL, value: label },
       { type: pkcs11.CKA_VALUE, value: serializeMetadata(metadata) },
     ]);
-    for (const h of previous) lib.C_DestroyObject(session, h);
+    for (const h of previous) await lib.C_DestroyObject(session, h);
   });
 }
 
@@ -150,14 +149,18 @@ function derInteger(content: Buffer): Buffer {
 export function privateKeyAttributes(
   token: TokenManager,
   ckaId: Buffer,
-): { sensitive: boolean; extractable: boolean; alwaysSensitive: boolean; neverExtractable: boolean } | undefined {
-  return token.admin((session, lib) => {
-    const h = findObjects(lib, session, [
-      { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_PRIVATE_KEY },
-      { type: pkcs11.CKA_ID, value: ckaId },
-    ])[0];
+): Promise<
+  { sensitive: boolean; extractable: boolean; alwaysSensitive: boolean; neverExtractable: boolean } | undefined
+> {
+  return token.admin(async (session, lib) => {
+    const h = (
+      await lib.findObjects(session, [
+        { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_PRIVATE_KEY },
+        { type: pkcs11.CKA_ID, value: ckaId },
+      ])
+    )[0];
     if (!h) return undefined;
-    const a = getAttributes(lib, session, h, [
+    const a = await lib.getAttributes(session, h, [
       pkcs11.CKA_SENSITIVE,
       pkcs11.CKA_EXTRACTABLE,
       pkcs11.CKA_ALWAYS_SENSITIVE,

@@ -21,7 +21,8 @@ export function probeDecryption(
       [
         { type: pkcs11.CKA_TOKEN, value: false },
         { type: pkcs11.CKA_ENCRYPT, value: true },
-        { type: pkcs11.CKA_MODULUS_BITS, value: 1024 },
+        // RSA-2048: FIPS-mode HSMs refuse to generate RSA-1024.
+        { type: pkcs11.CKA_MODULUS_BITS, value: 2048 },
         { type: pkcs11.CKA_PUBLIC_EXPONENT, value: Buffer.from([1, 0, 1]) },
       ],
       [
@@ -37,9 +38,9 @@ export function probeDecryption(
         const mechanism = { mechanism: m.mechanism, parameter: m.parameter as pkcs11.IParams };
         try {
           lib.C_EncryptInit(session, mechanism, keys.publicKey);
-          const ct = lib.C_Encrypt(session, plain, Buffer.alloc(128));
+          const ct = lib.C_Encrypt(session, plain, Buffer.alloc(256));
           lib.C_DecryptInit(session, mechanism, keys.privateKey);
-          return lib.C_Decrypt(session, ct, Buffer.alloc(128)).equals(plain);
+          return lib.C_Decrypt(session, ct, Buffer.alloc(256)).equals(plain);
         } catch {
           return false;
         }

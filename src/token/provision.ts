@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { certificateSigningAlgorithm, keySpecRow, type KeySpec } from '../crypto/algorithms';
 import { SM2_DEFAULT_USER_ID } from '../crypto/sm2';
 import { buildCertificate, type SignatureAlgorithmName } from '../crypto/x509Builder';
-import { generateKeyPair, storeCertificate } from './objects';
+import { generateKeyPair, storeCertificate, storeMetadata } from './objects';
 import type { TokenManager } from './tokenManager';
 
 /** The key set of a demo token: a CA and one signing key per spec, each with a certificate from the CA. */
@@ -11,6 +11,23 @@ export const DEMO_SIGNING_SPECS: readonly KeySpec[] = ['RSA_2048', 'EC_P256'];
 export interface ProvisionedIdentity {
   readonly id: string;
   readonly keySpec: KeySpec;
+}
+
+/**
+ * Stores an issued certificate for a key pair and its lifecycle metadata (ACTIVE): every identity on the token has
+ * exactly one metadata object, or the index refuses it (fail closed).
+ */
+export async function storeActiveIdentity(
+  token: TokenManager,
+  id: string,
+  ckaId: Buffer,
+  der: Buffer,
+  keySpec: KeySpec,
+  now: Date = new Date(),
+): Promise<void> {
+  await storeCertificate(token, id, ckaId, der);
+  const at = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  await storeMetadata(token, id, { status: 'ACTIVE', keySpec, createdAt: at, updatedAt: at });
 }
 
 /** The X.509 signature algorithm a CA key of this type writes into certificates. */
@@ -48,7 +65,7 @@ export async function provisionDemo(
   const caId = opts.ids?.ca ?? randomUUID();
   const caCkaId = randomBytes(16);
   const caKey = await generateKeyPair(token, caSpec, caId, caCkaId, 'sign');
-  token.refreshIndex();
+  await token.refreshIndex();
   const caSubject = `CN=${org} CA,O=${org},C=CN`;
   const caDer = await buildCertificate({
     subject: caSubject,
@@ -64,7 +81,7 @@ export async function provisionDemo(
     signatureAlgorithm: x509AlgorithmFor('EC'),
     signer: tokenSigner(token, caId, 'EC'),
   });
-  storeCertificate(token, caId, caCkaId, caDer);
+  await storeActiveIdentity(token, caId, caCkaId, caDer, 'EC_P256', now);
 
   const leaves: ProvisionedIdentity[] = [];
   for (const [i, keySpec] of DEMO_SIGNING_SPECS.entries()) {
@@ -87,10 +104,10 @@ export async function provisionDemo(
       signatureAlgorithm: x509AlgorithmFor('EC'),
       signer: tokenSigner(token, caId, 'EC'),
     });
-    storeCertificate(token, id, ckaId, der);
+    await storeActiveIdentity(token, id, ckaId, der, keySpec, now);
     leaves.push({ id, keySpec });
   }
-  token.refreshIndex();
+  await token.refreshIndex();
   return { ca: { id: caId, keySpec: 'EC_P256' }, leaves };
 }
 

@@ -1,17 +1,18 @@
-import { ApiError } from '../errors/apiError';
+import { TokenFault } from './faults';
 
 /** What the pool needs to make and dispose of a resource (a PKCS#11 session in production). */
 export interface PoolFactory<T> {
-  create(): T;
-  destroy(item: T): void;
+  create(): T | Promise<T>;
+  /** Called synchronously; an asynchronous close is not waited for (its failure means the resource is gone). */
+  destroy(item: T): void | Promise<void>;
 }
 
 export interface PoolOptions {
   /** Most resources alive at once. */
   size: number;
-  /** Most borrowers allowed to wait; one more is refused at once with Throttling.User. */
+  /** Most borrowers allowed to wait; one more is refused at once (a `busy` fault). */
   maxWaiting: number;
-  /** Longest wait before a borrower is refused with Throttling.User. */
+  /** Longest wait before a borrower is refused (a `busy` fault). */
   acquireTimeoutMs: number;
 }
 
@@ -33,6 +34,7 @@ export class Pool<T> {
   readonly #waiters: Waiter<T>[] = [];
   readonly #busy = new Set<T>();
   #live = 0;
+  #quarantined = 0;
   #closed = false;
 
   constructor(factory: PoolFactory<T>, opts: PoolOptions) {
@@ -55,19 +57,13 @@ export class Pool<T> {
 
   /** Borrows a resource; resolves at once when one is idle or can be created. */
   acquire(): Promise<T> {
-    if (this.#closed) return Promise.reject(new ApiError('ServiceUnavailable'));
+    if (this.#closed) return Promise.reject(closedFault());
     const idle = this.#idle.pop();
     if (idle !== undefined) {
       this.#busy.add(idle);
       return Promise.resolve(idle);
     }
-    if (this.#live < this.#opts.size) {
-      try {
-        return Promise.resolve(this.#createBusy());
-      } catch (e) {
-        return Promise.reject(e);
-      }
-    }
+    if (this.#live < this.#opts.size) return this.#createBusy();
     if (this.#waiters.length >= this.#opts.maxWaiting) {
       return Promise.reject(throttled());
     }
@@ -110,11 +106,29 @@ export class Pool<T> {
     const waiter = this.#waiters.shift();
     if (!waiter) return;
     clearTimeout(waiter.timer);
-    try {
-      waiter.resolve(this.#createBusy());
-    } catch (e) {
-      waiter.reject(e as Error);
-    }
+    this.#createBusy().then(waiter.resolve, waiter.reject);
+  }
+
+  /**
+   * Takes a lent resource out of service until `settled` (a call still running on it past its deadline), then
+   * destroys it. It keeps its place in `live` meanwhile, so the pool never has more resources than `size`.
+   */
+  quarantine(item: T, settled: Promise<void>): void {
+    if (!this.#busy.delete(item)) return;
+    this.#quarantined++;
+    void settled.finally(() => {
+      this.#quarantined--;
+      this.#destroy(item);
+      const waiter = this.#closed ? undefined : this.#waiters.shift();
+      if (!waiter) return;
+      clearTimeout(waiter.timer);
+      this.#createBusy().then(waiter.resolve, waiter.reject);
+    });
+  }
+
+  /** Resources out of service until a late call on them returns. */
+  get quarantined(): number {
+    return this.#quarantined;
   }
 
   /** Destroys every idle resource (lent ones are destroyed when they come back) and rejects waiters. */
@@ -133,18 +147,24 @@ export class Pool<T> {
   /** Stops lending; idle resources are destroyed now, lent ones when released. */
   close(): void {
     this.#closed = true;
-    this.rejectWaiters(new ApiError('ServiceUnavailable'));
+    this.rejectWaiters(closedFault());
     this.drainIdle();
   }
 
-  /** Reopens a closed pool (after a module re-initialisation). */
-  reopen(): void {
-    this.#closed = false;
-  }
-
-  #createBusy(): T {
-    const item = this.#factory.create();
+  /** Reserves a place, then creates; a failed creation gives the place back. */
+  async #createBusy(): Promise<T> {
     this.#live++;
+    let item: T;
+    try {
+      item = await this.#factory.create();
+    } catch (e) {
+      this.#live--;
+      throw e;
+    }
+    if (this.#closed) {
+      this.#destroy(item);
+      throw closedFault();
+    }
     this.#busy.add(item);
     return item;
   }
@@ -152,13 +172,19 @@ export class Pool<T> {
   #destroy(item: T): void {
     this.#live--;
     try {
-      this.#factory.destroy(item);
-    } catch {
+      const done = this.#factory.destroy(item);
       // A session that cannot be closed is already gone (for example after C_Finalize).
+      if (done instanceof Promise) done.catch(() => undefined);
+    } catch {
+      // As above, for a synchronous destroy.
     }
   }
 }
 
-function throttled(): ApiError {
-  return new ApiError('Throttling.User', undefined, { headers: { 'x-acs-retry-after': '100' } });
+function throttled(): TokenFault {
+  return new TokenFault('busy', 'every session of the token is busy');
+}
+
+function closedFault(): TokenFault {
+  return new TokenFault('unavailable', 'the session pool is closed');
 }

@@ -1,70 +1,101 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import * as pkcs11 from 'pkcs11js';
 import type { TokenConfig } from '../config/schema';
-import { resolveSecret, type Secret } from '../config/secret';
-import {
-  KEY_SPECS,
-  SIGNATURE_ALGORITHMS,
-  type EncryptionAlgorithm,
-  type KeySpec,
-  type KeySpecRow,
-  type SignatureAlgorithm,
-  type Sm2Profile,
-} from '../crypto/algorithms';
-import { encodeSignature, planSignature, tokenSupports, type SignSubject } from '../crypto/signPlan';
+import { resolveSecret } from '../config/secret';
+import type { EncryptionAlgorithm, KeySpecRow, SignatureAlgorithm, Sm2Profile } from '../crypto/algorithms';
+import { encodeSignature, planSignature, type SignSubject } from '../crypto/signPlan';
 import { SM2_DEFAULT_USER_ID, sm2PublicPointOfSpki } from '../crypto/sm2';
 import { ApiError } from '../errors/apiError';
 import type { Logger } from '../observability/logger';
-import { ckrName, ckrOf, classify, isAlreadyLoggedIn, toApiError } from './ckr';
-import { buildIndex, type KeyEntry } from './keyIndex';
-import { Pkcs11Module } from './module';
-import { probeDecryption } from './probe';
+import { capabilitiesOf, NO_CAPABILITIES, type ProbeResult, type TokenCapabilities } from './capabilities';
+import { ckrName, ckrOf, classify, describeFault, isAlreadyLoggedIn, toApiError } from './ckr';
+import { isTokenFault, TokenFault } from './faults';
+import { KeyDirectory } from './keyDirectory';
+import type { KeyEntry } from './keyIndex';
+import { LocalLoginGate, pinFingerprint, type LoginGate } from './loginGate';
+import { Pkcs11Module, type ModuleMember } from './module';
+import { RemoteLib } from './remoteLib';
 import { Pool } from './sessionPool';
-import { probeSm2 } from './sm2Probe';
+import { leftOperationActive } from './thread/pkcs11Thread';
+import { Pkcs11Executor } from './thread/executor';
 
-export type TokenState = 'closed' | 'opening' | 'ready' | 'recovering' | 'failed';
-
-/** What the capability probe found on this token. */
-export interface TokenCapabilities {
-  /** Every mechanism the token lists. */
-  readonly mechanisms: ReadonlySet<number>;
-  /** API signature algorithms (table ids) the token can serve for some key type. */
-  readonly signatureAlgorithms: readonly SignatureAlgorithm['id'][];
-  /** Decryption algorithms a functional probe proved (a listed mechanism may still refuse parameters). */
-  readonly decryptionAlgorithms: readonly EncryptionAlgorithm['name'][];
-  /** Key specs the token can generate (KMS CreateCertificate); SM2 only when its HSM profile proved itself. */
-  readonly keySpecs: readonly KeySpec[];
-}
+export type { TokenCapabilities } from './capabilities';
 
 /**
- * Owns one token: its module reference, the login session, the session pool, the key index and recovery.
- * Private-key operations borrow a session (`withSession`) and always give it back or discard it.
+ * `ready`: serving. `recovering`: a rung of the ladder is running (re-login, module re-initialisation).
+ * `unavailable`: cannot serve until something changes (`reason` says what: a hang, a refused PIN, a missing token).
  */
-export class TokenManager {
+export type TokenState = 'closed' | 'opening' | 'ready' | 'recovering' | 'unavailable' | 'failed';
+
+/** What the token layer tells /readyz (from state: no token call). */
+export interface TokenHealth {
+  readonly state: TokenState;
+  readonly reason: string | undefined;
+  readonly since: number;
+}
+
+export interface TokenManagerOptions {
+  /** Where C_Login asks whether a PIN value may be tried (the cluster primary's gate in cluster mode). */
+  readonly loginGate?: LoginGate;
+  /** The last rung of the ladder (the daemon exits non-zero); default: log it. */
+  readonly onFatal?: (reason: string) => void;
+}
+
+const SESSION_FLAGS = pkcs11.CKF_SERIAL_SESSION | pkcs11.CKF_RW_SESSION;
+/** A lookup miss re-reads the index in the background at most this often. */
+const MISS_REFRESH_MS = 1000;
+
+/**
+ * Owns one token: its threads, the admin (login) session, the session pool, the key directory, and the token's
+ * rungs of the recovery ladder (docs/hsm/README.md): session fault → discard the session; stale handle → re-read
+ * the index; lost login → log in again; refused PIN → unavailable until the operator acts; device fault → the
+ * module's coordinated re-initialisation; a call past its deadline → unavailable until the token answers again.
+ * Every PKCS#11 call runs in a PKCS#11 thread with a deadline (RemoteLib): the event loop never waits on the token.
+ */
+export class TokenManager implements ModuleMember {
   readonly config: TokenConfig;
   readonly #log: Logger;
+  readonly #gate: LoginGate;
+  readonly #onFatal: ((reason: string) => void) | undefined;
   #module: Pkcs11Module | undefined;
+  #executor: Pkcs11Executor | undefined;
+  #lib: RemoteLib | undefined;
   #slot: pkcs11.Handle | undefined;
-  #loginSession: pkcs11.Handle | undefined;
+  #adminSession: pkcs11.Handle | undefined;
+  #adminQueue: Promise<unknown> = Promise.resolve();
   #pool: Pool<pkcs11.Handle> | undefined;
-  #entries = new Map<string, KeyEntry>();
-  #caps: TokenCapabilities = { mechanisms: new Set(), signatureAlgorithms: [], decryptionAlgorithms: [], keySpecs: [] };
+  readonly #keys: KeyDirectory;
+  #caps: TokenCapabilities = NO_CAPABILITIES;
+  #probe: Promise<void> | undefined;
   #state: TokenState = 'closed';
+  #reason: string | undefined;
+  #since = Date.now();
   #inflight = 0;
-  #drainWaiters: Array<() => void> = [];
-  #recovery: Promise<void> | undefined;
-  #pin: Secret | undefined;
+  #pin: string | undefined;
+  #pinRefused: string | undefined;
+  #relogin: Promise<void> | undefined;
+  #watching = false;
   #tokenInfo: pkcs11.TokenInfo | undefined;
-  #lastRefresh = 0;
   #refreshTimer: NodeJS.Timeout | undefined;
+  /** Told after this process changed the token's objects: cluster workers pass it on to their siblings. */
+  onIndexChanged: ((id?: string) => void) | undefined;
 
-  constructor(config: TokenConfig, log: Logger) {
+  constructor(config: TokenConfig, log: Logger, opts: TokenManagerOptions = {}) {
     this.config = config;
     this.#log = log.child({ warehouseId: config.warehouseId, token: config.name });
+    this.#gate = opts.loginGate ?? new LocalLoginGate();
+    this.#onFatal = opts.onFatal;
+    this.#keys = new KeyDirectory(this.#log, () => this.#readIndex());
   }
 
+  get name(): string {
+    return this.config.name;
+  }
   get state(): TokenState {
     return this.#state;
+  }
+  get health(): TokenHealth {
+    return { state: this.#state, reason: this.#reason, since: this.#since };
   }
   get warehouseId(): number {
     return this.config.warehouseId;
@@ -83,92 +114,153 @@ export class TokenManager {
   get sm2UserId(): string {
     return this.config.sm2?.userId ?? SM2_DEFAULT_USER_ID;
   }
-  /** The underlying pkcs11js instance, for admin code that needs a raw call inside `withSession`. */
-  get lib(): pkcs11.PKCS11 {
-    if (!this.#module) throw new ApiError('ServiceUnavailable');
-    return this.#module.lib;
-  }
-  /** Sessions lent out and waiting borrowers (for metrics and tests). */
-  get poolStats(): { inUse: number; waiting: number; live: number } {
+  /** Sessions lent out, waiting borrowers, live and quarantined sessions (for metrics and tests). */
+  get poolStats(): { inUse: number; waiting: number; live: number; quarantined: number } {
     const p = this.#pool;
-    return p ? { inUse: p.inUse, waiting: p.waiting, live: p.live } : { inUse: 0, waiting: 0, live: 0 };
+    return p
+      ? { inUse: p.inUse, waiting: p.waiting, live: p.live, quarantined: p.quarantined }
+      : { inUse: 0, waiting: 0, live: 0, quarantined: 0 };
   }
 
-  /** Loads the module, finds the token, logs in, indexes keys and probes capabilities. */
-  async open(): Promise<void> {
-    this.#state = 'opening';
+  #setState(state: TokenState, reason?: string): void {
+    if (this.#state === state && this.#reason === reason) return;
+    this.#state = state;
+    this.#reason = reason;
+    this.#since = Date.now();
+  }
+
+  #deadlines(): { operationMs: number; keyGenerationMs: number } {
+    return this.config.timeouts;
+  }
+
+  /**
+   * Opens the token: module, threads, slot, login, index, then (in the background) the capability probe.
+   * A token not found at start (SoftHSM2 rewriting its file, a network HSM still connecting) is retried with
+   * backoff for `timeouts.startMs`. Resolves once the token serves, or rejects; with `tolerateUnavailable` a
+   * refused PIN does not reject: the token stays unavailable with the reason, waiting for the operator (a
+   * restart loop would try the PIN again and again and lock a real HSM's account).
+   */
+  async open(opts: { tolerateUnavailable?: boolean } = {}): Promise<void> {
+    this.#setState('opening');
+    this.#pin = resolveSecret(this.config.pin).reveal();
+    const r = this.config.recovery;
+    this.#module = Pkcs11Module.acquire(
+      this.config.module,
+      {
+        initializeMs: this.config.timeouts.initializeMs,
+        drainMs: r.drainMs,
+        initialDelayMs: r.initialDelayMs,
+        maxDelayMs: r.maxDelayMs,
+        maxRecoveries: r.maxRecoveries,
+        windowMs: r.windowMs,
+      },
+      this.#log,
+    );
+    if (this.#onFatal) this.#module.onFatal = this.#onFatal;
+    // One thread per pooled session, and one for the admin session (login, index, lifecycle writes, health).
+    this.#executor = new Pkcs11Executor(this.config.module, this.config.sessions.size + 1);
+    this.#lib = new RemoteLib(this.#executor, this.#deadlines());
+    const startedAt = Date.now();
+    let wait = r.initialDelayMs;
     try {
-      this.#pin = resolveSecret(this.config.pin);
-      this.#module = Pkcs11Module.acquire(this.config.module);
-      this.#connect();
-      this.#state = 'ready';
-      this.#startRefresh();
-    } catch (e) {
-      this.#state = 'failed';
-      this.#disconnect();
-      if (this.#module) {
-        this.#module.release();
-        this.#module = undefined;
+      await this.#module.initialize();
+      this.#module.join(this);
+      for (;;) {
+        try {
+          await this.#connect();
+          break;
+        } catch (e) {
+          if (this.#state === 'closed') throw e;
+          if (this.#pinRefused !== undefined || classify(e) === 'pin') {
+            if (opts.tolerateUnavailable) return;
+            throw new Error(`login to token "${this.#tokenName()}" failed: ${describeFault(e)}`);
+          }
+          if (Date.now() - startedAt >= this.config.timeouts.startMs) throw e;
+          this.#log.warn({ err: describeFault(e), retryInMs: wait }, 'token not ready at start; retrying');
+          await delay(wait);
+          wait = Math.min(Math.max(wait * 2, 1), r.maxDelayMs);
+          // A token created or rewritten after C_Initialize is only seen after a re-initialisation (facts §7).
+          if (isNotFound(e)) await this.#module.recover(e);
+          if (this.#state === 'ready') break;
+        }
       }
+      this.#startRefresh();
+      // At start the probe's result is waited for (off the request path: nothing is served yet), so that the
+      // first request already sees what the token can decrypt; after a re-initialisation it runs in the background.
+      await this.#probe;
+    } catch (e) {
+      this.#setState('failed', describeFault(e));
+      await this.#teardown();
       throw e;
     }
-  }
-
-  /** Everything after C_Initialize: slot, login session, login, pool, index, probe. Synchronous on purpose. */
-  #connect(): void {
-    const lib = this.lib;
-    this.#slot = this.#findSlot(lib);
-    this.#tokenInfo = lib.C_GetTokenInfo(this.#slot);
-    this.#loginSession = lib.C_OpenSession(this.#slot, pkcs11.CKF_SERIAL_SESSION | pkcs11.CKF_RW_SESSION);
-    try {
-      // The PIN goes to C_Login and nowhere else; CKR_USER_ALREADY_LOGGED_IN is success (login is per application).
-      lib.C_Login(this.#loginSession, pkcs11.CKU_USER, this.#pin?.reveal());
-    } catch (e) {
-      if (!isAlreadyLoggedIn(e)) {
-        const code = ckrOf(e);
-        throw new Error(
-          `login to token "${this.#tokenName()}" failed: ${code === undefined ? 'error' : ckrName(code)}`,
-        );
-      }
-    }
-    const slot = this.#slot;
-    this.#pool = new Pool<pkcs11.Handle>(
-      {
-        create: () => lib.C_OpenSession(slot, pkcs11.CKF_SERIAL_SESSION | pkcs11.CKF_RW_SESSION),
-        destroy: (s) => lib.C_CloseSession(s),
-      },
-      this.config.sessions,
-    );
-    const mechanisms = new Set(lib.C_GetMechanismList(this.#slot));
-    const profile = this.config.sm2;
-    const sm2 = profile ? probeSm2(lib, this.#slot, mechanisms, profile) : undefined;
-    for (const problem of sm2?.problems ?? []) {
-      this.#log.warn({ vendor: profile?.vendor, problem }, 'SM2 HSM profile: a role does not work on this token');
-    }
-    this.#caps = {
-      mechanisms,
-      signatureAlgorithms: [
-        ...SIGNATURE_ALGORITHMS.filter((a) => !a.vendorProfile && tokenSupports(a, mechanisms)).map((a) => a.id),
-        ...(sm2?.signatureAlgorithms ?? []),
-      ],
-      decryptionAlgorithms: [...probeDecryption(lib, this.#slot, mechanisms), ...(sm2?.decryptionAlgorithms ?? [])],
-      keySpecs: [
-        ...KEY_SPECS.filter((k) => k.generate && mechanisms.has(k.generate.mechanism)).map((k) => k.spec),
-        ...(sm2?.keySpecs ?? []),
-      ],
-    };
-    this.#reindex();
   }
 
   #tokenName(): string {
     return this.config.tokenLabel ?? `serial ${this.config.tokenSerial ?? '?'}`;
   }
 
-  #findSlot(lib: pkcs11.PKCS11): pkcs11.Handle {
-    for (const slot of lib.C_GetSlotList(true)) {
+  get #libOrFail(): RemoteLib {
+    if (!this.#lib) throw new TokenFault('closed', 'the token is not open');
+    return this.#lib;
+  }
+
+  /** Everything after C_Initialize: slot, admin session, login, pool, index; the probe follows in the background. */
+  async #connect(): Promise<void> {
+    const m = this.#module;
+    const lib = this.#libOrFail;
+    if (!m) throw new TokenFault('closed', 'the token is not open');
+    this.#slot = await this.#findSlot(m);
+    this.#tokenInfo = (await m.call('C_GetTokenInfo', [this.#slot])) as pkcs11.TokenInfo;
+    this.#adminSession = await lib.C_OpenSession(this.#slot, SESSION_FLAGS);
+    await this.#login(this.#adminSession);
+    const slot = this.#slot;
+    this.#pool = new Pool<pkcs11.Handle>(
+      {
+        create: () => lib.C_OpenSession(slot, SESSION_FLAGS),
+        destroy: (s) => lib.C_CloseSession(s),
+      },
+      this.config.sessions,
+    );
+    await this.#keys.refresh();
+    this.#setState('ready');
+    const mechanisms = (await m.call('C_GetMechanismList', [slot])) as number[];
+    this.#caps = capabilitiesOf(mechanisms, undefined);
+    this.#probe = this.#runProbe(slot, mechanisms);
+  }
+
+  /**
+   * The decryption and SM2 probes generate throwaway session keys (RSA-2048, never the RSA-1024 a FIPS-mode HSM
+   * refuses): seconds on some HSMs, so they run in a PKCS#11 thread after the token already serves signatures.
+   */
+  async #runProbe(slot: pkcs11.Handle, mechanisms: number[]): Promise<void> {
+    const executor = this.#executor;
+    if (!executor) return;
+    const profile = this.config.sm2;
+    try {
+      const result = (await executor.run(
+        { op: 'probe', slot, mechanisms, ...(profile ? { sm2: profile } : {}) },
+        this.config.timeouts.keyGenerationMs,
+      )) as ProbeResult;
+      for (const problem of result.sm2?.problems ?? []) {
+        this.#log.warn({ vendor: profile?.vendor, problem }, 'SM2 HSM profile: a role does not work on this token');
+      }
+      this.#caps = capabilitiesOf(mechanisms, result);
+    } catch (e) {
+      this.#log.warn({ err: describeFault(e) }, 'capability probe failed: decryption and SM2 are not offered');
+    }
+  }
+
+  /** Waits for the capability probe (decryption and SM2 capabilities are known after it). */
+  async probed(): Promise<void> {
+    await this.#probe;
+  }
+
+  async #findSlot(m: Pkcs11Module): Promise<pkcs11.Handle> {
+    const slots = (await m.call('C_GetSlotList', [true])) as pkcs11.Handle[];
+    for (const slot of slots) {
       let info: pkcs11.TokenInfo;
       try {
-        info = lib.C_GetTokenInfo(slot);
+        info = (await m.call('C_GetTokenInfo', [slot])) as pkcs11.TokenInfo;
       } catch {
         // A deleted SoftHSM2 token answers CKR_GENERAL_ERROR here (facts §7): skip it, keep scanning.
         continue;
@@ -177,90 +269,112 @@ export class TokenManager {
       if (this.config.tokenLabel !== undefined && info.label.trim() !== this.config.tokenLabel) continue;
       return slot;
     }
-    throw new Error(`token "${this.#tokenName()}" not found in module ${this.config.module}`);
+    throw new TokenNotFound(`token "${this.#tokenName()}" not found in module ${this.config.module}`);
   }
 
-  /** Rebuilds the key index from the token (synchronous PKCS#11 calls: not for the request path). */
-  #reindex(): void {
-    const lib = this.lib;
-    if (!this.#loginSession) throw new ApiError('ServiceUnavailable');
-    const result = buildIndex(lib, this.#loginSession, {
-      refuseInsecure: this.config.insecureKeys === 'refuse',
-      ...(this.config.sm2 ? { sm2: this.config.sm2 } : {}),
-    });
-    for (const k of result.insecure) {
-      this.#log.warn(
-        { key: k.label, sensitive: k.sensitive, extractable: k.extractable, policy: this.config.insecureKeys },
-        this.config.insecureKeys === 'refuse'
-          ? 'refusing a private key that is extractable or not sensitive: private keys never leave hardware'
-          : 'serving a private key that is extractable or not sensitive (insecureKeys: warn)',
-      );
+  /**
+   * C_Login, PIN-safe: a PIN value the token refused is never tried again (by any worker: the gate), and a refusal
+   * makes the token unavailable with the reason until the operator changes the PIN and reloads (SIGHUP).
+   * CKR_USER_ALREADY_LOGGED_IN is success (login is per application, not per session).
+   */
+  async #login(session: pkcs11.Handle): Promise<void> {
+    const lib = this.#libOrFail;
+    const fp = pinFingerprint(this.#pin);
+    if (!(await this.#gate.mayTry(this.config.name, fp))) {
+      this.#pinRefused ??= 'the token refused this PIN value before';
+      this.#setState('unavailable', `${this.#pinRefused}; fix the PIN and reload (SIGHUP)`);
+      throw new TokenFault('unavailable', this.#pinRefused);
     }
-    for (const s of result.skipped) this.#log.warn({ reason: s }, 'token object skipped');
-    this.#entries = result.entries;
-    this.#lastRefresh = Date.now();
-  }
-
-  /**
-   * Re-reads the index every `indexRefreshMs` while ready: lifecycle state lives on the token, and another daemon
-   * in front of it may change it. Synchronous PKCS#11 reads of a few objects: milliseconds, off the request path.
-   */
-  #startRefresh(): void {
-    const every = this.config.indexRefreshMs;
-    if (every <= 0 || this.#refreshTimer) return;
-    this.#refreshTimer = setInterval(() => {
-      if (this.#state !== 'ready' || Date.now() - this.#lastRefresh < every / 2) return;
-      try {
-        this.#reindex();
-      } catch (e) {
-        this.#log.warn({ err: describe(e) }, 'periodic index refresh failed');
+    try {
+      await lib.C_Login(session, pkcs11.CKU_USER, this.#pin);
+      this.#gate.report(this.config.name, fp, true);
+      this.#pinRefused = undefined;
+    } catch (e) {
+      if (isAlreadyLoggedIn(e)) {
+        this.#gate.report(this.config.name, fp, true);
+        return;
       }
-    }, every);
-    this.#refreshTimer.unref();
+      if (classify(e) === 'pin') {
+        this.#gate.report(this.config.name, fp, false);
+        this.#pinRefused = `the token refused the PIN (${describeFault(e)})`;
+        this.#setState('unavailable', `${this.#pinRefused}; fix the PIN and reload (SIGHUP)`);
+        this.#log.error(
+          { ckr: describeFault(e) },
+          'the token refused the PIN: not retried (an HSM locks the account); fix the PIN file, then reload (SIGHUP)',
+        );
+      } else {
+        // Not a verdict on the PIN (a device or session fault): the gate lets the next attempt try this value.
+        this.#gate.report(this.config.name, fp, true);
+      }
+      throw e;
+    }
   }
 
   /**
-   * Told after this process changed the token's objects (a lifecycle operation): in cluster mode the worker
-   * passes it on so the other workers re-read their index at once instead of within `indexRefreshMs`.
+   * Re-reads the PIN (SIGHUP): a token the PIN kept unavailable tries once more with a new value. Other tokens
+   * keep their login; the new PIN is used at their next login.
    */
-  onIndexChanged: (() => void) | undefined;
+  async reload(): Promise<void> {
+    if (this.#state === 'closed' || this.#state === 'failed') return;
+    try {
+      this.#pin = resolveSecret(this.config.pin).reveal();
+    } catch (e) {
+      this.#log.error({ err: (e as Error).message }, 'reload: the PIN could not be read; keeping the previous one');
+      return;
+    }
+    if (this.#state !== 'unavailable' || this.#pinRefused === undefined) return;
+    this.#log.info('reload: trying the token again with the PIN as configured now');
+    await this.reconnect();
+  }
 
-  /** Re-reads the key index now (after an admin change made through this process). */
-  refreshIndex(): void {
-    if (this.#state !== 'ready') throw new ApiError('ServiceUnavailable');
-    this.#reindex();
-    this.onIndexChanged?.();
+  /**
+   * Rebuilds the key directory from the token (a full read in a PKCS#11 thread). Called by lifecycle operations
+   * after they changed the token; sibling processes are told which identity changed.
+   */
+  async refreshIndex(changedId?: string): Promise<void> {
+    this.#assertServing();
+    await this.#keys.refresh();
+    this.onIndexChanged?.(changedId);
   }
 
   /** Re-reads the key index because another process changed the token (a sibling cluster worker). */
   syncIndex(): void {
     if (this.#state !== 'ready') return;
-    try {
-      this.#reindex();
-    } catch (e) {
-      this.#log.warn({ err: describe(e) }, 'index refresh failed');
-    }
+    this.#keys.refreshSoon();
+  }
+
+  async #readIndex(): Promise<Map<string, KeyEntry>> {
+    const raw = await this.admin((session, lib) => lib.readObjects(session));
+    return this.#keys.build(raw, {
+      refuseInsecure: this.config.insecureKeys === 'refuse',
+      ...(this.config.sm2 ? { sm2: this.config.sm2 } : {}),
+      insecurePolicy: this.config.insecureKeys,
+    });
+  }
+
+  /** Re-reads the index every `indexRefreshMs` while ready (another daemon may change lifecycle state). */
+  #startRefresh(): void {
+    const every = this.config.indexRefreshMs;
+    if (every <= 0 || this.#refreshTimer) return;
+    this.#refreshTimer = setInterval(() => {
+      if (this.#state === 'ready' && this.#keys.age() >= every / 2) this.#keys.refreshSoon();
+    }, every);
+    this.#refreshTimer.unref();
   }
 
   /** Every entry on this token. */
   entries(): KeyEntry[] {
-    return [...this.#entries.values()];
+    return this.#keys.entries();
   }
 
   /**
-   * The entry for an identifier. An unknown identifier re-reads the index at most once a second, so that a
-   * certificate created by another daemon or the CLI on the same token is found without a restart.
+   * The entry for an identifier, from memory. An unknown identifier schedules a background re-read at most once a
+   * second (a certificate created by another daemon is found shortly after), never a read on the request path.
    */
   lookup(id: string): KeyEntry | undefined {
-    const hit = this.#entries.get(id);
-    if (hit || this.#state !== 'ready') return hit;
-    if (Date.now() - this.#lastRefresh < 1000) return undefined;
-    try {
-      this.#reindex();
-    } catch (e) {
-      this.#log.warn({ err: describe(e) }, 'index refresh failed');
-    }
-    return this.#entries.get(id);
+    const hit = this.#keys.get(id);
+    if (!hit && this.#state === 'ready' && this.#keys.age() >= MISS_REFRESH_MS) this.#keys.refreshSoon();
+    return hit;
   }
 
   /** Which API algorithms an entry can serve on this token (key type, size or curve, mechanisms, CKA_SIGN). */
@@ -279,57 +393,59 @@ export class TokenManager {
     return this.#caps.keySpecs.includes(spec.spec);
   }
 
-  /** True when the token is logged in and a session answers (for /readyz). */
+  /** True when the token serves (from state: no token call). */
   isReady(): boolean {
-    if (this.#state !== 'ready' || !this.#loginSession) return false;
-    try {
-      this.lib.C_GetSessionInfo(this.#loginSession);
-      return true;
-    } catch {
-      return false;
-    }
+    return this.#state === 'ready';
+  }
+
+  #assertServing(): void {
+    if (this.#state === 'ready') return;
+    throw new TokenFault(
+      this.#state === 'closed' ? 'closed' : 'unavailable',
+      `token ${this.config.name} is ${this.#state}${this.#reason ? `: ${this.#reason}` : ''}`,
+    );
   }
 
   /**
-   * Runs `fn` with a session of its own. The session goes back to the pool, or is discarded when the
-   * PKCS#11 error says it is broken; device and stale-handle errors start a recovery.
+   * Runs `fn` with a pooled session of its own and the token's calls. The session goes back to the pool, or is
+   * discarded when the error says it is broken or left mid-operation, or is quarantined until a call that passed
+   * its deadline returns. Errors are the token layer's (PKCS#11 errors, TokenFaults); `sign`/`decrypt` translate.
    */
-  async withSession<T>(fn: (session: pkcs11.Handle, lib: pkcs11.PKCS11) => Promise<T>): Promise<T> {
+  async withSession<T>(fn: (session: pkcs11.Handle, lib: RemoteLib) => Promise<T>): Promise<T> {
+    this.#assertServing();
     const pool = this.#pool;
-    if (this.#state !== 'ready' || !pool)
-      throw new ApiError('ServiceUnavailable', 'The token is recovering; retry shortly.');
+    const lib = this.#libOrFail;
+    if (!pool) throw new TokenFault('unavailable', 'no session pool');
     const session = await pool.acquire();
     this.#inflight++;
-    let fault: ReturnType<typeof classify> | undefined;
     try {
-      return await fn(session, this.lib);
+      const result = await fn(session, lib);
+      pool.release(session);
+      return result;
     } catch (e) {
-      if (ckrOf(e) !== undefined) fault = classify(e);
+      if (isTokenFault(e, 'timeout')) pool.quarantine(session, e.settled ?? Promise.resolve());
+      else if (leftOperationActive(e) || ['session', 'device', 'internal'].includes(classify(e))) pool.discard(session);
+      else pool.release(session);
       throw e;
     } finally {
       this.#inflight--;
-      if (fault === 'session' || fault === 'device' || fault === 'stale' || fault === 'internal') pool.discard(session);
-      else pool.release(session);
-      if (this.#inflight === 0) for (const w of this.#drainWaiters.splice(0)) w();
     }
   }
 
   /**
-   * Signs with the private key of `id`. The token does the private-key operation; the input is prepared by
-   * the algorithm table. A stale handle or device error triggers one recovery and one retry.
+   * Signs with the private key of `id`. The token does the private-key operation (C_SignInit + C_Sign in one
+   * PKCS#11 thread call); the input is prepared by the algorithm table.
    */
   sign(id: string, alg: SignatureAlgorithm, subject: SignSubject): Promise<Buffer> {
-    return this.#withRecovery(id, async (entry) => {
+    return this.#privateKeyOp(id, async (entry) => {
       const profile = this.config.sm2;
       // SM2: e depends on the signer's public key (Z_A), so the plan needs it.
       const sm2 =
         alg.vendorProfile === 'sm2' && profile ? { profile, publicPoint: sm2PublicPointOfSpki(entry.spki) } : undefined;
       const plan = planSignature(alg, subject, this.#caps.mechanisms, sm2);
-      const raw = await this.withSession(async (session, lib) => {
-        lib.C_SignInit(session, plan.mechanism, entry.privateKey);
-        // A fresh output buffer per call: the native worker keeps raw pointers until the promise settles.
-        return lib.C_SignAsync(session, plan.data, Buffer.alloc(entry.signatureLength));
-      });
+      const raw = await this.withSession((session, lib) =>
+        lib.sign(session, plan.mechanism, entry.privateKey, plan.data, entry.signatureLength),
+      );
       return encodeSignature(alg, raw, profile?.signatureFormat);
     });
   }
@@ -339,132 +455,238 @@ export class TokenManager {
    * plaintext is at most `maxOutput` bytes: the modulus length for RSA (the default), less than the ciphertext for SM2.
    */
   decrypt(id: string, mechanism: pkcs11.Mechanism, ciphertext: Buffer, maxOutput?: number): Promise<Buffer> {
-    return this.#withRecovery(id, (entry) =>
-      this.withSession(async (session, lib) => {
-        lib.C_DecryptInit(session, mechanism, entry.privateKey);
-        return lib.C_DecryptAsync(session, ciphertext, Buffer.alloc(maxOutput ?? entry.signatureLength));
-      }),
+    return this.#privateKeyOp(id, (entry) =>
+      this.withSession((session, lib) =>
+        lib.decrypt(session, mechanism, entry.privateKey, ciphertext, maxOutput ?? entry.signatureLength),
+      ),
     );
   }
 
-  /** Runs a private-key operation; on a stale handle or device fault, recovers once and retries once. */
-  async #withRecovery<T>(id: string, op: (entry: KeyEntry) => Promise<T>): Promise<T> {
+  /**
+   * A private-key operation with the token's rungs of the ladder: a stale handle re-reads the index and a lost
+   * login logs in again (each then retried once); a device fault starts the module's re-initialisation; a call past
+   * its deadline makes the token unavailable until it answers. The caller gets the cloud's error at once.
+   */
+  async #privateKeyOp<T>(id: string, op: (entry: KeyEntry) => Promise<T>): Promise<T> {
     const attempt = (): Promise<T> => {
-      const entry = this.#entries.get(id);
+      this.#assertServing();
+      const entry = this.#keys.get(id);
       if (!entry) throw new ApiError('Certificate.NotFound');
       return op(entry);
     };
     try {
       return await attempt();
     } catch (e) {
-      const fault = classify(e);
-      if (fault !== 'stale' && fault !== 'device') throw toApiError(e);
-      this.#log.warn({ ckr: ckrName(ckrOf(e) ?? 0), id }, 'token fault: recovering');
-      await this.recover(e);
+      if (e instanceof ApiError) throw e;
+      const retry = await this.#onFault(e);
+      if (!retry) throw toApiError(e);
       try {
         return await attempt();
       } catch (e2) {
+        if (!(e2 instanceof ApiError)) await this.#onFault(e2, false);
         throw toApiError(e2);
       }
     }
   }
 
-  /**
-   * Single-flight recovery: stop lending sessions (new requests get ServiceUnavailable at once), drain
-   * in-flight calls, C_Finalize, C_Initialize, log in, re-index; retried with exponential backoff.
-   * Resolves when the token is ready again, or rejects after `waitMs` (recovery keeps going).
-   */
-  recover(cause?: unknown, waitMs = 5000): Promise<void> {
-    if (!this.#recovery) {
-      this.#recovery = this.#runRecovery(cause).finally(() => {
-        this.#recovery = undefined;
-      });
+  /** Answers a fault with its rung of the ladder; true when the operation may be retried once. */
+  async #onFault(e: unknown, mayRetry = true): Promise<boolean> {
+    if (isTokenFault(e, 'timeout')) {
+      this.#onHang(e);
+      return false;
     }
-    const timeout = delay(waitMs, undefined, { ref: false }).then(() => {
-      throw new ApiError('ServiceUnavailable', 'The token is recovering; retry shortly.');
-    });
-    return Promise.race([this.#recovery, timeout]);
+    if (isTokenFault(e)) return false;
+    const fault = classify(e);
+    switch (fault) {
+      case 'stale':
+        this.#log.warn({ ckr: describeFault(e) }, 'stale object handle: re-reading the key index');
+        await this.#keys.refresh().catch(() => undefined);
+        return mayRetry;
+      case 'login':
+        this.#log.warn('the token forgot our login: logging in again');
+        await this.#reloginOnce().catch(() => undefined);
+        return mayRetry && this.#state === 'ready';
+      case 'device':
+        this.#log.warn({ ckr: describeFault(e) }, 'device fault: re-initialising the module');
+        void this.#module?.recover(e);
+        return false;
+      case 'capacity':
+        this.#log.warn({ ckr: describeFault(e) }, 'the token is out of sessions or memory; request refused');
+        return false;
+      default:
+        return false;
+    }
   }
 
-  async #runRecovery(cause: unknown): Promise<void> {
-    if (this.#state === 'closed') return;
-    this.#state = 'recovering';
-    this.#log.warn({ ckr: cause === undefined ? undefined : ckrName(ckrOf(cause) ?? 0) }, 'token recovery started');
-    this.#pool?.close();
-    await this.#drain(30000);
-    let wait = this.config.recovery.initialDelayMs;
-    for (let attempt = 1; ; attempt++) {
-      if (this.#isClosed()) return;
+  /** Single-flight re-login on the admin session (PIN-safe). */
+  #reloginOnce(): Promise<void> {
+    this.#relogin ??= (async () => {
+      const session = this.#adminSession;
+      if (!session) return;
       try {
-        this.#disconnect();
-        const m = this.#module;
-        if (!m) return;
-        m.finalize();
-        m.initialize();
-        this.#connect();
-        this.#state = 'ready';
-        this.#log.info({ attempt, keys: this.#entries.size }, 'token recovered');
-        return;
+        await this.#login(session);
       } catch (e) {
-        this.#log.error({ attempt, err: describe(e) }, 'token recovery attempt failed');
-        await delay(wait);
-        wait = Math.min(Math.max(wait * 2, 1), this.config.recovery.maxDelayMs);
+        if (this.#pinRefused === undefined) {
+          this.#log.warn({ err: describeFault(e) }, 're-login failed');
+          if (classify(e) === 'session' || classify(e) === 'device') void this.#module?.recover(e);
+        }
+        throw e;
+      }
+    })().finally(() => {
+      this.#relogin = undefined;
+    });
+    return this.#relogin;
+  }
+
+  /**
+   * A call passed its deadline: the token is unavailable (requests are refused at once, not queued behind the hang)
+   * until its stuck calls return and the admin session answers. A hang that outlasts `recovery.stuckExitMs` is the
+   * last rung: the process cannot finalise a module with calls inside it, so it exits for its supervisor.
+   */
+  #onHang(e: TokenFault): void {
+    if (this.#state !== 'ready') return;
+    const ms = this.config.timeouts.operationMs;
+    this.#setState('unavailable', `a call to the token did not answer within ${ms} ms`);
+    this.#log.error({ err: e.message }, 'token call passed its deadline: token unavailable until it answers');
+    if (this.#watching) return;
+    this.#watching = true;
+    void this.#watchHang().finally(() => {
+      this.#watching = false;
+    });
+  }
+
+  async #watchHang(): Promise<void> {
+    const executor = this.#executor;
+    while (executor && this.#state === 'unavailable' && this.#pinRefused === undefined) {
+      await delay(200, undefined, { ref: false });
+      const stuck = executor.stuck;
+      if (stuck.count > 0) {
+        if (stuck.since !== undefined && Date.now() - stuck.since > this.config.recovery.stuckExitMs) {
+          this.#module?.onFatal(
+            `a call into token ${this.config.name} has not returned for ${Date.now() - stuck.since} ms`,
+          );
+          return;
+        }
+        continue;
+      }
+      const session = this.#adminSession;
+      if (!session) return;
+      try {
+        await this.#libOrFail.C_GetSessionInfo(session);
+        this.#setState('ready');
+        this.#log.info('token answers again');
+        return;
+      } catch (err) {
+        if (isTokenFault(err, 'timeout')) continue;
+        const fault = classify(err);
+        if (fault === 'device' || fault === 'session') {
+          void this.#module?.recover(err);
+          return;
+        }
       }
     }
   }
 
-  #isClosed(): boolean {
-    return this.#state === 'closed';
-  }
-
-  #drain(deadlineMs: number): Promise<void> {
-    if (this.#inflight === 0) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, deadlineMs);
-      this.#drainWaiters.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-  }
-
-  #disconnect(): void {
+  /** ModuleMember: stop lending; resolves when none of this token's calls runs in the module any more. */
+  async suspend(): Promise<void> {
+    if (this.#state !== 'closed') this.#setState('recovering', 'module re-initialisation');
     this.#pool?.close();
     this.#pool = undefined;
-    if (this.#loginSession && this.#module?.initialized) {
-      try {
-        this.lib.C_CloseSession(this.#loginSession);
-      } catch {
-        // The session died with the module or token; nothing to release.
-      }
-    }
-    this.#loginSession = undefined;
+    this.#adminSession = undefined;
+    while (this.#inflight > 0 || (this.#executor?.running ?? 0) > 0) await delay(20, undefined, { ref: false });
   }
 
-  /** Graceful close: stop lending, wait for in-flight calls (up to the deadline), close sessions, finalize. */
+  /**
+   * ModuleMember: after the module's C_Initialize (every session is gone): connect again. A refused PIN leaves the
+   * token unavailable; a token not found is retried by another re-initialisation after a pause.
+   */
+  async reconnect(): Promise<void> {
+    if (this.#state === 'closed' || this.#state === 'failed') return;
+    this.#setState('recovering', 'reconnecting');
+    try {
+      await this.#connect();
+      this.#log.info({ keys: this.#keys.size }, 'token serving again');
+    } catch (e) {
+      if (this.#pinRefused !== undefined) return;
+      const why = describeFault(e);
+      this.#setState('unavailable', why);
+      this.#log.error({ err: why }, 'token could not reconnect; retrying after a pause');
+      await delay(this.config.recovery.maxDelayMs, undefined, { ref: false });
+      if (this.#state === 'unavailable' && this.#pinRefused === undefined) void this.#module?.recover(e);
+    }
+  }
+
+  /**
+   * Runs an admin call sequence on the admin session, one sequence at a time (a C_FindObjects sequence must not
+   * interleave with another on the same session). Lifecycle writes, index reads and the health check use it.
+   */
+  admin<T>(fn: (session: pkcs11.Handle, lib: RemoteLib) => Promise<T>): Promise<T> {
+    const run = async (): Promise<T> => {
+      const session = this.#adminSession;
+      if (!session || (this.#state !== 'ready' && this.#state !== 'recovering' && this.#state !== 'opening')) {
+        this.#assertServing();
+      }
+      return fn(session as pkcs11.Handle, this.#libOrFail);
+    };
+    const next = this.#adminQueue.then(run, run);
+    this.#adminQueue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** The token's PKCS#11 calls (threads, deadlines), for admin tools and test instrumentation. */
+  get lib(): RemoteLib {
+    return this.#libOrFail;
+  }
+
+  /** Starts the module's coordinated re-initialisation (operators and tests; faults start it by themselves). */
+  recoverModule(cause: unknown): Promise<void> {
+    if (!this.#module) return Promise.reject(new TokenFault('closed', 'the token is not open'));
+    return this.#module.recover(cause);
+  }
+
+  /** A module-wide call (slot list, token info) on the module's thread, for operator tools. */
+  moduleCall(fn: string, args: unknown[]): Promise<unknown> {
+    if (!this.#module) throw new TokenFault('closed', 'the token is not open');
+    return this.#module.call(fn, args);
+  }
+
+  /** Graceful close: stop lending, wait for in-flight calls (up to the deadline), close sessions, release. */
   async close(deadlineMs = 10000): Promise<void> {
     if (this.#state === 'closed') return;
-    const recovering = this.#recovery;
-    this.#state = 'closed';
+    this.#setState('closed');
     clearInterval(this.#refreshTimer);
     this.#refreshTimer = undefined;
     this.#pool?.close();
-    await this.#drain(deadlineMs);
-    if (recovering) await recovering.catch(() => undefined);
-    this.#disconnect();
-    this.#module?.release();
+    const until = Date.now() + deadlineMs;
+    while ((this.#inflight > 0 || (this.#executor?.running ?? 0) > 0) && Date.now() < until) {
+      await delay(20, undefined, { ref: false });
+    }
+    await this.#teardown();
+  }
+
+  async #teardown(): Promise<void> {
+    this.#pool?.close();
+    this.#pool = undefined;
+    const m = this.#module;
     this.#module = undefined;
-  }
-
-  /** Runs a synchronous admin call on the login session (object search, attribute reads, object creation). */
-  admin<T>(fn: (session: pkcs11.Handle, lib: pkcs11.PKCS11) => T): T {
-    if (this.#state !== 'ready' || !this.#loginSession) throw new ApiError('ServiceUnavailable');
-    return fn(this.#loginSession, this.lib);
+    if (m) {
+      m.leave(this);
+      // Only finalise when nothing of ours is still inside the module (facts §0.3: C_Finalize with calls in flight crashes).
+      if ((this.#executor?.running ?? 0) === 0) await m.release();
+    }
+    this.#executor?.close();
+    this.#executor = undefined;
+    this.#lib = undefined;
+    this.#adminSession = undefined;
   }
 }
 
-function describe(e: unknown): string {
-  const code = ckrOf(e);
-  if (code !== undefined) return ckrName(code);
-  return e instanceof Error ? e.message : String(e);
+/** The configured token is not among the module's slots. */
+class TokenNotFound extends Error {}
+
+function isNotFound(e: unknown): boolean {
+  return e instanceof TokenNotFound;
 }
+
+export { ckrName, ckrOf };
+export type { EncryptionAlgorithm };

@@ -1,7 +1,8 @@
 import type { Config } from '../config/schema';
 import type { Logger } from '../observability/logger';
 import type { KeyEntry } from './keyIndex';
-import { TokenManager } from './tokenManager';
+import type { LoginGate } from './loginGate';
+import { TokenManager, type TokenManagerOptions } from './tokenManager';
 
 /** A located certificate: the entry and the token (warehouse) that holds it. */
 export interface Located {
@@ -18,13 +19,26 @@ export class TokenRegistry {
   }
 
   /** Creates (but does not open) a manager per configured token. */
-  static fromConfig(config: Config, log: Logger): TokenRegistry {
-    return new TokenRegistry(config.tokens.map((t) => new TokenManager(t, log)));
+  static fromConfig(
+    config: Config,
+    log: Logger,
+    opts: { loginGate?: LoginGate; onFatal?: TokenManagerOptions['onFatal'] } = {},
+  ): TokenRegistry {
+    return new TokenRegistry(config.tokens.map((t) => new TokenManager(t, log, opts)));
   }
 
-  /** Opens every token; a token that fails to open fails the start (its error names the token). */
-  async open(): Promise<void> {
-    for (const t of this.tokens) await t.open();
+  /**
+   * Opens every token; a token that fails to open fails the start (its error names the token). With
+   * `tolerateUnavailable` (the daemon), a token whose PIN is refused does not: it waits, unavailable, for the
+   * operator (SIGHUP), so that a supervisor's restart loop never tries the PIN again and locks the account.
+   */
+  async open(opts: { tolerateUnavailable?: boolean } = {}): Promise<void> {
+    for (const t of this.tokens) await t.open(opts);
+  }
+
+  /** SIGHUP: every token re-reads its PIN; tokens a refused PIN kept unavailable try once more. */
+  async reload(): Promise<void> {
+    await Promise.all(this.tokens.map((t) => t.reload()));
   }
 
   /** Closes every token (in reverse order of opening). */
@@ -36,7 +50,7 @@ export class TokenRegistry {
     return this.tokens.find((t) => t.warehouseId === id);
   }
 
-  /** Finds a certificate identifier, optionally within one warehouse. */
+  /** Finds a certificate identifier, optionally within one warehouse (from memory: no token call). */
   locate(id: string, warehouseId?: number): Located | undefined {
     for (const token of this.tokens) {
       if (warehouseId !== undefined && token.warehouseId !== warehouseId) continue;
@@ -56,8 +70,8 @@ export class TokenRegistry {
     return undefined;
   }
 
-  /** True when every token is logged in with a usable session. */
+  /** True when at least one token serves (the others are reported with their reason by /readyz). */
   isReady(): boolean {
-    return this.tokens.every((t) => t.isReady());
+    return this.tokens.some((t) => t.isReady());
   }
 }

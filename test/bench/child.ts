@@ -230,7 +230,7 @@ async function main(): Promise<void> {
   });
   // The parent going away (Ctrl-C, crash) must not leave a daemon holding the token.
   process.on('disconnect', () => {
-    running.stop().finally(() => process.exit(0));
+    void running.stop().finally(() => process.exit(0));
   });
   await send({
     type: 'ready',

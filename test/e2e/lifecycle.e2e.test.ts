@@ -15,7 +15,6 @@ import * as pkcs11 from 'pkcs11js';
 import { CertificationRequest } from '@peculiar/asn1-csr';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { readTlv } from '../../src/crypto/der';
-import { findObjects } from '../../src/token/attributes';
 import { privateKeyAttributes } from '../../src/token/objects';
 import type { TokenManager } from '../../src/token/tokenManager';
 import { startTestDaemon } from '../helpers/daemon';
@@ -108,8 +107,8 @@ function issue(csrPem: string, name: string): string {
 }
 
 /** Objects on the token (read through the daemon's own login session). */
-function objects(template: pkcs11.Template): number {
-  return tm.admin((session, lib) => findObjects(lib, session, template).length);
+async function objects(template: pkcs11.Template): Promise<number> {
+  return tm.admin(async (session, lib) => (await lib.findObjects(session, template)).length);
 }
 
 function ckaIdOf(id: string): Buffer {
@@ -163,10 +162,10 @@ describe('a certificate from CreateCertificate to DeleteCertificate', () => {
     expect(text).toContain('Public-Key: (2048 bit)');
   });
 
-  test('the new private key is in the token: sensitive, never extractable, allowed to sign and decrypt', () => {
+  test('the new private key is in the token: sensitive, never extractable, allowed to sign and decrypt', async () => {
     const entry = tm.lookup(rsaId);
     expect(entry).toMatchObject({ keySpec: 'RSA_2048', canSign: true, canDecrypt: true });
-    expect(privateKeyAttributes(tm, ckaIdOf(rsaId))).toEqual({
+    expect(await privateKeyAttributes(tm, ckaIdOf(rsaId))).toEqual({
       sensitive: true,
       extractable: false,
       alwaysSensitive: true,
@@ -175,7 +174,7 @@ describe('a certificate from CreateCertificate to DeleteCertificate', () => {
     // CKA_ID is the identifier's UUID bytes; the metadata object sits beside the keys on the token.
     expect(ckaIdOf(rsaId).toString('hex')).toBe(rsaId.replace(/-/g, ''));
     expect(
-      objects([
+      await objects([
         { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_DATA },
         { type: pkcs11.CKA_LABEL, value: rsaId },
       ]),
@@ -191,7 +190,7 @@ describe('a certificate from CreateCertificate to DeleteCertificate', () => {
     const csrFile = scratch.file(String(res.body.Csr), 'pem');
     expect(run(['req', '-in', csrFile, '-verify', '-noout'])).toMatch(/verify OK/);
     expect(run(['req', '-in', csrFile, '-noout', '-text'])).toContain('ecdsa-with-SHA256');
-    expect(privateKeyAttributes(tm, ckaIdOf(ecId))).toMatchObject({ sensitive: true, extractable: false });
+    expect(await privateKeyAttributes(tm, ckaIdOf(ecId))).toMatchObject({ sensitive: true, extractable: false });
     expect(tm.lookup(ecId)?.canDecrypt).toBe(false);
     const sm2 = await sdkError(() => kms('CreateCertificate', { Subject: SUBJECT, KeySpec: 'EC_SM2' }));
     expect(sm2).toMatchObject({ statusCode: 400, code: 'UnsupportedOperation' });
@@ -199,7 +198,7 @@ describe('a certificate from CreateCertificate to DeleteCertificate', () => {
   });
 
   test('CreateCertificate refuses bad parameters with 400 InvalidParameter before making a key', async () => {
-    const keysBefore = objects([{ type: pkcs11.CKA_CLASS, value: pkcs11.CKO_PRIVATE_KEY }]);
+    const keysBefore = await objects([{ type: pkcs11.CKA_CLASS, value: pkcs11.CKO_PRIVATE_KEY }]);
     for (const [query, names] of [
       [{ Subject: 'CN=x,O=y,C=CN', KeySpec: 'RSA_2048' }, 'OU'],
       [{ Subject: 'CN=x,OU=a,O=y,C=China', KeySpec: 'RSA_2048' }, 'Subject'],
@@ -226,7 +225,7 @@ describe('a certificate from CreateCertificate to DeleteCertificate', () => {
       });
       expect(e.message).toContain(names);
     }
-    expect(objects([{ type: pkcs11.CKA_CLASS, value: pkcs11.CKO_PRIVATE_KEY }])).toBe(keysBefore);
+    expect(await objects([{ type: pkcs11.CKA_CLASS, value: pkcs11.CKO_PRIVATE_KEY }])).toBe(keysBefore);
   });
 
   test('a PENDING certificate has a CSR and no certificate; it refuses to sign (409 Rejected.Pending)', async () => {
@@ -312,7 +311,7 @@ describe('a certificate from CreateCertificate to DeleteCertificate', () => {
     expect(nf).toMatchObject({ statusCode: 404, code: 'Certificate.NotFound' });
     expect(tm.lookup(rsaId)?.metadata.status).toBe('PENDING');
     expect(
-      objects([
+      await objects([
         { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_CERTIFICATE },
         { type: pkcs11.CKA_ID, value: ckaIdOf(rsaId) },
       ]),
@@ -329,13 +328,13 @@ describe('a certificate from CreateCertificate to DeleteCertificate', () => {
     expect(res.body).toEqual({ RequestId: res.body.RequestId });
     await kms('UploadCertificate', { CertificateId: ecId, Certificate: ecCert, CertificateChain: ca.issuingPem });
     expect(
-      objects([
+      await objects([
         { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_CERTIFICATE },
         { type: pkcs11.CKA_ID, value: ckaIdOf(rsaId) },
       ]),
     ).toBe(1);
-    expect(objects([{ type: pkcs11.CKA_LABEL, value: `${rsaId}/chain/0` }])).toBe(1);
-    expect(objects([{ type: pkcs11.CKA_LABEL, value: `${rsaId}/chain/1` }])).toBe(1);
+    expect(await objects([{ type: pkcs11.CKA_LABEL, value: `${rsaId}/chain/0` }])).toBe(1);
+    expect(await objects([{ type: pkcs11.CKA_LABEL, value: `${rsaId}/chain/1` }])).toBe(1);
 
     const got = await kms('GetCertificate', { CertificateId: rsaId });
     expect(got.body).toMatchObject({
@@ -666,13 +665,13 @@ describe('a certificate from CreateCertificate to DeleteCertificate', () => {
     expect(new X509Certificate(renewed).serialNumber).not.toBe(new X509Certificate(rsaCert).serialNumber);
     await kms('UploadCertificate', { CertificateId: rsaId, Certificate: renewed, CertificateChain: ca.issuingPem });
     expect(
-      objects([
+      await objects([
         { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_CERTIFICATE },
         { type: pkcs11.CKA_ID, value: ckaIdOf(rsaId) },
       ]),
     ).toBe(1);
-    expect(objects([{ type: pkcs11.CKA_LABEL, value: `${rsaId}/chain/0` }])).toBe(1);
-    expect(objects([{ type: pkcs11.CKA_LABEL, value: `${rsaId}/chain/1` }])).toBe(0);
+    expect(await objects([{ type: pkcs11.CKA_LABEL, value: `${rsaId}/chain/0` }])).toBe(1);
+    expect(await objects([{ type: pkcs11.CKA_LABEL, value: `${rsaId}/chain/1` }])).toBe(0);
     const got = await kms('GetCertificate', { CertificateId: rsaId });
     expect(got.body.Certificate).toBe(renewed);
     expect(got.body.CertificateChain).toBe(ca.issuingPem);
@@ -685,10 +684,10 @@ describe('a certificate from CreateCertificate to DeleteCertificate', () => {
     const ckaId = ckaIdOf(rsaId);
     const res = await kms('DeleteCertificate', { CertificateId: rsaId });
     expect(res.body).toEqual({ RequestId: res.body.RequestId });
-    expect(objects([{ type: pkcs11.CKA_ID, value: ckaId }])).toBe(0);
-    expect(objects([{ type: pkcs11.CKA_LABEL, value: rsaId }])).toBe(0);
-    expect(objects([{ type: pkcs11.CKA_LABEL, value: `${rsaId}/chain/0` }])).toBe(0);
-    expect(privateKeyAttributes(tm, ckaId)).toBeUndefined();
+    expect(await objects([{ type: pkcs11.CKA_ID, value: ckaId }])).toBe(0);
+    expect(await objects([{ type: pkcs11.CKA_LABEL, value: rsaId }])).toBe(0);
+    expect(await objects([{ type: pkcs11.CKA_LABEL, value: `${rsaId}/chain/0` }])).toBe(0);
+    expect(await privateKeyAttributes(tm, ckaId)).toBeUndefined();
     for (const [action, query] of [
       ['GetCertificate', { CertificateId: rsaId }],
       ['DescribeCertificate', { CertificateId: rsaId }],

@@ -14,8 +14,8 @@ import { keySpecRow } from '../../src/crypto/algorithms';
 import { buildCertificate } from '../../src/crypto/x509Builder';
 import { pemEncode } from '../../src/crypto/pem';
 import { silentLogger } from '../../src/observability/logger';
-import { generateKeyPair, storeCertificate } from '../../src/token/objects';
-import { randomSerial, tokenSigner } from '../../src/token/provision';
+import { generateKeyPair } from '../../src/token/objects';
+import { randomSerial, storeActiveIdentity, tokenSigner } from '../../src/token/provision';
 import { TokenManager } from '../../src/token/tokenManager';
 import { openssl, type Scratch } from './sdk';
 
@@ -116,7 +116,7 @@ export async function provisionSm2TestToken(t: Sm2TestToken): Promise<{ ca: stri
     const ca = randomUUID();
     const caCkaId = randomBytes(16);
     const caKey = await generateKeyPair(m, row, ca, caCkaId, 'sign');
-    m.refreshIndex();
+    await m.refreshIndex();
     const caDer = await buildCertificate({
       subject: SM2_CA_SUBJECT,
       issuer: SM2_CA_SUBJECT,
@@ -130,7 +130,7 @@ export async function provisionSm2TestToken(t: Sm2TestToken): Promise<{ ca: stri
       signatureAlgorithm: 'sm2WithSM3',
       signer: tokenSigner(m, ca, 'SM2'),
     });
-    storeCertificate(m, ca, caCkaId, caDer);
+    await storeActiveIdentity(m, ca, caCkaId, caDer, 'EC_SM2');
     const leaf = randomUUID();
     const leafCkaId = randomBytes(16);
     const leafKey = await generateKeyPair(m, row, leaf, leafCkaId, 'sign+decrypt');
@@ -147,7 +147,7 @@ export async function provisionSm2TestToken(t: Sm2TestToken): Promise<{ ca: stri
       signatureAlgorithm: 'sm2WithSM3',
       signer: tokenSigner(m, ca, 'SM2'),
     });
-    storeCertificate(m, leaf, leafCkaId, leafDer);
+    await storeActiveIdentity(m, leaf, leafCkaId, leafDer, 'EC_SM2');
     return { ca, leaf, caPem: pemEncode('CERTIFICATE', caDer) };
   } finally {
     await m.close();

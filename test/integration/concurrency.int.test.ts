@@ -28,19 +28,26 @@ describe('token manager under concurrency (real SoftHSM2 token)', () => {
   });
 
   it('signs 200 concurrent requests on 4 sessions without ever sharing a session, and every signature verifies', async () => {
-    // Instrumentation, not a mock: the real C_SignAsync runs; we only record which sessions are busy.
+    // Instrumentation, not a mock: the real C_SignInit + C_Sign run in a PKCS#11 thread; we only record which
+    // sessions are busy.
     const lib = token.lib;
-    const original = lib.C_SignAsync.bind(lib);
+    const original = lib.sign.bind(lib);
     const busy = new Set<string>();
     let shared = 0;
     let maxBusy = 0;
-    lib.C_SignAsync = async (session: pkcs11.Handle, data: Buffer, out: Buffer): Promise<Buffer> => {
+    lib.sign = async (
+      session: pkcs11.Handle,
+      mechanism: pkcs11.Mechanism,
+      privateKey: pkcs11.Handle,
+      data: Buffer,
+      outLen: number,
+    ): Promise<Buffer> => {
       const key = session.toString('hex');
       if (busy.has(key)) shared++;
       busy.add(key);
       maxBusy = Math.max(maxBusy, busy.size);
       try {
-        return await original(session, data, out);
+        return await original(session, mechanism, privateKey, data, outLen);
       } finally {
         busy.delete(key);
       }
@@ -64,7 +71,7 @@ describe('token manager under concurrency (real SoftHSM2 token)', () => {
       }
       expect(token.poolStats.live).toBeLessThanOrEqual(4);
     } finally {
-      lib.C_SignAsync = original;
+      lib.sign = original;
     }
   });
 
@@ -75,7 +82,7 @@ describe('token manager under concurrency (real SoftHSM2 token)', () => {
     expect(a.equals(b)).toBe(true);
   });
 
-  it('refuses a request at once with Throttling.User when the session wait queue is full', async () => {
+  it('refuses a borrower at once with a busy fault when the session wait queue is full', async () => {
     const small = token; // reuse the open token; build a tiny pool view through a second manager is not possible (one login per process)
     const { Pool } = await import('../../src/token/sessionPool');
     const pool = new Pool<number>(
@@ -83,7 +90,7 @@ describe('token manager under concurrency (real SoftHSM2 token)', () => {
       { size: 1, maxWaiting: 0, acquireTimeoutMs: 1000 },
     );
     await pool.acquire();
-    await expect(pool.acquire()).rejects.toMatchObject({ code: 'Throttling.User' });
+    await expect(pool.acquire()).rejects.toMatchObject({ kind: 'busy' });
     expect(small.state).toBe('ready');
   });
 });

@@ -28,11 +28,11 @@ describe('lifecycle state shared through the token (real SoftHSM2 token)', () =>
 
   it('shows a status change made by one daemon to another within indexRefreshMs', async () => {
     expect(b.lookup(rsaId)?.metadata.status).toBe('ACTIVE');
-    setCertificateStatus(a, rsaId, 'INACTIVE');
+    await setCertificateStatus(a, rsaId, 'INACTIVE');
     expect(a.lookup(rsaId)?.metadata.status).toBe('INACTIVE');
     await new Promise((r) => setTimeout(r, 300));
     expect(b.lookup(rsaId)?.metadata.status).toBe('INACTIVE');
-    setCertificateStatus(a, rsaId, 'ACTIVE');
+    await setCertificateStatus(a, rsaId, 'ACTIVE');
     await new Promise((r) => setTimeout(r, 300));
     expect(b.lookup(rsaId)?.metadata.status).toBe('ACTIVE');
     expect(await b.sign(rsaId, RSA, { kind: 'message', data: Buffer.from('x') })).toHaveLength(256);

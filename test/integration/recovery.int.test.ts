@@ -20,7 +20,16 @@ describe('recovery when the token is re-initialised underneath the daemon (real 
     t = createTestToken();
     const p = await provisionTestToken(t);
     ids = { ca: p.ca.id, leaves: p.leaves.map((l) => l.id) };
-    token = await openToken(t, { recovery: { initialDelayMs: 50, maxDelayMs: 500 } });
+    token = await openToken(t, {
+      recovery: {
+        initialDelayMs: 50,
+        maxDelayMs: 500,
+        drainMs: 10000,
+        maxRecoveries: 5,
+        windowMs: 60000,
+        stuckExitMs: 60000,
+      },
+    });
   });
 
   afterAll(async () => {
@@ -72,7 +81,7 @@ describe('recovery when the token is re-initialised underneath the daemon (real 
   });
 
   it('answers ServiceUnavailable at once, without hanging, while a recovery is running', async () => {
-    const recovering = token.recover(new Error('test-triggered recovery'));
+    const recovering = token.recoverModule(new Error('test-triggered recovery'));
     await expect(
       token.sign(ids.leaves[0] as string, RSA, { kind: 'message', data: Buffer.from('x') }),
     ).rejects.toMatchObject({

@@ -69,7 +69,7 @@ describe('the SM2 test token behind a TokenManager (TASS profile)', () => {
       // The chain links through an SM2-with-SM3 signature (node:crypto alone cannot check it: wrong default ID).
       expect(leaf?.chain).toHaveLength(1);
       expect(token.lookup(ids.ca)?.isCA).toBe(true);
-      expect(privateKeyAttributes(token, leaf?.ckaId ?? Buffer.alloc(0))).toEqual({
+      expect(await privateKeyAttributes(token, leaf?.ckaId ?? Buffer.alloc(0))).toEqual({
         sensitive: true,
         extractable: false,
         alwaysSensitive: true,
@@ -134,7 +134,7 @@ describe('SM2 profiles that differ from the TASS sample, on the same test module
   async function newKey(token: TokenManager, label: string): Promise<Buffer> {
     if (!ecSm2) throw new Error('EC_SM2 row missing');
     const key = await generateKeyPair(token, ecSm2, label, randomBytes(16), 'sign');
-    token.refreshIndex();
+    await token.refreshIndex();
     return sm2PublicPointOfSpki(key.spki);
   }
 

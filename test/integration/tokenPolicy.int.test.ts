@@ -13,8 +13,8 @@ describe('key policy and capability probe (real SoftHSM2 token)', () => {
     // An extractable, non-sensitive key, as a careless import would leave it.
     const token = await openToken(t);
     try {
-      token.admin((session, lib) => {
-        lib.C_GenerateKeyPair(
+      await token.admin(async (session, lib) => {
+        await lib.C_GenerateKeyPair(
           session,
           { mechanism: pkcs11.CKM_EC_KEY_PAIR_GEN },
           [
@@ -68,7 +68,7 @@ describe('key policy and capability probe (real SoftHSM2 token)', () => {
       if (!spec) throw new Error('row');
       const ckaId = Buffer.from('fresh-key');
       await generateKeyPair(token, spec, 'fresh', ckaId, 'sign');
-      expect(privateKeyAttributes(token, ckaId)).toEqual({
+      expect(await privateKeyAttributes(token, ckaId)).toEqual({
         sensitive: true,
         extractable: false,
         alwaysSensitive: true,

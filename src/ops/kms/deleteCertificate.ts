@@ -12,7 +12,7 @@ export const deleteCertificate = defineOperation({
   resource: (p) => p.CertificateId,
   async handle(ctx, p) {
     const located = locateKms(ctx, p.CertificateId);
-    deleteFromToken(located.token, located.entry.id);
+    await deleteFromToken(located.token, located.entry.id);
     return {};
   },
 });

@@ -18,7 +18,7 @@ export const updateCertificateStatus = defineOperation({
   resource: (p) => p.CertificateId,
   async handle(ctx, p) {
     const located = locateKms(ctx, p.CertificateId);
-    setCertificateStatus(located.token, located.entry.id, p.Status);
+    await setCertificateStatus(located.token, located.entry.id, p.Status);
     return {};
   },
 });

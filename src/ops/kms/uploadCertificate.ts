@@ -19,7 +19,7 @@ export const uploadCertificate = defineOperation({
   resource: (p) => p.CertificateId,
   async handle(ctx, p) {
     const located = locateKms(ctx, p.CertificateId);
-    uploadToToken(located.token, located.entry.id, p.Certificate, p.CertificateChain);
+    await uploadToToken(located.token, located.entry.id, p.Certificate, p.CertificateChain);
     return {};
   },
 });

@@ -4,7 +4,7 @@ function counterFactory() {
   let next = 0;
   const destroyed: number[] = [];
   return {
-    factory: { create: () => ++next, destroy: (n: number) => destroyed.push(n) },
+    factory: { create: () => ++next, destroy: (n: number): void => void destroyed.push(n) },
     destroyed,
     created: () => next,
   };
@@ -25,21 +25,21 @@ describe('session pool', () => {
     expect(pool.inUse).toBe(2);
   });
 
-  it('refuses at once with Throttling.User when the wait queue is full', async () => {
+  it('refuses at once with a busy fault when the wait queue is full', async () => {
     const { factory } = counterFactory();
     const pool = new Pool(factory, { size: 1, maxWaiting: 1, acquireTimeoutMs: 1000 });
     await pool.acquire();
     const waiting = pool.acquire();
-    await expect(pool.acquire()).rejects.toMatchObject({ code: 'Throttling.User', status: 400 });
+    await expect(pool.acquire()).rejects.toMatchObject({ kind: 'busy' });
     pool.close();
-    await expect(waiting).rejects.toMatchObject({ code: 'ServiceUnavailable' });
+    await expect(waiting).rejects.toMatchObject({ kind: 'unavailable' });
   });
 
   it('refuses a borrower that waited longer than acquireTimeoutMs', async () => {
     const { factory } = counterFactory();
     const pool = new Pool(factory, { size: 1, maxWaiting: 5, acquireTimeoutMs: 20 });
     await pool.acquire();
-    await expect(pool.acquire()).rejects.toMatchObject({ code: 'Throttling.User' });
+    await expect(pool.acquire()).rejects.toMatchObject({ kind: 'busy' });
     expect(pool.waiting).toBe(0);
   });
 
@@ -65,7 +65,7 @@ describe('session pool', () => {
     expect(destroyed).toEqual([b]);
     pool.release(a);
     expect(destroyed).toEqual([b, a]);
-    await expect(pool.acquire()).rejects.toMatchObject({ code: 'ServiceUnavailable' });
+    await expect(pool.acquire()).rejects.toMatchObject({ kind: 'unavailable' });
   });
 
   it('ignores a double release', async () => {

@@ -1,0 +1,94 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import * as pkcs11 from 'pkcs11js';
+import { revive, type ThreadError, type ThreadReply, type ThreadRequest } from './protocol';
+
+/** A request without its id (the thread numbers them). */
+export type ThreadCall = ThreadRequest extends infer R ? (R extends ThreadRequest ? Omit<R, 'id'> : never) : never;
+
+/**
+ * The compiled worker entry. Under ts-jest the sources run from src/, where there is no .js: the build in dist/
+ * (made by scripts/bootstrap.sh before any test) provides it.
+ */
+function workerEntry(): string {
+  const beside = join(__dirname, 'pkcs11Worker.js');
+  if (existsSync(beside)) return beside;
+  const built = resolve(__dirname, '..', '..', '..', 'dist', 'token', 'thread', 'pkcs11Worker.js');
+  if (existsSync(built)) return built;
+  throw new Error(`the PKCS#11 thread entry is not built (${built}): run "npm run build"`);
+}
+
+/** A PKCS#11 error that crossed from a thread: the pkcs11js class, with the CKR code, and whether an op is active. */
+export function toPkcs11Error(e: ThreadError): Error {
+  if (e.code === undefined) return new Error(e.message);
+  const err = new pkcs11.Pkcs11Error(e.message, e.code, e.method ?? '');
+  if (e.operationActive) Object.assign(err, { operationActive: true });
+  return err;
+}
+
+/** True when a failed sign/decrypt left its session mid-operation (the session must be discarded). */
+export function leftOperationActive(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { operationActive?: unknown }).operationActive === true;
+}
+
+/**
+ * One PKCS#11 thread, one request at a time (the executor never sends a second while one runs). The thread keeps
+ * the process alive only while it works.
+ */
+export class Pkcs11Thread {
+  readonly #worker: Worker;
+  #nextId = 1;
+  #pending: { id: number; resolve(v: unknown): void; reject(e: Error): void } | undefined;
+  #dead = false;
+  /** Told when the thread dies (an uncaught error in it, or terminate()). */
+  onExit: ((err: Error) => void) | undefined;
+
+  constructor(modulePath: string) {
+    this.#worker = new Worker(workerEntry(), { workerData: { modulePath } });
+    this.#worker.unref();
+    this.#worker.on('message', (reply: ThreadReply) => {
+      const p = this.#pending;
+      if (!p || p.id !== reply.id) return;
+      this.#pending = undefined;
+      this.#worker.unref();
+      if (reply.ok) p.resolve(revive(reply.value));
+      else p.reject(toPkcs11Error(reply.error));
+    });
+    const die = (err: Error): void => {
+      if (this.#dead) return;
+      this.#dead = true;
+      const p = this.#pending;
+      this.#pending = undefined;
+      p?.reject(err);
+      this.onExit?.(err);
+    };
+    this.#worker.on('error', (e) => die(e));
+    this.#worker.on('exit', (code) => die(new Error(`PKCS#11 thread exited (code ${code})`)));
+  }
+
+  get busy(): boolean {
+    return this.#pending !== undefined;
+  }
+  get dead(): boolean {
+    return this.#dead;
+  }
+
+  /** Runs one request; settles when the thread answers (deadlines are the executor's business). */
+  run(call: ThreadCall): Promise<unknown> {
+    if (this.#dead) return Promise.reject(new Error('PKCS#11 thread is gone'));
+    if (this.#pending) return Promise.reject(new Error('PKCS#11 thread is busy'));
+    const id = this.#nextId++;
+    return new Promise<unknown>((resolve, reject) => {
+      this.#pending = { id, resolve, reject };
+      this.#worker.ref();
+      this.#worker.postMessage({ ...call, id });
+    });
+  }
+
+  /** Stops the thread (a thread blocked inside the module exits when its call returns). */
+  terminate(): void {
+    this.#dead = true;
+    void this.#worker.terminate().catch(() => undefined);
+  }
+}

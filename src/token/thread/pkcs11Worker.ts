@@ -1,0 +1,104 @@
+/**
+ * A PKCS#11 thread (node:worker_threads). Every PKCS#11 call of the daemon runs in one of these, never on the
+ * event loop: a token that hangs (a network HSM that stopped answering) blocks a thread, not the process, and the
+ * caller answers at its deadline (src/token/thread/pkcs11Thread.ts). The module's state is per process (facts §7),
+ * so this thread's `load` shares the library the other threads initialised; handles are valid in every thread.
+ * A request is one pkcs11js call by name, or a composite whose steps must not be split (C_SignInit + C_Sign on a
+ * session: after a successful *Init the operation is finished here or reported as still active).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import * as pkcs11 from 'pkcs11js';
+import type { Sm2Profile } from '../../crypto/algorithms';
+import { probeDecryption } from '../probe';
+import { probeSm2 } from '../sm2Probe';
+import { readObjects } from '../objectReader';
+import { revive, type ThreadError, type ThreadReply, type ThreadRequest } from './protocol';
+
+const port = parentPort;
+if (!port) throw new Error('pkcs11Worker runs only as a worker thread');
+const lib = new pkcs11.PKCS11();
+lib.load((workerData as { modulePath: string }).modulePath);
+
+type Fn = (...args: unknown[]) => unknown;
+
+function callByName(fn: string, args: unknown[]): unknown {
+  if (!/^C_[A-Za-z]+$/.test(fn) || fn.endsWith('Async') || fn.endsWith('Callback')) {
+    throw new Error(`not a synchronous PKCS#11 function: ${fn}`);
+  }
+  const f = (lib as unknown as Record<string, Fn | undefined>)[fn];
+  if (typeof f !== 'function') throw new Error(`unknown PKCS#11 function: ${fn}`);
+  return f.apply(lib, args);
+}
+
+/** `*Init` then the one-part operation; an error after a successful Init marks the session as mid-operation. */
+function initThen(init: () => void, run: () => Buffer): Buffer {
+  init();
+  try {
+    return run();
+  } catch (e) {
+    throw Object.assign(e as object, { operationActive: true });
+  }
+}
+
+function handle(req: ThreadRequest): unknown {
+  switch (req.op) {
+    case 'call':
+      return callByName(req.fn, req.args.map(revive));
+    case 'sign': {
+      const session = revive(req.session) as Buffer;
+      return initThen(
+        () => lib.C_SignInit(session, revive(req.mechanism) as pkcs11.Mechanism, revive(req.key) as Buffer),
+        () => lib.C_Sign(session, revive(req.data) as Buffer, Buffer.alloc(req.outLen)),
+      );
+    }
+    case 'decrypt': {
+      const session = revive(req.session) as Buffer;
+      return initThen(
+        () => lib.C_DecryptInit(session, revive(req.mechanism) as pkcs11.Mechanism, revive(req.key) as Buffer),
+        () => lib.C_Decrypt(session, revive(req.data) as Buffer, Buffer.alloc(req.outLen)),
+      );
+    }
+    case 'findObjects': {
+      const session = revive(req.session) as Buffer;
+      lib.C_FindObjectsInit(session, revive(req.template) as pkcs11.Template);
+      try {
+        const out: Buffer[] = [];
+        for (;;) {
+          const batch = lib.C_FindObjects(session, 64);
+          if (batch.length === 0) return out;
+          out.push(...batch);
+        }
+      } finally {
+        lib.C_FindObjectsFinal(session);
+      }
+    }
+    case 'readObjects':
+      return readObjects(lib, revive(req.session) as Buffer, req.label);
+    case 'probe': {
+      const slot = revive(req.slot) as Buffer;
+      const mechanisms = new Set(req.mechanisms);
+      const sm2 = req.sm2 ? probeSm2(lib, slot, mechanisms, revive(req.sm2) as Sm2Profile) : undefined;
+      return { decryption: probeDecryption(lib, slot, mechanisms), sm2 };
+    }
+  }
+}
+
+function asThreadError(e: unknown): ThreadError {
+  const err = e as { message?: unknown; code?: unknown; method?: unknown; operationActive?: unknown };
+  return {
+    message: typeof err.message === 'string' ? err.message : String(e),
+    ...(typeof err.code === 'number' ? { code: err.code } : {}),
+    ...(typeof err.method === 'string' ? { method: err.method } : {}),
+    ...(err.operationActive === true ? { operationActive: true } : {}),
+  };
+}
+
+port.on('message', (req: ThreadRequest) => {
+  let reply: ThreadReply;
+  try {
+    reply = { id: req.id, ok: true, value: handle(req) };
+  } catch (e) {
+    reply = { id: req.id, ok: false, error: asThreadError(e) };
+  }
+  port.postMessage(reply);
+});
