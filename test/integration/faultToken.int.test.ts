@@ -6,11 +6,14 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes, verify } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as pkcs11js from 'pkcs11js';
 import { createFaultControl, faultTokenModule, type FaultControl } from '../helpers/faultToken';
 import { createTestToken, type TestToken } from '../helpers/token';
 
+/** OpenSC's logging proxy module (Debian opensc-pkcs11, installed by scripts/bootstrap.sh). */
+const PKCS11_SPY = '/usr/lib/x86_64-linux-gnu/pkcs11-spy.so';
 const P256 = Buffer.from('06082a8648ce3d030107', 'hex');
 const P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
 
@@ -229,6 +232,30 @@ describe('the fault token in front of SoftHSM2 (pkcs11js, CKF_OS_LOCKING_OK)', (
     expect(verifies(a, signature)).toBe(true);
   });
 
+  it('applies times= exactly under concurrency: times=25 fails 25 of 200 signatures in flight on 8 sessions', async () => {
+    const sessions = Array.from({ length: 8 }, () => lib.C_OpenSession(a.slot, pkcs11js.CKF_SERIAL_SESSION));
+    fault.set(['C_Sign fail CKR_DEVICE_ERROR times=25']);
+    const outcomes: string[] = [];
+    for (let round = 0; round < 25; round++) {
+      await Promise.all(
+        sessions.map(async (session) => {
+          lib.C_SignInit(session, { mechanism: pkcs11js.CKM_ECDSA }, a.privateKey);
+          try {
+            const signature = await lib.C_SignAsync(session, digest, Buffer.alloc(64));
+            outcomes.push(verifies(a, signature) ? 'verified' : 'bad signature');
+          } catch (e) {
+            outcomes.push((e as pkcs11js.Pkcs11Error).code === codeOf('CKR_DEVICE_ERROR') ? 'fault' : String(e));
+          }
+        }),
+      );
+    }
+    sessions.forEach((session) => lib.C_CloseSession(session));
+    expect(outcomes.filter((o) => o === 'fault')).toHaveLength(25);
+    expect(outcomes.filter((o) => o === 'verified')).toHaveLength(175);
+    expect(fault.counts().C_Sign).toBe(200);
+    expect(fault.injected().C_Sign).toBe(25);
+  });
+
   it('applies a token= rule to one of two tokens on the same module only (session and slot functions)', () => {
     fault.set([
       `C_Sign fail CKR_DEVICE_REMOVED token=${b.token.label}`,
@@ -294,6 +321,50 @@ describe('the fault token in front of SoftHSM2 (pkcs11js, CKF_OS_LOCKING_OK)', (
     expect(fault.counts()).toMatchObject({ C_GetInfo: 8, C_Initialize: 1, C_Finalize: 1 });
     expect(fault.injected().C_GetInfo).toBe(4);
   });
+
+  it('works the same behind OpenSC pkcs11-spy: signatures verify and an injected code arrives (child process)', () => {
+    const log = join(fault.dir, 'spy.log');
+    fault.set([`C_SignInit fail CKR_USER_NOT_LOGGED_IN times=1 token=${a.token.label}`]);
+    const child = spawnSync(process.execPath, ['-e', signingChild(a.token)], {
+      env: { ...process.env, ...fault.env, PKCS11SPY: faultTokenModule(), PKCS11SPY_OUTPUT: log },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(child.stderr).toBe('');
+    const out = JSON.parse(child.stdout) as { point: string; results: Array<string | number> };
+    expect(out.results[0]).toBe(codeOf('CKR_USER_NOT_LOGGED_IN'));
+    const side = { ...a, spki: Buffer.concat([P256_SPKI_PREFIX, Buffer.from(out.point, 'hex').subarray(2)]) };
+    expect(verifies(side, Buffer.from(String(out.results[1]), 'hex'))).toBe(true);
+    // The spy saw both: the calls went application → pkcs11-spy → fault token → SoftHSM2.
+    expect(readFileSync(log, 'utf8')).toMatch(/C_SignInit[\s\S]*Returned:\s+257 CKR_USER_NOT_LOGGED_IN/);
+    expect(fault.injected().C_SignInit).toBe(1);
+  });
+
+  /** A child's PKCS#11 client through OpenSC's pkcs11-spy: a session key pair on `token`, then two signatures. */
+  function signingChild(token: TestToken): string {
+    return `const p11 = require(${JSON.stringify(require.resolve('pkcs11js'))});
+      const lib = new p11.PKCS11();
+      lib.load(${JSON.stringify(PKCS11_SPY)});
+      lib.C_Initialize({ flags: p11.CKF_OS_LOCKING_OK });
+      const slot = lib.C_GetSlotList(true).find((s) => lib.C_GetTokenInfo(s).label.trim() === ${JSON.stringify(token.label)});
+      const session = lib.C_OpenSession(slot, p11.CKF_SERIAL_SESSION | p11.CKF_RW_SESSION);
+      lib.C_Login(session, p11.CKU_USER, ${JSON.stringify(token.pin)});
+      const keys = lib.C_GenerateKeyPair(session, { mechanism: p11.CKM_EC_KEY_PAIR_GEN },
+        [{ type: p11.CKA_TOKEN, value: false }, { type: p11.CKA_EC_PARAMS, value: Buffer.from('${P256.toString('hex')}', 'hex') }],
+        [{ type: p11.CKA_TOKEN, value: false }, { type: p11.CKA_SIGN, value: true }]);
+      const point = lib.C_GetAttributeValue(session, keys.publicKey, [{ type: p11.CKA_EC_POINT }])[0].value;
+      const results = [];
+      for (let i = 0; i < 2; i++) {
+        try {
+          lib.C_SignInit(session, { mechanism: p11.CKM_ECDSA }, keys.privateKey);
+          results.push(lib.C_Sign(session, Buffer.from('${digest.toString('hex')}', 'hex'), Buffer.alloc(64)).toString('hex'));
+        } catch (e) {
+          results.push(e.code);
+        }
+      }
+      lib.C_Finalize();
+      process.stdout.write(JSON.stringify({ point: point.toString('hex'), results }));`;
+  }
 
   it('fails C_Initialize under a rule (a device that does not come back), lets * spare C_Finalize, and recovers', () => {
     fault.set(['* fail CKR_DEVICE_REMOVED']);
