@@ -8,11 +8,15 @@ cd "$(dirname "$0")/.."
 say() { printf 'p11bridge setup: %s\n' "$*" >&2; }
 
 # 1. System packages: SoftHSM2 (the demo token), the openssl CLI (independent verification in tests), OpenSSL's
-#    headers (the SM2 test token of `npm test`, softhsm/sm2-test-token, is built against them).
+#    headers (the SM2 test token of `npm test`, softhsm/sm2-test-token, is built against them), p11-kit's
+#    PKCS#11 header (the fault token of `npm test`, softhsm/fault-token, is built against it), OpenSC's
+#    pkcs11-spy (tests prove the fault token behind a PKCS#11 proxy module).
 need=()
 [ -e /usr/lib/softhsm/libsofthsm2.so ] && command -v softhsm2-util >/dev/null 2>&1 || need+=(softhsm2)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 [ -f /usr/include/openssl/evp.h ] || need+=(libssl-dev)
+[ -f /usr/include/p11-kit-1/p11-kit/pkcs11.h ] || need+=(libp11-kit-dev)
+[ -f /usr/lib/x86_64-linux-gnu/pkcs11-spy.so ] || need+=(opensc-pkcs11)
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     say "missing Debian packages: ${need[*]}. Install them as root, then run this again:"

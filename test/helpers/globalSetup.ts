@@ -15,6 +15,7 @@ export default function globalSetup(): void {
   process.env.SOFTHSM2_CONF = conf;
   process.env.P11BRIDGE_TEST_TOKEN_STORE = dir;
   setUpSm2TestToken(dir);
+  setUpFaultToken(dir);
 }
 
 /**
@@ -32,4 +33,23 @@ function setUpSm2TestToken(store: string): void {
   });
   if (build.status === 0) process.env.P11BRIDGE_SM2_TEST_MODULE = build.stdout.trim();
   else process.env.P11BRIDGE_SM2_TEST_MODULE_ERROR = `${build.stderr || build.stdout || build.error?.message}`.trim();
+}
+
+/**
+ * The fault token (softhsm/fault-token, a PKCS#11 test double that forwards to SoftHSM2 and injects faults): built
+ * like the SM2 token, its path in P11BRIDGE_FAULT_MODULE (or the build's error in P11BRIDGE_FAULT_MODULE_ERROR).
+ * The module reads its control and counts paths from the REAL environment at C_Initialize, which a suite cannot
+ * change (see above); so every Jest worker gets per-process paths ("%p" is the process id, expanded by the
+ * module) under the run's store, and test/helpers/faultToken.ts links them to the suite's own control files.
+ */
+function setUpFaultToken(store: string): void {
+  const fault = join(store, 'fault');
+  mkdirSync(fault, { mode: 0o700 });
+  process.env.P11FAULT_CONTROL = join(fault, '%p', 'control');
+  process.env.P11FAULT_COUNTS = join(fault, '%p', 'counts');
+  const build = spawnSync('bash', [resolve(__dirname, '..', '..', 'scripts', 'build-fault-token.sh')], {
+    encoding: 'utf8',
+  });
+  if (build.status === 0) process.env.P11BRIDGE_FAULT_MODULE = build.stdout.trim();
+  else process.env.P11BRIDGE_FAULT_MODULE_ERROR = `${build.stderr || build.stdout || build.error?.message}`.trim();
 }
