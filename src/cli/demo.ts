@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -6,7 +6,7 @@ import { loadConfigFile } from '../config/load';
 import type { Config } from '../config/schema';
 import { pemEncode } from '../crypto/pem';
 import { silentLogger, type Logger } from '../observability/logger';
-import { provisionDemo } from '../token/provision';
+import { DEMO_SIGNING_SPECS, provisionDemo } from '../token/provision';
 import { TokenManager } from '../token/tokenManager';
 import { newAccessKey } from './accessKeys';
 import { SOFTHSM_MODULE, deleteSoftHsmToken, initSoftHsmToken, softHsmTokenExists, writeSoftHsmConf } from './softhsm';
@@ -22,7 +22,22 @@ export function demoFiles(home: string) {
     accessKeyId: join(home, 'access-key-id'),
     accessKeySecret: join(home, 'access-key-secret'),
     state: join(home, 'demo.json'),
+    ids: join(home, 'demo-ids.json'),
   };
+}
+
+/** The identifiers the demo key set is provisioned with, chosen with the config (which names the RSA one). */
+interface DemoIds {
+  ca: string;
+  leaves: string[];
+}
+
+function demoIds(path: string): DemoIds | undefined {
+  if (!existsSync(path)) return undefined;
+  const v = JSON.parse(readFileSync(path, 'utf8')) as Partial<DemoIds>;
+  return typeof v.ca === 'string' && Array.isArray(v.leaves) && v.leaves.length === DEMO_SIGNING_SPECS.length
+    ? { ca: v.ca, leaves: v.leaves.map(String) }
+    : undefined;
 }
 
 function writeSecretOnce(path: string, make: () => string): string {
@@ -46,6 +61,9 @@ export async function ensureDemo(home: string, log: Logger = silentLogger()): Pr
   writeSecretOnce(files.accessKeySecret, () => ak.accessKeySecret);
   const accessKeyId = readFileSync(files.accessKeyId, 'utf8').trim();
   if (!existsSync(files.config)) {
+    const ids: DemoIds = { ca: randomUUID(), leaves: DEMO_SIGNING_SPECS.map(() => randomUUID()) };
+    writeFileSync(files.ids, JSON.stringify(ids), { mode: 0o600 });
+    const rsaId = ids.leaves[DEMO_SIGNING_SPECS.indexOf('RSA_2048')];
     const doc = {
       server: { host: '127.0.0.1', port: 8080 },
       tokens: [
@@ -60,6 +78,8 @@ export async function ensureDemo(home: string, log: Logger = silentLogger()): Pr
       auth: {
         accessKeys: [{ id: accessKeyId, secret: { file: files.accessKeySecret }, actions: ['*'], certificates: ['*'] }],
       },
+      // Blind signing is off by default (docs/security.md); the demo's RSA certificate, which cannot decrypt, has it.
+      cas: { blindSigning: { certificates: rsaId ? [rsaId] : [] } },
     };
     writeFileSync(
       files.config,
@@ -87,7 +107,8 @@ export async function ensureDemo(home: string, log: Logger = silentLogger()): Pr
         await token.open();
       }
       log.info('provisioning the demo token: CA, RSA-2048 and EC P-256 keys generated inside the token');
-      await provisionDemo(token);
+      const ids = demoIds(files.ids);
+      await provisionDemo(token, ids ? { ids } : {});
     }
   } finally {
     await token.close();

@@ -149,6 +149,17 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** How `MessageType=RAW` is read: the literal UTF-8 string (2026 docs) or base64 (older docs). */
       rawMessageEncoding: z.enum(['utf8', 'base64']).default('utf8'),
+      /**
+       * `Sign` with `MessageType=BLIND` (RSA blind signing): a raw RSA private-key operation, i.e. a universal
+       * signature and a decryption oracle for the key, so it is off unless a certificate is listed here (and its
+       * key may not decrypt). The demo lists its RSA certificate.
+       */
+      blindSigning: z
+        .strictObject({
+          /** CAS `CertIdentifier`s whose keys may sign blinded messages. */
+          certificates: z.array(z.string().min(1)).default([]),
+        })
+        .prefault({}),
       p7: z
         .strictObject({
           /** Embed the content in the CMS SignedData (default: detached). */
