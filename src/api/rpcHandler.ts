@@ -46,6 +46,7 @@ export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: Ser
     now: deps.now ?? Date.now,
     nonces: deps.nonces,
     maxSkewMs: deps.config.auth.maxSkewSeconds * 1000,
+    allowV1WithoutNonce: deps.config.auth.allowV1WithoutNonce,
   };
   const bodyLimit = deps.config.server.bodyLimit;
   const accountId = deps.config.server.accountId;
