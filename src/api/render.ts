@@ -1,5 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { ApiError } from '../errors/apiError';
+import type { Product } from '../ops/types';
+import { inProductTerms } from './productErrors';
 
 export type Format = 'JSON' | 'XML';
 
@@ -34,25 +36,34 @@ export function sendSuccess(
   send(res, 200, format, requestId, payload);
 }
 
-/** Writes the cloud error envelope `{RequestId, HostId, Code, Message, Recommend}` (+ extra fields). */
+/** The product name in the Recommend link, as the cloud spells it; KMS when the request named no product. */
+const RECOMMEND_PRODUCT: Readonly<Record<Product, string>> = { kms: 'Kms', cas: 'cas' };
+
+/**
+ * Writes the cloud error envelope `{RequestId, HostId, Code, Message, Recommend}` (+ extra fields), with the code
+ * the request's product uses (src/api/productErrors.ts). Returns the error as rendered (for the access log).
+ */
 export function sendError(
   res: ServerResponse,
   format: Format,
   requestId: string,
   hostId: string,
-  product: string,
-  err: ApiError,
-): void {
+  product: Product | undefined,
+  thrown: ApiError,
+): ApiError {
+  const err = inProductTerms(thrown, product);
+  const linkProduct = RECOMMEND_PRODUCT[product ?? 'kms'];
   const envelope: Record<string, unknown> = {
     RequestId: requestId,
     HostId: hostId,
     Code: err.code,
     Message: err.message,
-    Recommend: `https://api.aliyun.com/troubleshoot?q=${encodeURIComponent(err.code)}&product=${product}&requestId=${requestId}`,
+    Recommend: `https://api.aliyun.com/troubleshoot?q=${encodeURIComponent(err.code)}&product=${linkProduct}&requestId=${requestId}`,
     ...err.extra,
   };
   const payload = format === 'XML' ? xmlDocument('Error', envelope) : JSON.stringify(envelope);
   send(res, err.status, format, requestId, payload, err.headers);
+  return err;
 }
 
 /** The static headers as a flat [name, value, …] list, ready for one writeHead (no per-header validation). */

@@ -5,7 +5,7 @@ import type { Config } from '../config/schema';
 import { ApiError, invalidParameter, missingParameter } from '../errors/apiError';
 import type { Logger } from '../observability/logger';
 import type { OperationRegistry } from '../ops/registry';
-import type { OpContext } from '../ops/types';
+import type { OpContext, Product } from '../ops/types';
 import type { TokenRegistry } from '../token/tokenRegistry';
 import { authenticate, type AuthDeps } from './auth/authenticate';
 import { requestedFormat } from './auth/requestedFormat';
@@ -48,6 +48,7 @@ export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: Ser
     now: deps.now ?? Date.now,
     nonces: deps.nonces,
     maxSkewMs: deps.config.auth.maxSkewSeconds * 1000,
+    allowV1WithoutNonce: deps.config.auth.allowV1WithoutNonce,
   };
   const bodyLimit = deps.config.server.bodyLimit;
   const accountId = deps.config.server.accountId;
@@ -64,7 +65,8 @@ export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: Ser
       latencyMs: 0,
     };
     let format: Format = 'JSON';
-    let product = 'Kms';
+    // The product the request names (by its Version), known before authentication: it picks the error codes.
+    let product: Product | undefined;
     const finish = (): void => {
       if (!accessLog) return;
       trace.latencyMs = Math.round(Number(process.hrtime.bigint() - started) / 1e3) / 1e3;
@@ -86,10 +88,10 @@ export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: Ser
           'request failed',
         );
       }
-      trace.status = err.status;
-      trace.code = err.code;
       const hostId = deps.config.server.hostId ?? req.headers.host ?? 'localhost';
-      sendError(res, format, trace.requestId, hostId, product, err);
+      const rendered = sendError(res, format, trace.requestId, hostId, product, err);
+      trace.status = rendered.status;
+      trace.code = rendered.code;
       finish();
     };
     const run = async (): Promise<void> => {
@@ -100,10 +102,11 @@ export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: Ser
       const queryPairs = parsePairs(query, false);
       const bodyPairs: Pair[] = isForm(req) && rawBody.length > 0 ? parsePairs(rawBody.toString('utf8'), true) : [];
       format = requestedFormat(bodyPairs.length > 0 ? queryPairs.concat(bodyPairs) : queryPairs);
-      // The product for the Recommend link, known before authentication from the version the client names.
-      const claimedVersion = req.headers['x-acs-version'] ?? queryPairs.find((p) => p[0] === 'Version')?.[1];
-      if (deps.operations.productOf(typeof claimedVersion === 'string' ? claimedVersion : undefined) === 'cas')
-        product = 'cas';
+      const claimedVersion =
+        req.headers['x-acs-version'] ??
+        queryPairs.find((p) => p[0] === 'Version')?.[1] ??
+        bodyPairs.find((p) => p[0] === 'Version')?.[1];
+      product = deps.operations.productOf(typeof claimedVersion === 'string' ? claimedVersion : undefined);
       const authenticated = authenticate(
         { method, query: queryPairs, body: bodyPairs, rawBody, headers: req.headers },
         authDeps,

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -6,7 +6,7 @@ import { loadConfigFile } from '../config/load';
 import type { Config } from '../config/schema';
 import { pemEncode } from '../crypto/pem';
 import { silentLogger, type Logger } from '../observability/logger';
-import { provisionDemo } from '../token/provision';
+import { DEMO_SIGNING_SPECS, provisionDemo } from '../token/provision';
 import { TokenManager } from '../token/tokenManager';
 import { newAccessKey } from './accessKeys';
 import { SOFTHSM_MODULE, deleteSoftHsmToken, initSoftHsmToken, softHsmTokenExists, writeSoftHsmConf } from './softhsm';
@@ -22,7 +22,22 @@ export function demoFiles(home: string) {
     accessKeyId: join(home, 'access-key-id'),
     accessKeySecret: join(home, 'access-key-secret'),
     state: join(home, 'demo.json'),
+    ids: join(home, 'demo-ids.json'),
   };
+}
+
+/** The identifiers the demo key set is provisioned with, chosen with the config (which names the RSA one). */
+interface DemoIds {
+  ca: string;
+  leaves: string[];
+}
+
+function demoIds(path: string): DemoIds | undefined {
+  if (!existsSync(path)) return undefined;
+  const v = JSON.parse(readFileSync(path, 'utf8')) as Partial<DemoIds>;
+  return typeof v.ca === 'string' && Array.isArray(v.leaves) && v.leaves.length === DEMO_SIGNING_SPECS.length
+    ? { ca: v.ca, leaves: v.leaves.map(String) }
+    : undefined;
 }
 
 function writeSecretOnce(path: string, make: () => string): string {
@@ -46,6 +61,9 @@ export async function ensureDemo(home: string, log: Logger = silentLogger()): Pr
   writeSecretOnce(files.accessKeySecret, () => ak.accessKeySecret);
   const accessKeyId = readFileSync(files.accessKeyId, 'utf8').trim();
   if (!existsSync(files.config)) {
+    const ids: DemoIds = { ca: randomUUID(), leaves: DEMO_SIGNING_SPECS.map(() => randomUUID()) };
+    writeFileSync(files.ids, JSON.stringify(ids), { mode: 0o600 });
+    const rsaId = ids.leaves[DEMO_SIGNING_SPECS.indexOf('RSA_2048')];
     const doc = {
       server: { host: '127.0.0.1', port: 8080 },
       tokens: [
@@ -60,6 +78,8 @@ export async function ensureDemo(home: string, log: Logger = silentLogger()): Pr
       auth: {
         accessKeys: [{ id: accessKeyId, secret: { file: files.accessKeySecret }, actions: ['*'], certificates: ['*'] }],
       },
+      // Blind signing is off by default (docs/security.md); the demo's RSA certificate, which cannot decrypt, has it.
+      cas: { blindSigning: { certificates: rsaId ? [rsaId] : [] } },
     };
     writeFileSync(
       files.config,
@@ -87,7 +107,8 @@ export async function ensureDemo(home: string, log: Logger = silentLogger()): Pr
         await token.open();
       }
       log.info('provisioning the demo token: CA, RSA-2048 and EC P-256 keys generated inside the token');
-      await provisionDemo(token);
+      const ids = demoIds(files.ids);
+      await provisionDemo(token, ids ? { ids } : {});
     }
   } finally {
     await token.close();
@@ -100,7 +121,15 @@ export interface DemoInfo {
   endpoint: string;
   accessKeyId: string;
   accessKeySecret: string;
-  certificates: Array<{ id: string; keySpec: string; warehouseId: number; certificatePem: string; chainPem: string }>;
+  certificates: Array<{
+    id: string;
+    keySpec: string;
+    warehouseId: number;
+    certificatePem: string;
+    chainPem: string;
+    /** Set on the SM2 test token's certificates (`--sm2`): a PKCS#11 test double, not an HSM. */
+    testDouble?: true;
+  }>;
 }
 
 /** Reads the demo info from the home and the token (the token is opened read-only in spirit: no writes). */
@@ -141,28 +170,63 @@ export function recordDemoEndpoint(home: string, host: string, port: number): vo
   writeFileSync(demoFiles(home).state, JSON.stringify({ host, port }), { mode: 0o600 });
 }
 
-/** The banner `npm start` prints: endpoint, credentials, certificates and an SDK example. */
+/** The endpoint's host and port (the host may be an IPv6 literal with colons). */
+function hostPort(endpoint: string): { host: string; port: string } {
+  const at = endpoint.lastIndexOf(':');
+  return { host: endpoint.slice(0, at), port: endpoint.slice(at + 1) };
+}
+
+/**
+ * Complete scripts that run as printed (`node example.js` with the SDK installed): CAS `Sign` with
+ * `@alicloud/cas20200407` (its Config lives under openapi-core's `$OpenApiUtil`), and KMS
+ * `CertificatePrivateKeySign` with `@alicloud/kms20160120`, whose 1.x client has no Certificate methods and so calls
+ * the operation through its generic `doRequest`. They carry the demo's own credentials: this is a local demo.
+ */
+export function demoExamples(info: DemoInfo): { cas: string[]; kms: string[] } {
+  const { host, port } = hostPort(info.endpoint);
+  const endpoint = `${host}:${port}`;
+  const rsa = info.certificates.find((c) => c.keySpec.startsWith('RSA')) ?? info.certificates[0];
+  const id = rsa?.id ?? '<id>';
+  const creds = `accessKeyId: '${info.accessKeyId}', accessKeySecret: '${info.accessKeySecret}'`;
+  return {
+    cas: [
+      "const Cas = require('@alicloud/cas20200407');",
+      "const { $OpenApiUtil } = require('@alicloud/openapi-core');",
+      `const client = new Cas.default(new $OpenApiUtil.Config({ ${creds}, endpoint: '${endpoint}', protocol: 'http' }));`,
+      `client.sign(new Cas.SignRequest({ certIdentifier: '${id}', message: 'hello', messageType: 'RAW', signingAlgorithm: 'SHA256withRSA' }))`,
+      '  .then((r) => console.log(r.body.signature), (e) => { console.error(e.message); process.exitCode = 1; });',
+    ],
+    kms: [
+      "const Kms = require('@alicloud/kms20160120');",
+      `const client = new Kms.default({ ${creds}, endpoint: '${endpoint}', protocol: 'http', regionId: 'cn-hangzhou' });`,
+      `const params = { CertificateId: '${id}', Algorithm: 'RSA_PKCS1_SHA_256', MessageType: 'RAW', Message: Buffer.from('hello').toString('base64') };`,
+      "client.doRequest('CertificatePrivateKeySign', 'HTTPS', 'POST', '2016-01-20', 'AK', params, null, {})",
+      '  .then((r) => console.log(r.SignatureValue), (e) => { console.error(e.message); process.exitCode = 1; });',
+    ],
+  };
+}
+
+/** The banner `npm start` prints: endpoint, credentials, certificates and SDK examples that run as printed. */
 export function demoBanner(info: DemoInfo): string {
-  const [host, port] = [
-    info.endpoint.slice(0, info.endpoint.lastIndexOf(':')),
-    info.endpoint.slice(info.endpoint.lastIndexOf(':') + 1),
-  ];
-  const first = info.certificates.find((c) => c.keySpec.startsWith('RSA')) ?? info.certificates[0];
+  const examples = demoExamples(info);
+  const indent = (lines: string[]): string[] => lines.map((l) => `    ${l}`);
   return [
     '',
     `p11bridge is serving the Alibaba Cloud KMS (2016-01-20) and CAS (2020-04-07) signing APIs on http://${info.endpoint}/`,
     '',
     `  AccessKeyId:     ${info.accessKeyId}`,
     `  AccessKeySecret: ${info.accessKeySecret}`,
-    '  Certificates (KMS CertificateId = CAS CertIdentifier, WarehouseId 1):',
-    ...info.certificates.map((c) => `    ${c.id}  ${c.keySpec}`),
+    '  Certificates (KMS CertificateId = CAS CertIdentifier):',
+    ...info.certificates.map(
+      (c) =>
+        `    ${c.id}  ${c.keySpec}  WarehouseId ${c.warehouseId}${c.testDouble ? '  (SM2 test token: a test double, not an HSM)' : ''}`,
+    ),
     '',
-    '  Call it with the official SDK (npm i @alicloud/cas20200407 @alicloud/openapi-core):',
-    "    const Cas = require('@alicloud/cas20200407');",
-    "    const { Config } = require('@alicloud/openapi-core');",
-    `    const client = new Cas.default(new Config({ accessKeyId: '${info.accessKeyId}', accessKeySecret: '<secret above>', endpoint: '${host}:${port}', protocol: 'http' }));`,
-    `    const r = await client.sign(new Cas.SignRequest({ certIdentifier: '${first?.id ?? '<id>'}', message: 'hello', messageType: 'RAW', signingAlgorithm: 'SHA256withRSA' }));`,
-    '    console.log(r.body.signature);',
+    '  CAS, with the official SDK (npm i @alicloud/cas20200407 @alicloud/openapi-core), as a file run with node:',
+    ...indent(examples.cas),
+    '',
+    '  KMS, with the official SDK (npm i @alicloud/kms20160120), as a file run with node:',
+    ...indent(examples.kms),
     '',
     '  npx p11bridge demo --json   prints all of this, with the certificates and chain, as JSON.',
     '',

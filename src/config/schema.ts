@@ -149,6 +149,18 @@ export const tokenSchema = z
       .prefault({}),
     /** The token's SM2 HSM profile; without one, SM2 requests are answered with UnsupportedOperation. */
     sm2: sm2ProfileSchema.optional(),
+    /**
+     * What CAS reports about this token's warehouse, for clients that pace or plan with it (not enforced here):
+     * `ListCertWarehouse.Qps` and its share of `GetCertWarehouseQuota.TotalQuota`.
+     */
+    warehouse: z
+      .strictObject({
+        /** Requests per second a client should stay under (the cloud's example is 10). */
+        qps: z.number().int().min(1).default(100),
+        /** Certificate identities this warehouse is meant to hold. */
+        quota: z.number().int().min(1).default(1000),
+      })
+      .prefault({}),
   })
   .refine((t) => t.tokenLabel !== undefined || t.tokenSerial !== undefined, {
     message: 'set tokenLabel or tokenSerial',
@@ -175,12 +187,29 @@ export const configSchema = z.strictObject({
     nonceTtlSeconds: z.number().int().min(60).default(1860),
     /** Upper bound on remembered nonces (at most 36 bytes each; 8M cover 4,300 requests/s for 31 minutes). */
     nonceMaxEntries: z.number().int().min(1000).default(8_000_000),
+    /**
+     * Accept V1 (HMAC-SHA1) requests without `SignatureNonce`, as the legacy `@alicloud/kms-sdk` sends them (KMS
+     * does not list the nonce among its common parameters). Weaker: such a request is protected against replay by
+     * the timestamp window (`maxSkewSeconds`) only. V3 always needs its nonce.
+     */
+    allowV1WithoutNonce: z.boolean().default(false),
     accessKeys: z.array(accessKeySchema).min(1),
   }),
   cas: z
     .strictObject({
       /** How `MessageType=RAW` is read: the literal UTF-8 string (2026 docs) or base64 (older docs). */
       rawMessageEncoding: z.enum(['utf8', 'base64']).default('utf8'),
+      /**
+       * `Sign` with `MessageType=BLIND` (RSA blind signing): a raw RSA private-key operation, i.e. a universal
+       * signature and a decryption oracle for the key, so it is off unless a certificate is listed here (and its
+       * key may not decrypt). The demo lists its RSA certificate.
+       */
+      blindSigning: z
+        .strictObject({
+          /** CAS `CertIdentifier`s whose keys may sign blinded messages. */
+          certificates: z.array(z.string().min(1)).default([]),
+        })
+        .prefault({}),
       p7: z
         .strictObject({
           /** Embed the content in the CMS SignedData (default: detached). */

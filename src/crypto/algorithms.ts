@@ -31,7 +31,7 @@ export type SignatureEncoding = 'rsa' | 'ecdsa-der' | 'sm2-der' | 'cms';
 
 export interface SignatureAlgorithm {
   /** Stable internal name, used in logs and capability reports. */
-  readonly id: 'RSA_PKCS1_SHA_256' | 'RSA_PSS_SHA_256' | 'ECDSA_SHA_256' | 'SM2DSA' | 'RSA_P7_SHA_256';
+  readonly id: 'RSA_PKCS1_SHA_256' | 'RSA_PSS_SHA_256' | 'ECDSA_SHA_256' | 'SM2DSA' | 'RSA_P7_SHA_256' | 'RSA_BLIND';
   readonly kmsName?: string;
   readonly casName?: string;
   readonly keyType: KeyType;
@@ -131,6 +131,19 @@ export const SIGNATURE_ALGORITHMS: readonly SignatureAlgorithm[] = [
     encoding: 'cms',
     verify: { nodeHash: 'sha256' },
   },
+  {
+    // CAS Sign MessageType=BLIND: the raw RSA private-key operation s = m^d mod n (RFC 9474 §4.3 BlindSign) on a
+    // blinded message the client prepared. No API algorithm name reaches it: only `blindSigningAlgorithm()`.
+    // The input is the k-byte big-endian integer m < n; the caller checks both (src/crypto/rawRsa.ts).
+    id: 'RSA_BLIND',
+    keyType: 'RSA',
+    keySpecs: RSA_SPECS,
+    hash: 'sha256',
+    digestLength: 32,
+    onMessage: { mechanism: pkcs11.CKM_RSA_X_509, input: 'message' },
+    encoding: 'rsa',
+    verify: { nodeHash: 'sha256' },
+  },
 ];
 
 const byKms = new Map<string, SignatureAlgorithm>();
@@ -148,6 +161,13 @@ export function kmsSignatureAlgorithm(name: string): SignatureAlgorithm | undefi
 /** The row for a CAS `SigningAlgorithm` value, or undefined. */
 export function casSignatureAlgorithm(name: string): SignatureAlgorithm | undefined {
   return byCas.get(name);
+}
+
+/** The row that signs a blinded message (CAS `MessageType=BLIND`) with the raw RSA operation. */
+export function blindSigningAlgorithm(): SignatureAlgorithm {
+  const row = SIGNATURE_ALGORITHMS.find((a) => a.id === 'RSA_BLIND');
+  if (!row) throw new Error('no algorithm row RSA_BLIND');
+  return row;
 }
 
 /** Names accepted by each product, for error messages and docs. */

@@ -47,6 +47,14 @@ export const ERROR_CATALOGUE = {
     message: 'The request processing has failed due to some unknown error, exception or failure.',
   },
   ServiceUnavailable: { status: 503, message: 'The request has failed due to a temporary failure of the server.' },
+  // KMS's own names for the four generic codes above (src/api/productErrors.ts chooses them for KMS requests).
+  'Rejected.Throttling': { status: 400, message: 'QPS Limit Exceeded' },
+  'Rejected.UnsupportedOperation': { status: 400, message: 'Unsupported operation.' },
+  InternalFailure: { status: 500, message: 'Internal Failure' },
+  ServiceUnavailableTemporary: {
+    status: 503,
+    message: 'The service is temporarily unavailable. Please try again later.',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -181,7 +181,7 @@ describe('a certificate from CreateCertificate to DeleteCertificate', () => {
     ).toBe(1);
   });
 
-  test('CreateCertificate EC_P256 makes an ECDSA CSR; EC_SM2 is 400 UnsupportedOperation on this token', async () => {
+  test('CreateCertificate EC_P256 makes an ECDSA CSR; EC_SM2 is 400 Rejected.UnsupportedOperation on this token', async () => {
     const res = await kms('CreateCertificate', {
       Subject: 'CN=ec.example.com,OU=e2e,O=p11bridge tests,C=CN',
       KeySpec: 'EC_P256',
@@ -193,7 +193,7 @@ describe('a certificate from CreateCertificate to DeleteCertificate', () => {
     expect(await privateKeyAttributes(tm, ckaIdOf(ecId))).toMatchObject({ sensitive: true, extractable: false });
     expect(tm.lookup(ecId)?.canDecrypt).toBe(false);
     const sm2 = await sdkError(() => kms('CreateCertificate', { Subject: SUBJECT, KeySpec: 'EC_SM2' }));
-    expect(sm2).toMatchObject({ statusCode: 400, code: 'UnsupportedOperation' });
+    expect(sm2).toMatchObject({ statusCode: 400, code: 'Rejected.UnsupportedOperation' });
     expect(sm2.message).toContain('SM2');
   });
 
@@ -500,7 +500,7 @@ describe('a certificate from CreateCertificate to DeleteCertificate', () => {
       expect(notText).toMatchObject({ statusCode: 400, code: 'InvalidParameter' });
     });
 
-    test('RSAES_OAEP_SHA_256 is 400 UnsupportedOperation on this token, for decryption and encryption alike', async () => {
+    test('RSAES_OAEP_SHA_256 is 400 Rejected.UnsupportedOperation (KMS) / UnsupportedOperation (CAS) on this token, for decryption and encryption alike', async () => {
       const blob = publicEncrypt(
         { key: new X509Certificate(rsaCert).publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
         Buffer.from('sha-256'),
@@ -512,7 +512,7 @@ describe('a certificate from CreateCertificate to DeleteCertificate', () => {
           CiphertextBlob: blob,
         }),
       );
-      expect(dec).toMatchObject({ statusCode: 400, code: 'UnsupportedOperation' });
+      expect(dec).toMatchObject({ statusCode: 400, code: 'Rejected.UnsupportedOperation' });
       expect(dec.message).toContain('RSAES_OAEP_SHA_256');
       const enc = await sdkError(() =>
         kms('CertificatePublicKeyEncrypt', {
@@ -521,7 +521,7 @@ describe('a certificate from CreateCertificate to DeleteCertificate', () => {
           Plaintext: 'aGk=',
         }),
       );
-      expect(enc).toMatchObject({ statusCode: 400, code: 'UnsupportedOperation' });
+      expect(enc).toMatchObject({ statusCode: 400, code: 'Rejected.UnsupportedOperation' });
       const casDec = await sdkError(() =>
         cas3(d).decrypt(
           new DecryptRequest({ certIdentifier: rsaId, algorithm: 'RSAES_OAEP_SHA_256', ciphertextBlob: blob }),

@@ -197,7 +197,7 @@ describe('the demo token (default config: CAS RAW is the literal UTF-8 string)',
       }
     });
 
-    test('answers SM2DSA on this SoftHSM2 token with 400 UnsupportedOperation naming SM2', async () => {
+    test('answers SM2DSA on this SoftHSM2 token with 400 Rejected.UnsupportedOperation naming SM2', async () => {
       for (const cert of [rsa, ec]) {
         const e = await sdkError(() =>
           kms('CertificatePrivateKeySign', {
@@ -207,7 +207,7 @@ describe('the demo token (default config: CAS RAW is the literal UTF-8 string)',
             Message: 'MTIzNA==',
           }),
         );
-        expect(e).toMatchObject({ statusCode: 400, code: 'UnsupportedOperation' });
+        expect(e).toMatchObject({ statusCode: 400, code: 'Rejected.UnsupportedOperation' });
         expect(e.message).toContain('SM2');
       }
     });

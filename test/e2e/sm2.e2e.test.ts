@@ -420,10 +420,10 @@ describe('several tokens in one daemon, and tokens without SM2', () => {
     expectIndependentlyValid(leafPem, Buffer.from('x'), await kmsSign(leafId, 'RAW', Buffer.from('x')));
   });
 
-  test('SM2DSA and SM3withSM2 on the SoftHSM2 certificates stay 400 UnsupportedOperation naming SM2', async () => {
+  test('SM2DSA and SM3withSM2 on the SoftHSM2 certificates stay 400 Rejected.UnsupportedOperation (KMS) and UnsupportedOperation (CAS) naming SM2', async () => {
     for (const spec of ['EC_P256', 'RSA_2048']) {
       const e = await sdkError(() => kmsSign(softhsmCert(spec), 'RAW', Buffer.from('x')));
-      expect(e).toMatchObject({ statusCode: 400, code: 'UnsupportedOperation' });
+      expect(e).toMatchObject({ statusCode: 400, code: 'Rejected.UnsupportedOperation' });
       expect(e.message).toContain('SM2');
       const c = await sdkError(() =>
         casSign(cas, {
@@ -438,7 +438,7 @@ describe('several tokens in one daemon, and tokens without SM2', () => {
     }
   });
 
-  test('EC_SM2 on warehouse 1 is 400 UnsupportedOperation naming SM2; SM2PKE on its RSA key is 400 InvalidParameter', async () => {
+  test('EC_SM2 on warehouse 1 is 400 Rejected.UnsupportedOperation naming SM2; SM2PKE on its RSA key is 400 InvalidParameter', async () => {
     const enc = await sdkError(() =>
       kms('CertificatePublicKeyEncrypt', {
         CertificateId: softhsmCert('RSA_2048'),
@@ -450,7 +450,7 @@ describe('several tokens in one daemon, and tokens without SM2', () => {
     const create = await sdkError(() =>
       kms('CreateCertificate', { Subject: 'CN=a,OU=b,O=c,C=CN', KeySpec: 'EC_SM2', WarehouseId: '1' }),
     );
-    expect(create).toMatchObject({ statusCode: 400, code: 'UnsupportedOperation' });
+    expect(create).toMatchObject({ statusCode: 400, code: 'Rejected.UnsupportedOperation' });
     expect(create.message).toContain('SM2');
   });
 

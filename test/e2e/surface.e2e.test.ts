@@ -166,7 +166,7 @@ describe('CAS warehouses', () => {
         whId: 1,
         instanceId: 'p11bridge-wh-1',
         name: d.token.label,
-        qps: 0,
+        qps: 100,
         type: 'uploadPCA',
         endTime: Date.UTC(9999, 11, 31, 23, 59, 59),
         isExpired: false,
@@ -205,9 +205,9 @@ describe('CAS warehouses', () => {
     expect(missing).toMatchObject({ statusCode: 400, code: 'MissingParameter' });
   });
 
-  test('GetCertWarehouseQuota counts the identities and reports no quota (-1)', async () => {
+  test('GetCertWarehouseQuota counts the identities against the configured quota (default 1000 per token)', async () => {
     const res = await cas('GetCertWarehouseQuota');
-    expect(res.body).toMatchObject({ TotalQuota: -1, UseCount: 3 });
+    expect(res.body).toMatchObject({ TotalQuota: 1000, UseCount: 3 });
   });
 });
 

@@ -7,7 +7,8 @@ import { validateConfig } from '../../src/config/load';
 import type { Config } from '../../src/config/schema';
 import { pemEncode } from '../../src/crypto/pem';
 import { startDaemon, type RunningDaemon } from '../../src/server';
-import { createTestToken, provisionTestToken, type TestToken } from './token';
+import type { TokenManager } from '../../src/token/tokenManager';
+import { createTestToken, openToken, provisionTestToken, type TestToken } from './token';
 
 export interface TestCertificate {
   readonly id: string;
@@ -38,6 +39,8 @@ export interface TestDaemonOptions {
   configure?: (raw: Record<string, unknown>) => void;
   /** An injected clock for the gateway (ms since epoch). */
   now?: () => number;
+  /** Extra work on the provisioned token before the daemon starts (more identities), before `configure` runs. */
+  prepare?: (token: TokenManager) => Promise<void>;
 }
 
 /**
@@ -49,6 +52,14 @@ export async function startTestDaemon(
 ): Promise<TestDaemon & { extraKeys: Record<string, { id: string; secret: string }> }> {
   const token = createTestToken();
   await provisionTestToken(token);
+  if (opts.prepare) {
+    const tm = await openToken(token);
+    try {
+      await opts.prepare(tm);
+    } finally {
+      await tm.close();
+    }
+  }
   const main = newAccessKey();
   const secretFile = (name: string, secret: string): string => {
     const f = join(token.dir, `ak-${name}`);

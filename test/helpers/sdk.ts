@@ -8,6 +8,8 @@
  * emulated with `callApi` and the exact `Params` it uses, and `@alicloud/pop-core` (V1, GET or form POST).
  */
 import CasClient, { SignRequest } from '@alicloud/cas20200407';
+import KmsClient from '@alicloud/kms20160120';
+import { Config as RpcConfig } from '@alicloud/rpc-client';
 import OpenApiCore, { $OpenApiUtil } from '@alicloud/openapi-core';
 import OpenApiClient, * as $OpenApiClient from '@alicloud/openapi-client';
 import RPCClient from '@alicloud/pop-core';
@@ -179,6 +181,37 @@ export function teaCaller(t: Target, opts: { signatureAlgorithm?: TeaSignature }
       new $OpenApiClient.OpenApiRequest({ query: definedOnly(query) }),
       new $Util.RuntimeOptions({}),
     )) as CallApiResult;
+}
+
+/**
+ * `@alicloud/kms20160120` 1.2.0, the one KMS client the registry serves (on `@alicloud/rpc-client`, V1 signatures).
+ * It has no `Certificate*` methods, so calls go through its generic `doRequest`, exactly as its own methods do.
+ * Errors surface as rpc-client builds them: `code` = `<Code>Error` (`Rejected.ThrottlingError`), `data` = the body.
+ */
+export function kmsRpc(t: Target): RpcCaller {
+  const client = new KmsClient(
+    new RpcConfig({
+      accessKeyId: t.accessKeyId,
+      accessKeySecret: t.accessKeySecret,
+      endpoint: t.endpoint,
+      protocol: 'http',
+      regionId: 'cn-hangzhou',
+    }),
+  );
+  return async (action, query, version = KMS_VERSION) => ({
+    body: await client.doRequest(
+      action,
+      'HTTPS',
+      'POST',
+      version,
+      'AK',
+      definedOnly(query),
+      {},
+      new $Util.RuntimeOptions({}),
+    ),
+    headers: {},
+    statusCode: 200,
+  });
 }
 
 /** `@alicloud/pop-core` RPCClient (V1), in verbose mode so the HTTP status of every answer is visible. */

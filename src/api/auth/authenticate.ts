@@ -50,6 +50,12 @@ export interface AuthDeps<S extends NonceStore = NonceCache> {
   nonces: S;
   /** Largest accepted |server time − request time|, ms; default {@link DEFAULT_MAX_SKEW_MS}. */
   maxSkewMs?: number;
+  /**
+   * Accept a V1 request without `SignatureNonce` (config `auth.allowV1WithoutNonce`): KMS does not list it among
+   * its common parameters and the legacy `@alicloud/kms-sdk` never sends one. Such a request is protected by the
+   * timestamp window only: it can be replayed within it (docs/configuration.md).
+   */
+  allowV1WithoutNonce?: boolean;
 }
 
 /** Who called and what they asked for, once the request is authenticated. */
@@ -148,7 +154,11 @@ function authenticateV1(
   }
   const accessKeyId = requiredParam(params, 'AccessKeyId');
   const timestamp = requiredParam(params, 'Timestamp');
-  const nonce = checkedNonce(params.get('SignatureNonce'), 'SignatureNonce');
+  const sentNonce = params.get('SignatureNonce');
+  const nonce =
+    sentNonce === undefined && deps.allowV1WithoutNonce === true
+      ? undefined
+      : checkedNonce(sentNonce, 'SignatureNonce');
   const signature = params.get('Signature') ?? '';
 
   const key = activeAccessKey(deps, accessKeyId);
@@ -162,14 +172,16 @@ function authenticateV1(
   const expected = v1Signature(key.secret, v1StringToSign(req.method, signed));
   if (!constantTimeEqual(expected, signature)) throw new ApiError('SignatureDoesNotMatch');
 
-  return claimNonce(deps, accessKeyId, nonce, now, {
+  const result: AuthResult = {
     scheme: 'V1',
     signatureMethod: V1_SIGNATURE_METHOD,
     accessKeyId,
     action: params.get('Action'),
     version: params.get('Version'),
     params: businessParams(params),
-  });
+  };
+  // No nonce (operator opt-in): the timestamp window checked above is the only replay protection.
+  return nonce === undefined ? result : claimNonce(deps, accessKeyId, nonce, now, result);
 }
 
 function authenticateV3(

@@ -3,8 +3,8 @@ import { defineOperation } from '../types';
 
 /**
  * CAS `GetCertWarehouseQuota` (2020-04-07): `UseCount` = the certificate identities held by all warehouses
- * (tokens); `TotalQuota` = -1, "no quota": the tokens' own storage is the only limit and PKCS#11 does not
- * report it reliably (SoftHSM2 answers CK_UNAVAILABLE_INFORMATION).
+ * (tokens); `TotalQuota` = the sum of the tokens' configured `warehouse.quota`, a number a client can subtract
+ * from (PKCS#11 does not report a token's free storage reliably: SoftHSM2 answers CK_UNAVAILABLE_INFORMATION).
  */
 export const getCertWarehouseQuota = defineOperation({
   product: 'cas',
@@ -13,6 +13,7 @@ export const getCertWarehouseQuota = defineOperation({
   params: z.object({}),
   async handle(ctx) {
     const useCount = ctx.tokens.tokens.reduce((n, token) => n + token.entries().length, 0);
-    return { TotalQuota: -1, UseCount: useCount };
+    const total = ctx.tokens.tokens.reduce((n, token) => n + token.config.warehouse.quota, 0);
+    return { TotalQuota: total, UseCount: useCount };
   },
 });

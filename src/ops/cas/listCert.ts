@@ -1,10 +1,13 @@
 import { z } from 'zod';
+import { certificateSignAlgorithm } from '../../crypto/certificateSignAlgorithm';
 import { certificateDetails } from '../../token/certificates';
 import { certType, fuzzyMatch, listStatus, page, pagingParams, warehouseInstanceId } from '../shared/repository';
 import { defineOperation } from '../types';
 
 /**
- * CAS `ListCert` (2020-04-07): the certificates of every warehouse (configured token) the access key may use.
+ * CAS `ListCert` (2020-04-07): the certificates of every warehouse (configured token) the access key may use,
+ * or only those named by `Identifiers`. Each row carries the newest models' `Algorithm`, `SerialNo` and
+ * `SignAlgorithm`.
  * One row per identity that has a certificate (a PENDING identity has none yet and is not listed). Dates are
  * epoch milliseconds: `BeforeDate` = notBefore ("issuance time"), `AfterDate` = notAfter ("expiration time"),
  * as the SDK model describes them (the metadata sample has the two values the other way round).
@@ -19,14 +22,18 @@ export const listCert = defineOperation({
     Status: z.enum(['ISSUE', 'REVOKE']).optional(),
     SourceType: z.enum(['upload', 'aliyun']).optional(),
     CertType: z.enum(['CA', 'CERT']).optional(),
+    /** Comma-separated identifiers: only these certificates (newest models). */
+    Identifiers: z.string().optional(),
     ...pagingParams,
   }),
   async handle(ctx, p) {
+    const wanted = identifierSet(p.Identifiers);
     const rows = ctx.tokens.tokens
       .filter((token) => p.WarehouseId === undefined || token.warehouseId === p.WarehouseId)
       .flatMap((token) =>
         token.entries().flatMap((entry) => {
           if (!entry.certificate || !ctx.canUse(entry.id)) return [];
+          if (wanted !== undefined && !wanted.has(entry.id)) return [];
           const d = certificateDetails(entry.certificate);
           return [
             {
@@ -43,6 +50,10 @@ export const listCert = defineOperation({
               Issuer: d.issuerName,
               ExistPrivateKey: true,
               Sans: d.dnsNames.join(','),
+              Algorithm: KEY_ALGORITHM[entry.keyType],
+              // Lower-case hex, as the cloud's example (`038abf4c…`); KMS DescribeCertificate keeps upper case.
+              SerialNo: d.serial.toLowerCase(),
+              SignAlgorithm: certificateSignAlgorithm(entry.certificate.raw),
             },
           ];
         }),
@@ -59,3 +70,17 @@ export const listCert = defineOperation({
     return { ...paging, CertList: items };
   },
 });
+
+/** `ListCert.Algorithm`: the key's family as CAS names it. */
+const KEY_ALGORITHM: Readonly<Record<'RSA' | 'EC' | 'SM2', string>> = { RSA: 'RSA', EC: 'ECC', SM2: 'SM2' };
+
+/** The `Identifiers` filter: undefined when absent or empty (no filter), else the set of trimmed identifiers. */
+function identifierSet(value: string | undefined): ReadonlySet<string> | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  return new Set(
+    value
+      .split(',')
+      .map((v) => v.trim())
+      .filter((v) => v !== ''),
+  );
+}

@@ -9,8 +9,8 @@ export const NEVER_EXPIRES = Date.UTC(9999, 11, 31, 23, 59, 59);
 export const WAREHOUSE_TYPE = 'uploadPCA';
 
 /**
- * CAS `ListCertWarehouse` (2020-04-07): one warehouse per configured token. `Qps` is 0 (the daemon sets no
- * per-warehouse rate; the session pool bounds concurrency), `EndTime` is 9999-12-31 and `IsExpired` false.
+ * CAS `ListCertWarehouse` (2020-04-07): one warehouse per configured token. `Qps` is the token's configured
+ * `warehouse.qps` (never 0: a client may divide by it), `EndTime` is 9999-12-31 and `IsExpired` false.
  */
 export const listCertWarehouse = defineOperation({
   product: 'cas',
@@ -28,7 +28,7 @@ export const listCertWarehouse = defineOperation({
         WhId: token.warehouseId,
         InstanceId: warehouseInstanceId(token.warehouseId),
         Name: token.config.name,
-        Qps: 0,
+        Qps: token.config.warehouse.qps,
         Type: WAREHOUSE_TYPE,
         EndTime: NEVER_EXPIRES,
         IsExpired: false,

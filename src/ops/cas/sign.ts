@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { CAS_SIGNATURE_NAMES, casSignatureAlgorithm } from '../../crypto/algorithms';
 import { ApiError, invalidParameter, missingParameter } from '../../errors/apiError';
 import type { TokenRegistry, Located } from '../../token/tokenRegistry';
-import { casSubject } from '../shared/messages';
+import { signBlind } from '../shared/blind';
+import { casMessageType, casSubject } from '../shared/messages';
 import { assertAlgorithmFits, assertUsable, signCms, signWith } from '../shared/signing';
 import { defineOperation } from '../types';
 
@@ -41,13 +42,19 @@ export const casSign = defineOperation({
   params: z.object({
     ...casCertificateSelector,
     Message: z.string(),
-    MessageType: z.enum(['RAW', 'BASE64', 'DIGEST']).default('RAW'),
+    MessageType: casMessageType(['RAW', 'BASE64', 'DIGEST', 'BLIND']),
     SigningAlgorithm: z.string().min(1),
   }),
   resource: (p) => p.CertIdentifier ?? p.CustomIdentifier,
   async handle(ctx, p) {
     const alg = casSignatureAlgorithm(p.SigningAlgorithm);
     if (!alg) throw invalidParameter('SigningAlgorithm', `expected one of ${CAS_SIGNATURE_NAMES.join(', ')}.`);
+    if (p.MessageType === 'BLIND') {
+      const located = locateCas(ctx.tokens, p);
+      ctx.assertCanUse(located.entry.id);
+      const signature = await signBlind(located, alg, p.Message, ctx.config.cas.blindSigning.certificates);
+      return { Signature: signature.toString('base64') };
+    }
     const subject = casSubject(p.MessageType, p.Message, alg, ctx.config.cas.rawMessageEncoding);
     const located = locateCas(ctx.tokens, p);
     ctx.assertCanUse(located.entry.id);

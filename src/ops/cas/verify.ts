@@ -1,14 +1,15 @@
 import { z } from 'zod';
 import { casSignatureAlgorithm } from '../../crypto/algorithms';
 import { invalidParameter } from '../../errors/apiError';
-import { casSubject, decodeBase64 } from '../shared/messages';
+import { casMessageType, casVerifySubjects, decodeBase64 } from '../shared/messages';
 import { CAS_VERIFY_NAMES, assertVerifiable, verifySignature } from '../shared/verifying';
 import { defineOperation } from '../types';
 import { casCertificateSelector, locateCas } from './sign';
 
 /**
  * CAS `Verify` (2020-04-07): verifies a signature with a repository certificate's public key, in software.
- * `Message`/`MessageType` are read exactly as `Sign` reads them, so that Verify(Sign(m)) holds.
+ * A RAW `Message` is read both as `Sign` reads it (so that Verify(Sign(m)) holds) and as the `Verify` documentation
+ * says (Base64): valid when either reading verifies (decision 0008).
  */
 export const casVerify = defineOperation({
   product: 'cas',
@@ -17,7 +18,7 @@ export const casVerify = defineOperation({
   params: z.object({
     ...casCertificateSelector,
     Message: z.string(),
-    MessageType: z.enum(['RAW', 'BASE64', 'DIGEST']).default('RAW'),
+    MessageType: casMessageType(['RAW', 'BASE64', 'DIGEST']),
     SigningAlgorithm: z.string().min(1),
     SignatureValue: z.string().min(1),
   }),
@@ -27,13 +28,14 @@ export const casVerify = defineOperation({
     if (!alg || alg.encoding === 'cms') {
       throw invalidParameter('SigningAlgorithm', `expected one of ${CAS_VERIFY_NAMES.join(', ')}.`);
     }
-    const subject = casSubject(p.MessageType, p.Message, alg, ctx.config.cas.rawMessageEncoding);
+    const subjects = casVerifySubjects(p.MessageType, p.Message, alg, ctx.config.cas.rawMessageEncoding);
     const signature = decodeBase64('SignatureValue', p.SignatureValue);
     const located = locateCas(ctx.tokens, p);
     ctx.assertCanUse(located.entry.id);
     assertVerifiable(located.entry, alg, p.SigningAlgorithm, 'SigningAlgorithm');
+    const { publicKey } = located.entry;
     return {
-      SignatureValid: verifySignature(located.entry.publicKey, alg, subject, signature, located.token.sm2UserId),
+      SignatureValid: subjects.some((s) => verifySignature(publicKey, alg, s, signature, located.token.sm2UserId)),
     };
   },
 });

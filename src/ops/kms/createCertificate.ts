@@ -9,19 +9,30 @@ import { defineOperation } from '../types';
 /** The KeySpec values KMS CreateCertificate documents. */
 const KEY_SPECS = ['RSA_2048', 'EC_P256', 'EC_SM2'] as const;
 
-/** `SubjectAlternativeNames` arrives as a JSON array in a string (what the KMS generator sends). */
+const NAMES_SHAPE = 'expected a JSON array of DNS names, e.g. ["a.example.com"], or a map of them.';
+
+/**
+ * `SubjectAlternativeNames` arrives as JSON in a string. The documentation's example is an array of DNS names;
+ * the generated TypeScript model declares a map (`{ [key: string]: any }`), which the client sends as a JSON object:
+ * its values (names, or arrays of names) are the DNS names, in order; its keys carry nothing the cloud documents.
+ */
 function parseNames(value: string | undefined): string[] {
   if (value === undefined || value.trim() === '') return [];
   let parsed: unknown;
   try {
     parsed = JSON.parse(value);
   } catch {
-    throw invalidParameter('SubjectAlternativeNames', 'expected a JSON array of DNS names, e.g. ["a.example.com"].');
+    throw invalidParameter('SubjectAlternativeNames', NAMES_SHAPE);
   }
-  if (!Array.isArray(parsed) || !parsed.every((n): n is string => typeof n === 'string')) {
-    throw invalidParameter('SubjectAlternativeNames', 'expected a JSON array of DNS names, e.g. ["a.example.com"].');
+  const values: unknown[] = Array.isArray(parsed)
+    ? parsed
+    : parsed !== null && typeof parsed === 'object'
+      ? Object.values(parsed).flat()
+      : [parsed];
+  if (!values.every((n): n is string => typeof n === 'string')) {
+    throw invalidParameter('SubjectAlternativeNames', NAMES_SHAPE);
   }
-  return parsed;
+  return values;
 }
 
 /**

@@ -1,4 +1,5 @@
-import { invalidParameter } from '../../errors/apiError';
+import { z } from 'zod';
+import { ApiError, invalidParameter } from '../../errors/apiError';
 import type { SignatureAlgorithm } from '../../crypto/algorithms';
 import type { SignSubject } from '../../crypto/signPlan';
 
@@ -60,4 +61,42 @@ export function casSubject(
       ? decodeBase64('Message', message)
       : Buffer.from(message, 'utf8');
   return rawSubject('Message', data);
+}
+
+/**
+ * A CAS `MessageType` parameter: the values case-insensitively (the cloud's own examples write `Base64` in
+ * Encrypt/Decrypt and `BASE64` in Sign), defaulting to `RAW`.
+ */
+export function casMessageType<const T extends readonly [string, ...string[]]>(values: T) {
+  return z.preprocess((v) => (typeof v === 'string' ? v.toUpperCase() : v), z.enum(values)).default(values[0]);
+}
+
+/**
+ * CAS `Verify`: what a RAW message may mean (decision 0008). Every `Verify` document and model says `Message` is
+ * Base64; `Sign` now reads RAW as the literal string. Both readings are candidates, the configured one first: the
+ * literal UTF-8 bytes, and the decoded bytes when the value is strict Base64. Either is an encoding of what the
+ * caller says was signed, so accepting either does not widen what a signature proves. BASE64 and DIGEST have one
+ * reading. Throws the first reading's error only when no reading is usable (e.g. longer than 4096 bytes).
+ */
+export function casVerifySubjects(
+  messageType: 'RAW' | 'BASE64' | 'DIGEST',
+  message: string,
+  alg: SignatureAlgorithm,
+  rawEncoding: 'utf8' | 'base64',
+): SignSubject[] {
+  if (messageType !== 'RAW') return [casSubject(messageType, message, alg, rawEncoding)];
+  const readings: Array<'utf8' | 'base64'> = rawEncoding === 'utf8' ? ['utf8', 'base64'] : ['base64', 'utf8'];
+  const subjects: SignSubject[] = [];
+  let firstError: unknown;
+  for (const reading of readings) {
+    if (reading === 'base64' && !BASE64.test(message)) continue;
+    try {
+      subjects.push(casSubject('RAW', message, alg, reading));
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      firstError ??= e;
+    }
+  }
+  if (subjects.length === 0) throw firstError ?? invalidParameter('Message', 'the value is not valid base64.');
+  return subjects;
 }

@@ -18,10 +18,15 @@ describe('config', () => {
       module: '/usr/lib/softhsm/libsofthsm2.so',
       sessions: { size: 4, maxWaiting: 256, acquireTimeoutMs: 5000 },
       insecureKeys: 'refuse',
+      warehouse: { qps: 100, quota: 1000 },
     });
-    expect(c.auth).toMatchObject({ maxSkewSeconds: 900, nonceTtlSeconds: 1860 });
+    expect(c.auth).toMatchObject({ maxSkewSeconds: 900, nonceTtlSeconds: 1860, allowV1WithoutNonce: false });
     expect(c.auth.accessKeys[0]).toMatchObject({ enabled: true, actions: ['*'], certificates: ['*'] });
-    expect(c.cas).toEqual({ rawMessageEncoding: 'utf8', p7: { attached: false, includeChain: true } });
+    expect(c.cas).toEqual({
+      rawMessageEncoding: 'utf8',
+      blindSigning: { certificates: [] },
+      p7: { attached: false, includeChain: true },
+    });
   });
 
   it('rejects an unknown key and names its path', () => {

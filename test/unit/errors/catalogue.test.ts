@@ -24,7 +24,12 @@ describe('error catalogue', () => {
 
   it('gives every client error a 4xx status and every server error a 5xx status', () => {
     for (const [code, e] of Object.entries(ERROR_CATALOGUE)) {
-      const serverSide = code === 'InternalError' || code === 'ServiceUnavailable';
+      const serverSide = [
+        'InternalError',
+        'ServiceUnavailable',
+        'InternalFailure',
+        'ServiceUnavailableTemporary',
+      ].includes(code);
       expect([code, serverSide ? e.status >= 500 : e.status < 500]).toEqual([code, true]);
     }
   });
