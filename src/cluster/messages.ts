@@ -12,11 +12,15 @@ export interface NonceClaimsMessage {
   at: number[];
 }
 
-/** The primary's answer, one character per claim: `y` fresh (recorded), `n` seen before, `f` window full. */
+/**
+ * The primary's answer, one character per claim: `y` fresh (recorded), `n` seen before, `f` window full,
+ * `t` the key holds its full share of the window (then `retryAfterMs` says when some of it frees).
+ */
 export interface NonceResultsMessage {
   p11bridge: 'nonces';
   id: number;
   results: string;
+  retryAfterMs?: number;
 }
 
 /** A worker is serving (or could not start: the primary stops and reports the message). */
@@ -35,7 +39,26 @@ export interface ReindexMessage {
   token: string;
 }
 
-export type WorkerMessage = NonceClaimsMessage | WorkerStateMessage | ReindexMessage;
+/**
+ * Reload (issue 16): the primary has re-read and validated the config and sends it to every worker, which
+ * applies it (`daemon.reload`) and answers with `reloaded`.
+ */
+export interface ReloadMessage {
+  p11bridge: 'reload';
+  id: number;
+  /** The validated config (secret references only, no values). */
+  config: unknown;
+}
+
+/** A worker's answer to {@link ReloadMessage}: applied, or the one-line reason it kept its running config. */
+export interface ReloadedMessage {
+  p11bridge: 'reloaded';
+  id: number;
+  ok: boolean;
+  message?: string;
+}
+
+export type WorkerMessage = NonceClaimsMessage | WorkerStateMessage | ReindexMessage | ReloadedMessage;
 
 function tagged(m: unknown): m is { p11bridge: unknown } {
   return typeof m === 'object' && m !== null && 'p11bridge' in m;
@@ -64,4 +87,12 @@ export function isWorkerState(m: unknown): m is WorkerStateMessage {
 
 export function isReindex(m: unknown): m is ReindexMessage {
   return tagged(m) && m.p11bridge === 'reindex' && 'token' in m && typeof m.token === 'string';
+}
+
+export function isReload(m: unknown): m is ReloadMessage {
+  return tagged(m) && m.p11bridge === 'reload' && 'id' in m && typeof m.id === 'number' && 'config' in m;
+}
+
+export function isReloaded(m: unknown): m is ReloadedMessage {
+  return tagged(m) && m.p11bridge === 'reloaded' && 'id' in m && typeof m.id === 'number' && 'ok' in m;
 }
