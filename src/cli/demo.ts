@@ -22,6 +22,7 @@ export function demoFiles(home: string) {
     accessKeyId: join(home, 'access-key-id'),
     accessKeySecret: join(home, 'access-key-secret'),
     state: join(home, 'demo.json'),
+    pid: join(home, 'p11bridge.pid'),
   };
 }
 

@@ -6,7 +6,9 @@
 import { validateConfig } from '../config/load';
 import { createLogger } from '../observability/logger';
 import { startDaemon } from '../server';
-import { isNonceResults, isReindex, type WorkerMessage } from './messages';
+import { oneLine } from '../reload/prepare';
+import { isNonceResults, isReindex, isReload, type WorkerMessage } from './messages';
+import { resolveWorkers } from './workers';
 import { WORKER_CONFIG_ENV } from './primary';
 import { SharedNonceStore } from './sharedNonceStore';
 
@@ -22,7 +24,8 @@ async function main(): Promise<void> {
   const config = validateConfig(JSON.parse(raw) as unknown, {});
   const log = createLogger(config.logging.level);
   const nonces = new SharedNonceStore(send);
-  const daemon = await startDaemon(config, log, { nonces });
+  // Rates are split among the workers: connections are spread evenly over them.
+  const daemon = await startDaemon(config, log, { nonces, processes: resolveWorkers(config) });
   // Lifecycle changes made here reach the sibling workers at once (they re-read that token's index).
   for (const token of daemon.tokens.tokens) {
     token.onIndexChanged = () => send({ p11bridge: 'reindex', token: token.config.name });
@@ -30,6 +33,20 @@ async function main(): Promise<void> {
   process.on('message', (m: unknown) => {
     if (isNonceResults(m)) nonces.receive(m);
     else if (isReindex(m)) daemon.tokens.tokens.find((t) => t.config.name === m.token)?.syncIndex();
+    else if (isReload(m)) {
+      // The primary validated it; validating again keeps the types honest and costs nothing.
+      let next;
+      try {
+        next = validateConfig(m.config, {});
+      } catch (e) {
+        send({ p11bridge: 'reloaded', id: m.id, ok: false, message: oneLine(e) });
+        return;
+      }
+      daemon.reload(next).then(
+        (r) => send({ p11bridge: 'reloaded', id: m.id, ok: r.ok, ...(r.ok ? {} : { message: r.message }) }),
+        (e: unknown) => send({ p11bridge: 'reloaded', id: m.id, ok: false, message: oneLine(e) }),
+      );
+    }
   });
   let stopping = false;
   const stop = (why: string): void => {
