@@ -62,9 +62,10 @@ export function sharingKeys(config: Config): number {
 /** An error as the one line a refused reload prints. */
 export function oneLine(e: unknown): string {
   const message = e instanceof Error ? e.message : String(e);
-  return message
+  const lines = message
     .split('\n')
     .map((l) => l.trim())
-    .filter((l) => l.length > 0)
-    .join('; ');
+    .filter((l) => l.length > 0);
+  // "invalid configuration:" heads the list of problems: it reads as one sentence with the first of them.
+  return lines.reduce((out, l, i) => (i === 0 ? l : `${out}${out.endsWith(':') ? ' ' : '; '}${l}`), '');
 }
