@@ -137,6 +137,10 @@ export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: Ser
         log: deps.log,
         canUse: (id) => certificateAllowed(key, id),
         canCreateIn: (warehouseId) => warehouseAllowed(key, warehouseId),
+        assertCanCreateIn: (warehouseId) => {
+          if (!warehouseAllowed(key, warehouseId))
+            throw forbidden(key, op.ramAction, accountId, `warehouse/${warehouseId}`);
+        },
         ...(key.maxCertificates === undefined ? {} : { maxCertificates: key.maxCertificates }),
         assertCanUse: (id) => {
           if (!certificateAllowed(key, id)) throw forbidden(key, op.ramAction, accountId, id);

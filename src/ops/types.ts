@@ -23,6 +23,8 @@ export interface OpContext {
   assertCanUse(certificateId: string): void;
   /** True when the access key may create certificates in this warehouse (`accessKeys[].warehouses`). */
   canCreateIn(warehouseId: number): boolean;
+  /** Throws `Forbidden.RAM` unless the access key may create certificates in this warehouse. */
+  assertCanCreateIn(warehouseId: number): void;
   /** Most certificates the access key may create (`accessKeys[].maxCertificates`); undefined: no limit. */
   readonly maxCertificates?: number;
 }

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { newAccessKey } from '../../src/cli/accessKeys';
-import { KMS_VERSION, pop } from '../helpers/sdk';
+import { pop } from '../helpers/sdk';
 import { createTestToken, provisionTestToken, type TestToken } from '../helpers/token';
 
 const CLI = resolve(__dirname, '..', '..', 'dist', 'cli', 'index.js');

@@ -3,7 +3,7 @@ import { CAS_SIGNATURE_NAMES, casSignatureAlgorithm } from '../../crypto/algorit
 import { ApiError, invalidParameter, missingParameter } from '../../errors/apiError';
 import type { TokenRegistry, Located } from '../../token/tokenRegistry';
 import { casSubject } from '../shared/messages';
-import { assertAlgorithmFits, assertUsable, signCms, signWith } from '../shared/signing';
+import { assertAlgorithmFits, assertNotCaSigner, assertUsable, signCms, signWith } from '../shared/signing';
 import { defineOperation } from '../types';
 
 export const casCertificateSelector = {
@@ -52,6 +52,7 @@ export const casSign = defineOperation({
     const located = locateCas(ctx.tokens, p);
     ctx.assertCanUse(located.entry.id);
     assertUsable(located.entry);
+    assertNotCaSigner(located.entry, ctx.config.policy.caSigners);
     assertAlgorithmFits(located, alg, p.SigningAlgorithm, 'SigningAlgorithm');
     const signature =
       alg.encoding === 'cms'
