@@ -45,10 +45,8 @@ export function restartOnlyChanges(a: Config, b: Config): string[] {
   )
     out.push('server.tls.requireClientCert / clientCaFile (asking for client certificates)');
   if (!isDeepStrictEqual(a.tokens, b.tokens)) out.push('tokens');
-  const { accessKeys: _a, ...authA } = a.auth;
-  const { accessKeys: _b, ...authB } = b.auth;
-  for (const k of Object.keys(authA) as Array<keyof typeof authA>) {
-    if (!isDeepStrictEqual(authA[k], authB[k])) out.push(`auth.${k}`);
+  for (const k of ['maxSkewSeconds', 'nonceTtlSeconds', 'nonceMaxEntries'] as const) {
+    if (a.auth[k] !== b.auth[k]) out.push(`auth.${k}`);
   }
   if (!isDeepStrictEqual(a.logging, b.logging)) out.push('logging');
   return out;

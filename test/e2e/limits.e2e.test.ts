@@ -119,7 +119,6 @@ describe('limits before work: slow and idle connections', () => {
       let peak = await open();
       expect(peak).toBeGreaterThan(1500);
       const loaded = p99(await measure(300));
-      // eslint-disable-next-line no-console
       console.log(`p99 unloaded ${unloaded.toFixed(2)} ms, under 2,000 slow/idle connections ${loaded.toFixed(2)} ms`);
       // Every flood connection the daemon accepted is cut once the headers timeout (2 s) passes. (Connections
       // the kernel completed but whose final ACK overflowed the accept queue never reach the daemon: they cost it
