@@ -9,6 +9,8 @@ export interface AppDeps {
   readonly rpc: (req: IncomingMessage, res: ServerResponse) => void;
   /** True while the process is shutting down: /readyz answers 503 so load balancers drain us. */
   readonly isShuttingDown: () => boolean;
+  /** Served over TLS: only then is HSTS sent (over plain HTTP it is ignored at best and misleading at worst). */
+  readonly tls: boolean;
 }
 
 /**
@@ -20,7 +22,7 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
-  app.use(helmet());
+  app.use(helmet({ strictTransportSecurity: deps.tls }));
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });

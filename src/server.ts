@@ -1,16 +1,25 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Server as TlsServer } from 'node:tls';
 import type { NonceStore } from './api/auth/nonceStore';
 import { NonceCache } from './api/auth/replayCache';
-import type { ResolvedAccessKey } from './api/permissions';
+import { KeyRing } from './api/keyring';
 import { createRpcHandler } from './api/rpcHandler';
 import { createApp } from './app';
 import type { Config } from './config/schema';
-import { resolveSecret } from './config/secret';
+import { createListener } from './net/listener';
+import { loadTlsMaterial } from './net/tlsOptions';
 import type { Logger } from './observability/logger';
+import { oneLine, prepareReload, sharingKeys, type PreparedReload } from './reload/prepare';
 import { createOperationRegistry } from './ops';
 import type { LoginGate } from './token/loginGate';
 import { TokenRegistry } from './token/tokenRegistry';
+
+/** A part that follows reloads (issue 16): the token's PIN retry (issue 12), metrics, …. */
+export type ReloadHook = (config: Config) => void | Promise<void>;
+
+/** What a reload did: applied (with the settings that still need a restart), or refused with one line. */
+export type ReloadOutcome = { ok: true; restartNeeded: string[] } | { ok: false; message: string };
 
 export interface RunningDaemon {
   readonly server: Server;
@@ -19,29 +28,21 @@ export interface RunningDaemon {
   readonly tokens: TokenRegistry;
   /** Requests received and not yet answered. */
   readonly inflight: () => number;
+  /**
+   * Applies a new validated config without a restart: re-reads the access keys' secrets and the TLS files,
+   * swaps keys, rates and the TLS context (new connections get the new certificate; in-flight requests finish
+   * under the rules they started with), then runs every {@link onReload} hook in order. If a secret or a TLS
+   * file fails, nothing is swapped and the outcome carries the one-line reason.
+   */
+  reload(config: Config): Promise<ReloadOutcome>;
+  /** Hooks run after each applied reload, with the new config; a hook's failure is logged, not fatal. */
+  readonly onReload: ReloadHook[];
   /** Graceful stop: refuse new connections, finish in-flight requests (until the deadline), close tokens. */
   stop(): Promise<void>;
-  /** SIGHUP: re-reads what can change without a restart (token PINs). */
-  reload(): Promise<void>;
 }
 
 /** Exit status of the ladder's last rung (EX_SOFTWARE): the supervisor restarts the process. */
 export const EXIT_TOKEN_FATAL = 70;
-
-/** Resolves every access key's secret once, at start (env or file; never logged). */
-export function resolveAccessKeys(config: Config): Map<string, ResolvedAccessKey> {
-  const out = new Map<string, ResolvedAccessKey>();
-  for (const k of config.auth.accessKeys) {
-    out.set(k.id, {
-      id: k.id,
-      secret: resolveSecret(k.secret).reveal(),
-      enabled: k.enabled,
-      actions: k.actions,
-      certificates: k.certificates,
-    });
-  }
-  return out;
-}
 
 /**
  * Starts the daemon: tokens open (login, index, probe), then the HTTP server listens.
@@ -50,9 +51,24 @@ export function resolveAccessKeys(config: Config): Map<string, ResolvedAccessKey
 export async function startDaemon(
   config: Config,
   log: Logger,
-  opts: { now?: () => number; nonces?: NonceStore; loginGate?: LoginGate; onFatal?: (reason: string) => void } = {},
+  opts: {
+    now?: () => number;
+    nonces?: NonceStore;
+    processes?: number;
+    loginGate?: LoginGate;
+    onFatal?: (reason: string) => void;
+  } = {},
 ): Promise<RunningDaemon> {
-  const accessKeys = resolveAccessKeys(config);
+  // Secrets and TLS files are read before the token opens: a config that cannot serve fails fast.
+  const keyring = new KeyRing(config, opts.processes ?? 1);
+  const tlsMaterial = config.server.tls ? loadTlsMaterial(config.server.tls) : undefined;
+  const localNonces = opts.nonces
+    ? undefined
+    : new NonceCache({
+        ttlMs: config.auth.nonceTtlSeconds * 1000,
+        maxEntries: config.auth.nonceMaxEntries,
+        sharingKeys: sharingKeys(config),
+      });
   const fatal: { stop?: () => Promise<void> } = {};
   // The last rung of the recovery ladder: stop serving and exit non-zero, so that the supervisor (systemd, or the
   // cluster primary for a worker) starts a fresh process.
@@ -71,41 +87,34 @@ export async function startDaemon(
     ...(opts.loginGate ? { loginGate: opts.loginGate } : {}),
     onFatal,
   });
+  // A token whose PIN is refused does not fail the start: it waits, unavailable, for the operator's reload.
   await tokens.open({ tolerateUnavailable: true });
   let shuttingDown = false;
   const rpc = createRpcHandler({
     config,
     tokens,
     operations: createOperationRegistry(),
-    accessKeys,
-    nonces:
-      opts.nonces ??
-      new NonceCache({ ttlMs: config.auth.nonceTtlSeconds * 1000, maxEntries: config.auth.nonceMaxEntries }),
+    keyring,
+    nonces: opts.nonces ?? (localNonces as NonceCache),
     log,
     ...(opts.now ? { now: opts.now } : {}),
   });
-  const app = createApp({ tokens, rpc, isShuttingDown: () => shuttingDown });
+  const app = createApp({ tokens, rpc, isShuttingDown: () => shuttingDown, tls: tlsMaterial !== undefined });
   const isRpc = (req: IncomingMessage): boolean =>
     (req.method === 'POST' || req.method === 'GET') &&
     req.url !== undefined &&
     (req.url === '/' || req.url.startsWith('/?'));
   let inflight = 0;
   let idle: (() => void) | undefined;
-  const server = createServer(
-    { maxHeaderSize: config.server.maxHeaderSize },
-    (req: IncomingMessage, res: ServerResponse) => {
-      inflight++;
-      res.once('close', () => {
-        inflight--;
-        if (inflight === 0 && idle) idle();
-      });
-      if (isRpc(req)) rpc(req, res);
-      else app(req, res);
-    },
-  );
-  server.keepAliveTimeout = 65000;
-  server.headersTimeout = 66000;
-  server.requestTimeout = 60000;
+  const server = createListener(config, tlsMaterial, (req: IncomingMessage, res: ServerResponse) => {
+    inflight++;
+    res.once('close', () => {
+      inflight--;
+      if (inflight === 0 && idle) idle();
+    });
+    if (isRpc(req)) rpc(req, res);
+    else app(req, res);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.server.port, config.server.host, () => {
@@ -114,7 +123,51 @@ export async function startDaemon(
     });
   });
   const address = server.address() as AddressInfo;
-  log.info({ host: address.address, port: address.port, tokens: tokens.tokens.map((t) => t.config.name) }, 'listening');
+  log.info(
+    {
+      host: address.address,
+      port: address.port,
+      tls: tlsMaterial !== undefined,
+      tokens: tokens.tokens.map((t) => t.config.name),
+    },
+    'listening',
+  );
+
+  let running = config;
+  const onReload: ReloadHook[] = [];
+  let reloading: Promise<ReloadOutcome> = Promise.resolve({ ok: true, restartNeeded: [] });
+  const reload = (next: Config): Promise<ReloadOutcome> => {
+    // One reload at a time, in the order asked: two quick SIGHUPs must not interleave their swaps.
+    reloading = reloading.then(async (): Promise<ReloadOutcome> => {
+      let prepared: PreparedReload;
+      try {
+        prepared = prepareReload(running, next);
+      } catch (e) {
+        const message = oneLine(e);
+        log.error({ reason: message }, 'reload refused; the running configuration is kept');
+        return { ok: false, message };
+      }
+      keyring.replace(prepared.config, prepared.keys);
+      localNonces?.setSharingKeys(sharingKeys(prepared.config));
+      if (prepared.tls && tlsMaterial) {
+        // New connections get the new certificate; open ones keep the one they shook hands with.
+        (server as unknown as TlsServer).setSecureContext(prepared.tls.context);
+      }
+      running = prepared.config;
+      for (const hook of onReload) {
+        try {
+          await hook(prepared.config);
+        } catch (e) {
+          log.error({ err: oneLine(e) }, 'a reload hook failed');
+        }
+      }
+      if (prepared.restartNeeded.length > 0)
+        log.warn({ settings: prepared.restartNeeded }, 'reloaded; these changed settings take effect after a restart');
+      else log.info({ accessKeys: prepared.keys.size }, 'reloaded');
+      return { ok: true, restartNeeded: prepared.restartNeeded };
+    });
+    return reloading;
+  };
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
@@ -139,9 +192,16 @@ export async function startDaemon(
     return stopping;
   };
   fatal.stop = stop;
-  const reload = async (): Promise<void> => {
-    log.info('reload: re-reading token PINs');
-    await tokens.reload();
+  // Reload (SIGHUP): tokens re-read their PIN; one that a refused PIN kept unavailable tries the new value once.
+  onReload.push(() => tokens.reload());
+  return {
+    server,
+    port: address.port,
+    host: config.server.host,
+    tokens,
+    inflight: () => inflight,
+    reload,
+    onReload,
+    stop,
   };
-  return { server, port: address.port, host: config.server.host, tokens, inflight: () => inflight, stop, reload };
 }

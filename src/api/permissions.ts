@@ -1,12 +1,18 @@
 import { ApiError } from '../errors/apiError';
 
-/** An access key as the gateway uses it: secret resolved once at start. */
+/** An access key as the gateway uses it: secret resolved at start and on every reload. */
 export interface ResolvedAccessKey {
   readonly id: string;
   readonly secret: string;
   readonly enabled: boolean;
   readonly actions: readonly string[];
   readonly certificates: readonly string[];
+  /** Warehouses where the key may create certificates (`*`: all). */
+  readonly warehouses: ReadonlyArray<number | '*'>;
+  /** Most certificates the key may create; undefined: no limit. */
+  readonly maxCertificates?: number;
+  /** The client certificate a request signed with this key must arrive with (upper-case hex SHA-256, or subject). */
+  readonly clientCertificate?: { readonly sha256: string } | { readonly subject: string };
 }
 
 /** True when a granted action pattern (`*`, `kms:*`, `kms:CertificatePrivateKeySign`) covers `ramAction`. */
@@ -21,6 +27,11 @@ export function actionAllowed(granted: readonly string[], ramAction: string): bo
 /** True when the key may use this certificate identifier. */
 export function certificateAllowed(key: ResolvedAccessKey, id: string): boolean {
   return key.certificates.includes('*') || key.certificates.includes(id);
+}
+
+/** True when the key may create certificates in this warehouse. */
+export function warehouseAllowed(key: ResolvedAccessKey, warehouseId: number): boolean {
+  return key.warehouses.includes('*') || key.warehouses.includes(warehouseId);
 }
 
 /**

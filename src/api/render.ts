@@ -12,12 +12,13 @@ export type Format = 'JSON' | 'XML';
 const STATIC_HEADERS: Array<[string, string]> = [
   ['x-content-type-options', 'nosniff'],
   ['x-frame-options', 'SAMEORIGIN'],
-  ['strict-transport-security', 'max-age=31536000; includeSubDomains'],
   ['content-security-policy', "default-src 'none'; frame-ancestors 'none'"],
   ['cross-origin-resource-policy', 'same-origin'],
   ['referrer-policy', 'no-referrer'],
   ['cache-control', 'no-store'],
 ];
+
+const HSTS = ['strict-transport-security', 'max-age=31536000; includeSubDomains'] as const;
 
 const JSON_TYPE = 'application/json;charset=utf-8';
 /** Exactly this string: openapi-core parses XML errors only for it (protocol §8.4). */
@@ -87,6 +88,8 @@ function send(
     String(Buffer.byteLength(payload)),
   );
   if (extra) for (const [k, v] of Object.entries(extra)) headers.push(k, v);
+  // HSTS only over TLS (issue 16): a TLSSocket has `encrypted`; a plain socket does not.
+  if ((res.socket as { encrypted?: boolean } | null)?.encrypted === true) headers.push(HSTS[0], HSTS[1]);
   res.writeHead(status, headers);
   res.end(payload);
 }

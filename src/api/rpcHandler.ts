@@ -10,7 +10,10 @@ import type { TokenRegistry } from '../token/tokenRegistry';
 import { authenticate, type AuthDeps } from './auth/authenticate';
 import { requestedFormat } from './auth/requestedFormat';
 import type { NonceStore } from './auth/nonceStore';
-import { actionAllowed, certificateAllowed, forbidden, type ResolvedAccessKey } from './permissions';
+import { clientCertificateMatches } from './clientCertificate';
+import type { KeyRing } from './keyring';
+import { assertPartCount, assertValueSizes } from './limits/parameterLimits';
+import { actionAllowed, certificateAllowed, forbidden, warehouseAllowed } from './permissions';
 import { sendError, sendSuccess, type Format } from './render';
 import { isForm, parsePairs, readBody, splitUrl, type Pair } from './rpcRequest';
 
@@ -18,7 +21,8 @@ export interface RpcDeps {
   readonly config: Config;
   readonly tokens: TokenRegistry;
   readonly operations: OperationRegistry;
-  readonly accessKeys: ReadonlyMap<string, ResolvedAccessKey>;
+  /** The access keys and their rates; a reload swaps them, a request keeps the snapshot it started with. */
+  readonly keyring: KeyRing;
   /** The replay window: this process's cache, or the cluster primary's. */
   readonly nonces: NonceStore;
   readonly log: Logger;
@@ -43,13 +47,15 @@ interface Trace {
  * non-API error is logged with the RequestId and never sent.
  */
 export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: ServerResponse) => void {
-  const authDeps: AuthDeps<NonceStore> = {
-    findAccessKey: (id) => deps.accessKeys.get(id),
+  const limiter = deps.keyring.limiter;
+  const baseAuthDeps = {
     now: deps.now ?? Date.now,
     nonces: deps.nonces,
     maxSkewMs: deps.config.auth.maxSkewSeconds * 1000,
     allowV1WithoutNonce: deps.config.auth.allowV1WithoutNonce,
+    admit: (id: string, now: number) => limiter.take(id, now),
   };
+  const limits = deps.config.server.limits;
   const bodyLimit = deps.config.server.bodyLimit;
   const accountId = deps.config.server.accountId;
   const accessLog = deps.config.logging.accessLog && deps.log.isLevelEnabled('info');
@@ -98,15 +104,24 @@ export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: Ser
       const method = req.method ?? 'GET';
       const { path, query } = splitUrl(req.url ?? '/');
       if ((method !== 'GET' && method !== 'POST') || path !== '/') throw new ApiError('InvalidAction.NotFound');
+      // One snapshot of the keys for the whole request: a reload meanwhile does not change its rules.
+      const live = deps.keyring.current;
+      const keys = live.keys;
       const rawBody = await readBody(req, bodyLimit);
+      const bodyText = isForm(req) && rawBody.length > 0 ? rawBody.toString('utf8') : '';
+      // Limits before work: counted on the raw strings, before anything is decoded or authenticated.
+      assertPartCount(query, bodyText, limits);
       const queryPairs = parsePairs(query, false);
-      const bodyPairs: Pair[] = isForm(req) && rawBody.length > 0 ? parsePairs(rawBody.toString('utf8'), true) : [];
+      const bodyPairs: Pair[] = bodyText.length > 0 ? parsePairs(bodyText, true) : [];
+      assertValueSizes(queryPairs, limits);
+      assertValueSizes(bodyPairs, limits);
       format = requestedFormat(bodyPairs.length > 0 ? queryPairs.concat(bodyPairs) : queryPairs);
       const claimedVersion =
         req.headers['x-acs-version'] ??
         queryPairs.find((p) => p[0] === 'Version')?.[1] ??
         bodyPairs.find((p) => p[0] === 'Version')?.[1];
       product = deps.operations.productOf(typeof claimedVersion === 'string' ? claimedVersion : undefined);
+      const authDeps: AuthDeps<NonceStore> = { ...baseAuthDeps, findAccessKey: (id) => keys.get(id) };
       const authenticated = authenticate(
         { method, query: queryPairs, body: bodyPairs, rawBody, headers: req.headers },
         authDeps,
@@ -116,8 +131,11 @@ export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: Ser
       trace.accessKeyId = auth.accessKeyId;
       trace.action = auth.action;
       const op = deps.operations.find(auth.action, auth.version);
-      const key = deps.accessKeys.get(auth.accessKeyId);
+      const key = keys.get(auth.accessKeyId);
       if (!key) throw new ApiError('InvalidAccessKeyId.NotFound');
+      if (key.clientCertificate && !clientCertificateMatches(req.socket, key.clientCertificate)) {
+        throw forbidden(key, op.ramAction, accountId);
+      }
       if (!actionAllowed(key.actions, op.ramAction)) throw forbidden(key, op.ramAction, accountId);
       const params = parseParams(op.params, auth.params);
       const resource = op.resource?.(params);
@@ -128,9 +146,15 @@ export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: Ser
         requestId: trace.requestId,
         accessKeyId: key.id,
         tokens: deps.tokens,
-        config: deps.config,
+        config: live.config,
         log: deps.log,
         canUse: (id) => certificateAllowed(key, id),
+        canCreateIn: (warehouseId) => warehouseAllowed(key, warehouseId),
+        assertCanCreateIn: (warehouseId) => {
+          if (!warehouseAllowed(key, warehouseId))
+            throw forbidden(key, op.ramAction, accountId, `warehouse/${warehouseId}`);
+        },
+        ...(key.maxCertificates === undefined ? {} : { maxCertificates: key.maxCertificates }),
         assertCanUse: (id) => {
           if (!certificateAllowed(key, id)) throw forbidden(key, op.ramAction, accountId, id);
         },

@@ -23,6 +23,7 @@ export function demoFiles(home: string) {
     accessKeySecret: join(home, 'access-key-secret'),
     state: join(home, 'demo.json'),
     ids: join(home, 'demo-ids.json'),
+    pid: join(home, 'p11bridge.pid'),
   };
 }
 

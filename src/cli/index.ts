@@ -1,13 +1,17 @@
+import { rmSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfigFile, ConfigError } from '../config/load';
 import type { Config } from '../config/schema';
 import { createLogger } from '../observability/logger';
 import { startCluster } from '../cluster/primary';
 import { resolveWorkers, threadpoolSize } from '../cluster/workers';
+import { oneLine } from '../reload/prepare';
 import { startDaemon } from '../server';
 import { newAccessKey } from './accessKeys';
-import { demoBanner, demoInfo, ensureDemo, recordDemoEndpoint } from './demo';
+import { demoBanner, demoFiles, demoInfo, ensureDemo, recordDemoEndpoint } from './demo';
+import { demoTlsBanner, ensureDemoTls, withDemoTls } from './demoTls';
 import { demoHome } from './paths';
+import { reloadCommand } from './reload';
 import { certsCommand } from './certs';
 import { provisionCommand } from './provisionCommand';
 import { slotsCommand } from './slots';
@@ -16,7 +20,8 @@ const HELP = `p11bridge: Alibaba Cloud KMS/CAS signing APIs in front of a PKCS#1
 
 Usage:
   p11bridge serve --config <file> [--host H] [--port N]   serve with a config file
-  p11bridge demo serve [--host H] [--port N]              set up the demo home (SoftHSM2 token) and serve it
+  p11bridge demo serve [--host H] [--port N] [--tls]      set up the demo home (SoftHSM2 token) and serve it
+  p11bridge reload [--config F | --pid-file F]            re-read the config, secrets and TLS files (SIGHUP)
   p11bridge demo [--json]                                 print the demo endpoint, credentials and certificates
   p11bridge provision --config <file> [--token NAME]      generate the demo key set inside a configured token
   p11bridge slots [--config F] [--json]                   tokens, mechanisms and capability summary
@@ -45,8 +50,14 @@ function withListen(config: Config, host: string | undefined, port: string | und
 /**
  * Serves until SIGTERM/SIGINT, then stops gracefully: in this process when the config asks for one worker,
  * otherwise as a node:cluster primary with `server.workers` serving processes (src/cluster/primary.ts).
+ * SIGHUP reloads: `reread()` reads the config file again (with the command line's overrides) and the daemon or
+ * every worker applies it; a config that does not validate is refused with one error line, the running one kept.
  */
-async function serve(config: Config, onListening?: (host: string, port: number) => void): Promise<number> {
+async function serve(
+  config: Config,
+  reread: () => Config,
+  onListening?: (host: string, port: number) => void,
+): Promise<number> {
   // Sized before anything uses the threadpool (a worker inherits the same rule through its environment).
   process.env.UV_THREADPOOL_SIZE ??= String(threadpoolSize(config));
   const log = createLogger(config.logging.level);
@@ -54,6 +65,19 @@ async function serve(config: Config, onListening?: (host: string, port: number) 
   const daemon = workers > 1 ? await startCluster(config, log, { workers }) : await startDaemon(config, log);
   onListening?.(daemon.host, daemon.port);
   let exitCode = 0;
+  const pidFile = config.server.pidFile;
+  if (pidFile) writeFileSync(pidFile, `${process.pid}\n`, { mode: 0o644 });
+  const onHangup = (): void => {
+    let next: Config;
+    try {
+      next = reread();
+    } catch (e) {
+      log.error({ reason: oneLine(e) }, 'reload refused; the running configuration is kept');
+      return;
+    }
+    daemon.reload(next).catch((e: unknown) => log.error({ reason: oneLine(e) }, 'reload failed'));
+  };
+  process.on('SIGHUP', onHangup);
   await new Promise<void>((resolve) => {
     const onSignal = (signal: string): void => {
       log.info({ signal }, 'shutting down');
@@ -67,12 +91,9 @@ async function serve(config: Config, onListening?: (host: string, port: number) 
         daemon.stop().then(resolve, resolve);
       });
     }
-    // SIGHUP re-reads secrets (a token whose PIN was refused tries the new one once); it never stops the daemon.
-    process.on('SIGHUP', () => {
-      log.info('SIGHUP: reloading');
-      daemon.reload().catch((e: unknown) => log.error({ err: (e as Error).message }, 'reload failed'));
-    });
   });
+  process.off('SIGHUP', onHangup);
+  if (pidFile) rmSync(pidFile, { force: true });
   log.flush();
   return exitCode;
 }
@@ -94,7 +115,9 @@ const commands: Record<string, Handler> = {
       );
       return values.help ? 0 : 2;
     }
-    return serve(withListen(loadConfigFile(values.config), values.host, values.port));
+    const file = values.config;
+    const read = (): Config => withListen(loadConfigFile(file), values.host, values.port);
+    return serve(read(), read);
   },
 
   async demo(args) {
@@ -105,13 +128,16 @@ const commands: Record<string, Handler> = {
         json: { type: 'boolean' },
         host: { type: 'string' },
         port: { type: 'string' },
+        tls: { type: 'boolean' },
         help: { type: 'boolean' },
       },
     });
     if (values.help) {
       console.log(
         'p11bridge demo [--json]                   print the demo endpoint, credentials and certificates\n' +
-          'p11bridge demo serve [--host H] [--port N] provision the demo SoftHSM2 token on first run, then serve it\n' +
+          'p11bridge demo serve [--host H] [--port N] [--tls]\n' +
+          '                                          provision the demo SoftHSM2 token on first run, then serve it;\n' +
+          '                                          --tls: over HTTPS with a demo CA and server certificate\n' +
           'p11bridge demo provision                  provision the demo home and token, then exit',
       );
       return 0;
@@ -120,13 +146,23 @@ const commands: Record<string, Handler> = {
     const config = await ensureDemo(home);
     if (positionals[0] === 'provision') return 0;
     if (positionals[0] === 'serve') {
-      return serve(withListen(config, values.host, values.port), (host, port) => {
-        recordDemoEndpoint(home, host, port);
-        demoInfo(home, config).then(
-          (info) => console.log(demoBanner(info)),
-          (e: unknown) => console.error(`could not read the demo info: ${(e as Error).message}`),
-        );
-      });
+      const tls = values.tls ? await ensureDemoTls(home, values.host) : undefined;
+      const read = (c: Config): Config => {
+        const listen = withListen(c, values.host, values.port);
+        const withPid = { ...listen, server: { ...listen.server, pidFile: demoFiles(home).pid } };
+        return tls ? withDemoTls(withPid, tls) : withPid;
+      };
+      return serve(
+        read(config),
+        () => read(loadConfigFile(demoFiles(home).config)),
+        (host, port) => {
+          recordDemoEndpoint(home, host, port);
+          demoInfo(home, config).then(
+            (info) => console.log(tls ? demoTlsBanner(info, tls) : demoBanner(info)),
+            (e: unknown) => console.error(`could not read the demo info: ${(e as Error).message}`),
+          );
+        },
+      );
     }
     const info = await demoInfo(home, config);
     console.log(values.json ? JSON.stringify(info) : demoBanner(info));
@@ -134,6 +170,7 @@ const commands: Record<string, Handler> = {
   },
 
   provision: provisionCommand,
+  reload: reloadCommand,
   slots: slotsCommand,
   certs: certsCommand,
 

@@ -12,11 +12,15 @@ export interface NonceClaimsMessage {
   at: number[];
 }
 
-/** The primary's answer, one character per claim: `y` fresh (recorded), `n` seen before, `f` window full. */
+/**
+ * The primary's answer, one character per claim: `y` fresh (recorded), `n` seen before, `f` window full,
+ * `t` the key holds its full share of the window (then `retryAfterMs` says when some of it frees).
+ */
 export interface NonceResultsMessage {
   p11bridge: 'nonces';
   id: number;
   results: string;
+  retryAfterMs?: number;
 }
 
 /** A worker is serving (or could not start: the primary stops and reports the message). */
@@ -67,13 +71,33 @@ export interface HeartbeatMessage {
   serving: boolean;
 }
 
-/** The primary got SIGHUP: every worker reloads. */
+/**
+ * Reload (issue 16): the primary has re-read and validated the config and sends it to every worker, which
+ * applies it (`daemon.reload`) and answers with `reloaded`.
+ */
 export interface ReloadMessage {
   p11bridge: 'reload';
+  id: number;
+  /** The validated config (secret references only, no values). */
+  config: unknown;
+}
+
+/** A worker's answer to {@link ReloadMessage}: applied, or the one-line reason it kept its running config. */
+export interface ReloadedMessage {
+  p11bridge: 'reloaded';
+  id: number;
+  ok: boolean;
+  message?: string;
 }
 
 export type WorkerMessage =
-  NonceClaimsMessage | WorkerStateMessage | ReindexMessage | LoginAskMessage | LoginOutcomeMessage | HeartbeatMessage;
+  | NonceClaimsMessage
+  | WorkerStateMessage
+  | ReindexMessage
+  | ReloadedMessage
+  | LoginAskMessage
+  | LoginOutcomeMessage
+  | HeartbeatMessage;
 
 function tagged(m: unknown): m is { p11bridge: unknown } {
   return typeof m === 'object' && m !== null && 'p11bridge' in m;
@@ -139,5 +163,9 @@ export function isHeartbeat(m: unknown): m is HeartbeatMessage {
 }
 
 export function isReload(m: unknown): m is ReloadMessage {
-  return tagged(m) && m.p11bridge === 'reload';
+  return tagged(m) && m.p11bridge === 'reload' && 'id' in m && typeof m.id === 'number' && 'config' in m;
+}
+
+export function isReloaded(m: unknown): m is ReloadedMessage {
+  return tagged(m) && m.p11bridge === 'reloaded' && 'id' in m && typeof m.id === 'number' && 'ok' in m;
 }

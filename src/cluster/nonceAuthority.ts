@@ -9,6 +9,7 @@ import type { NonceClaimsMessage, NonceResultsMessage } from './messages';
  */
 export function answerNonceClaims(cache: NonceCache, message: NonceClaimsMessage): NonceResultsMessage {
   let results = '';
+  let retryAfterMs: number | undefined;
   const n = Math.min(message.claims.length >> 1, message.at.length);
   for (let i = 0; i < n; i++) {
     const accessKeyId = message.claims[2 * i];
@@ -21,8 +22,19 @@ export function answerNonceClaims(cache: NonceCache, message: NonceClaimsMessage
     try {
       results += cache.checkAndRecord(accessKeyId, nonce, at) ? 'y' : 'n';
     } catch (e) {
-      results += e instanceof ApiError && e.code === 'ServiceUnavailable' ? 'f' : 'x';
+      if (e instanceof ApiError && e.code === 'Throttling.User') {
+        results += 't';
+        const after = Number(e.headers?.['x-acs-retry-after']);
+        if (Number.isFinite(after)) retryAfterMs = Math.max(retryAfterMs ?? 0, after);
+      } else {
+        results += e instanceof ApiError && e.code === 'ServiceUnavailable' ? 'f' : 'x';
+      }
     }
   }
-  return { p11bridge: 'nonces', id: message.id, results };
+  return {
+    p11bridge: 'nonces',
+    id: message.id,
+    results,
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+  };
 }

@@ -3,8 +3,20 @@ import { join } from 'node:path';
 import { NonceCache } from '../api/auth/replayCache';
 import type { Config } from '../config/schema';
 import type { Logger } from '../observability/logger';
+import { oneLine, prepareReload, sharingKeys } from '../reload/prepare';
+import type { ReloadOutcome } from '../server';
 import { LoginAuthority } from './loginAuthority';
-import { isHeartbeat, isLoginAsk, isLoginOutcome, isNonceClaims, isReindex, isWorkerState } from './messages';
+import {
+  isHeartbeat,
+  isLoginAsk,
+  isLoginOutcome,
+  isNonceClaims,
+  isReindex,
+  isReloaded,
+  isWorkerState,
+  type ReloadMessage,
+  type ReloadedMessage,
+} from './messages';
 import { answerNonceClaims } from './nonceAuthority';
 import { threadpoolSize } from './workers';
 
@@ -17,6 +29,8 @@ const RESTART_DELAY_MIN_MS = 500;
 const RESTART_DELAY_MAX_MS = 30_000;
 /** Time given to workers past `shutdownTimeoutMs` (closing the token) before they are killed. */
 const STOP_GRACE_MS = 5_000;
+/** Longest wait for every worker to confirm a reload. */
+const RELOAD_TIMEOUT_MS = 10_000;
 
 export interface ClusterOptions {
   readonly workers: number;
@@ -29,10 +43,14 @@ export interface RunningCluster {
   readonly port: number;
   /** The live worker processes. */
   workers(): Worker[];
+  /**
+   * Reload (issue 16): checks the new config here (secrets, TLS files), then has every worker apply it and
+   * waits for their answers. A config that fails the check reaches no worker; a restarted worker starts with
+   * the last applied config.
+   */
+  reload(config: Config): Promise<ReloadOutcome>;
   /** Graceful stop: every worker finishes its in-flight requests and closes its token, then exits. */
   stop(): Promise<void>;
-  /** SIGHUP: every worker reloads (token PINs). */
-  reload(): Promise<void>;
   /** Resolves with a non-zero status when the primary gives up (no worker could serve for `noServeExitMs`). */
   readonly failed: Promise<number>;
 }
@@ -54,12 +72,14 @@ export async function startCluster(config: Config, log: Logger, opts: ClusterOpt
   const nonces = new NonceCache({
     ttlMs: config.auth.nonceTtlSeconds * 1000,
     maxEntries: config.auth.nonceMaxEntries,
+    sharingKeys: sharingKeys(config),
   });
   cluster.setupPrimary({
     exec: join(__dirname, 'workerMain.js'),
     args: [],
     execArgv: [...(opts.execArgv ?? process.execArgv)],
   });
+  let running = config;
   const env = {
     [WORKER_CONFIG_ENV]: JSON.stringify(config),
     UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? String(threadpoolSize(config)),
@@ -107,6 +127,8 @@ export async function startCluster(config: Config, log: Logger, opts: ClusterOpt
           logins.ask(worker, m);
         } else if (isLoginOutcome(m)) {
           logins.outcome(m);
+        } else if (isReloaded(m)) {
+          reloadAnswers.get(m.id)?.(m);
         } else if (isReindex(m)) {
           for (const other of live) if (other !== worker && other.isConnected()) other.send(m);
         } else if (isWorkerState(m)) {
@@ -157,6 +179,52 @@ export async function startCluster(config: Config, log: Logger, opts: ClusterOpt
   }, 500);
   watch.unref();
 
+  let nextReloadId = 1;
+  const reloadAnswers = new Map<number, (m: ReloadedMessage) => void>();
+  const askWorker = (w: Worker, message: ReloadMessage): Promise<ReloadedMessage> =>
+    new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        reloadAnswers.delete(message.id);
+        resolve({ p11bridge: 'reloaded', id: message.id, ok: false, message: 'a worker did not answer the reload' });
+      }, RELOAD_TIMEOUT_MS);
+      reloadAnswers.set(message.id, (m) => {
+        clearTimeout(timer);
+        reloadAnswers.delete(message.id);
+        resolve(m);
+      });
+      w.send(message);
+    });
+  let reloading: Promise<ReloadOutcome> = Promise.resolve({ ok: true, restartNeeded: [] });
+  const reload = (next: Config): Promise<ReloadOutcome> => {
+    reloading = reloading.then(async (): Promise<ReloadOutcome> => {
+      let restartNeeded: string[];
+      try {
+        restartNeeded = prepareReload(running, next).restartNeeded;
+      } catch (e) {
+        const message = oneLine(e);
+        log.error({ reason: message }, 'reload refused; the running configuration is kept');
+        return { ok: false, message };
+      }
+      // Workers started from now on get the new config; the running ones are told.
+      running = next;
+      env[WORKER_CONFIG_ENV] = JSON.stringify(next);
+      nonces.setSharingKeys(sharingKeys(next));
+      const answers = await Promise.all(
+        [...live]
+          .filter((w) => w.isConnected())
+          .map((w) => askWorker(w, { p11bridge: 'reload', id: nextReloadId++, config: next })),
+      );
+      const failed = answers.find((a) => !a.ok);
+      if (failed) {
+        log.error({ reason: failed.message }, 'a worker refused the reload');
+        return { ok: false, message: failed.message ?? 'a worker refused the reload' };
+      }
+      log.info({ workers: answers.length, restartNeeded }, 'cluster reloaded');
+      return { ok: true, restartNeeded };
+    });
+    return reloading;
+  };
+
   const stopAll = async (): Promise<void> => {
     stopping = true;
     clearInterval(watch);
@@ -189,13 +257,10 @@ export async function startCluster(config: Config, log: Logger, opts: ClusterOpt
     host: config.server.host,
     port,
     workers: () => [...live],
+    reload,
     stop: () => {
       stopped ??= stopAll().then(() => log.info('cluster stopped'));
       return stopped;
-    },
-    reload: () => {
-      for (const w of live) if (w.isConnected()) w.send({ p11bridge: 'reload' });
-      return Promise.resolve();
     },
     failed,
   };

@@ -1,6 +1,6 @@
 import { ApiError } from '../errors/apiError';
 import type { NonceStore } from '../api/auth/nonceStore';
-import { WINDOW_FULL_MESSAGE } from '../api/auth/replayCache';
+import { SHARE_FULL_MESSAGE, WINDOW_FULL_MESSAGE } from '../api/auth/replayCache';
 import type { NonceClaimsMessage, NonceResultsMessage } from './messages';
 
 interface Waiter {
@@ -56,6 +56,12 @@ export class SharedNonceStore implements NonceStore {
       if (r === 'y') w.resolve(true);
       else if (r === 'n') w.resolve(false);
       else if (r === 'f') w.reject(new ApiError('ServiceUnavailable', WINDOW_FULL_MESSAGE));
+      else if (r === 't')
+        w.reject(
+          new ApiError('Throttling.User', SHARE_FULL_MESSAGE, {
+            headers: { 'x-acs-retry-after': String(message.retryAfterMs ?? 1000) },
+          }),
+        );
       else w.reject(unreachable(new Error('the cluster primary answered a nonce claim without a result')));
     });
   }

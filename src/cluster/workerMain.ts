@@ -6,8 +6,10 @@
 import { validateConfig } from '../config/load';
 import { createLogger } from '../observability/logger';
 import { startDaemon } from '../server';
+import { oneLine } from '../reload/prepare';
 import { ClusterLoginGate } from './clusterLoginGate';
 import { isLoginAnswer, isNonceResults, isReindex, isReload, type WorkerMessage } from './messages';
+import { resolveWorkers } from './workers';
 import { WORKER_CONFIG_ENV } from './primary';
 import { SharedNonceStore } from './sharedNonceStore';
 
@@ -31,10 +33,27 @@ async function main(): Promise<void> {
     else if (isLoginAnswer(m)) loginGate.receive(m);
     else if (isReindex(m)) started.daemon?.tokens.tokens.find((t) => t.config.name === m.token)?.syncIndex();
     else if (isReload(m)) {
-      started.daemon?.reload().catch((e: unknown) => log.error({ err: (e as Error).message }, 'reload failed'));
+      const daemon = started.daemon;
+      if (!daemon) {
+        send({ p11bridge: 'reloaded', id: m.id, ok: false, message: 'the worker is still starting' });
+        return;
+      }
+      // The primary validated it; validating again keeps the types honest and costs nothing.
+      let next;
+      try {
+        next = validateConfig(m.config, {});
+      } catch (e) {
+        send({ p11bridge: 'reloaded', id: m.id, ok: false, message: oneLine(e) });
+        return;
+      }
+      daemon.reload(next).then(
+        (r) => send({ p11bridge: 'reloaded', id: m.id, ok: r.ok, ...(r.ok ? {} : { message: r.message }) }),
+        (e: unknown) => send({ p11bridge: 'reloaded', id: m.id, ok: false, message: oneLine(e) }),
+      );
     }
   });
-  const running = await startDaemon(config, log, { nonces, loginGate });
+  // Rates are split among the workers: connections are spread evenly over them.
+  const running = await startDaemon(config, log, { nonces, loginGate, processes: resolveWorkers(config) });
   started.daemon = running;
   // Lifecycle changes made here reach the sibling workers at once (they re-read that token's index).
   for (const token of running.tokens.tokens) {

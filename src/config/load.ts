@@ -43,6 +43,12 @@ export function validateConfig(raw: unknown, env: NodeJS.ProcessEnv = process.en
       throw new ConfigError(`invalid configuration:\n  tokens: duplicate warehouseId ${t.warehouseId}`);
     whIds.add(t.warehouseId);
   }
+  // A timestamp is accepted for 2 × maxSkew (either side of the clock): a nonce forgotten sooner can be replayed.
+  if (cfg.auth.nonceTtlSeconds < 2 * cfg.auth.maxSkewSeconds) {
+    throw new ConfigError(
+      `invalid configuration:\n  auth.nonceTtlSeconds: must be at least 2 × auth.maxSkewSeconds (${2 * cfg.auth.maxSkewSeconds}), or a replayed request can pass`,
+    );
+  }
   const akIds = new Set<string>();
   for (const k of cfg.auth.accessKeys) {
     if (akIds.has(k.id)) throw new ConfigError(`invalid configuration:\n  auth.accessKeys: duplicate id ${k.id}`);

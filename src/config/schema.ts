@@ -8,6 +8,52 @@ const secretRef = z.union([z.strictObject({ env: z.string().min(1) }), z.strictO
 
 const port = z.number().int().min(0).max(65535);
 
+/**
+ * HTTPS on the serving port (issue 16). With it set the port speaks TLS only; HSTS is sent only then. Files are
+ * re-read on reload, so a renewed certificate is served to new connections without a restart.
+ */
+export const tlsSchema = z
+  .strictObject({
+    /** PEM: the server certificate, then its chain. */
+    certFile: z.string().min(1),
+    /** The PEM private key: a secret reference like the PIN (a file must be 0600 or stricter). */
+    keyFile: secretRef,
+    /** PEM CA certificates that issue client certificates; with it, clients are asked for one (mTLS). */
+    clientCaFile: z.string().min(1).optional(),
+    /** Refuse the TLS handshake of a client without a certificate issued by `clientCaFile`. */
+    requireClientCert: z.boolean().default(false),
+    minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+  })
+  .refine((t) => !t.requireClientCert || t.clientCaFile !== undefined, {
+    message: 'requireClientCert needs clientCaFile',
+    path: ['clientCaFile'],
+  });
+
+/**
+ * Bounds applied before any work is done for a request (issue 16): a slow or idle peer costs a socket for at
+ * most `headersTimeoutMs`, and a request with too many or too large parameters is refused before its signature
+ * is computed.
+ */
+export const limitsSchema = z
+  .strictObject({
+    /** Open connections per serving process; past it new connections are closed at once. */
+    maxConnections: z.number().int().min(1).default(4096),
+    /** Time to receive the request line and headers (also bounds an idle new connection and the TLS handshake). */
+    headersTimeoutMs: z.number().int().min(100).default(10000),
+    /** Time to receive the whole request; must exceed `headersTimeoutMs`. */
+    requestTimeoutMs: z.number().int().min(100).default(30000),
+    /** How long an idle keep-alive connection stays open between requests. */
+    keepAliveTimeoutMs: z.number().int().min(0).default(5000),
+    /** Most parameters (query and form body together) in one request. */
+    maxParameters: z.number().int().min(16).default(64),
+    /** Largest parameter value in bytes, once decoded (a PEM chain for UploadCertificate fits). */
+    maxParameterBytes: z.number().int().min(1024).default(32768),
+  })
+  .refine((l) => l.headersTimeoutMs < l.requestTimeoutMs, {
+    message: 'headersTimeoutMs must be shorter than requestTimeoutMs',
+    path: ['headersTimeoutMs'],
+  });
+
 export const serverSchema = z.strictObject({
   host: z.string().default('127.0.0.1'),
   port: port.default(8080),
@@ -37,6 +83,10 @@ export const serverSchema = z.strictObject({
   /** Region and account used to build ARNs (`acs:kms:<region>:<account>:certificate/<id>`). */
   regionId: z.string().default('cn-hangzhou'),
   accountId: z.string().default('1234567890123456'),
+  tls: tlsSchema.optional(),
+  limits: limitsSchema.prefault({}),
+  /** Where `serve` writes its process id, for `p11bridge reload` (the demo uses `<home>/p11bridge.pid`). */
+  pidFile: z.string().min(1).optional(),
 });
 
 /** A PKCS#11 CK_ULONG code (key type or mechanism): a number, or a `0x…` string (YAML also reads bare 0x… as a number). */
@@ -174,6 +224,24 @@ export const accessKeySchema = z.strictObject({
   actions: z.array(z.string().min(1)).default(['*']),
   /** Certificate identifiers this key may use, or `*`. */
   certificates: z.array(z.string().min(1)).default(['*']),
+  /** Warehouses (tokens, by `warehouseId`) where this key may create certificates, or `*`. */
+  warehouses: z.array(z.union([z.literal('*'), z.number().int().min(1)])).default(['*']),
+  /** Most certificates this key may create with CreateCertificate (counted on the tokens); unset: no limit. */
+  maxCertificates: z.number().int().min(0).optional(),
+  /** Sustained requests per second this key may make (per daemon); unset: no limit. */
+  qps: z.number().positive().optional(),
+  /** Requests this key may make at once above `qps` (the token bucket's size); default: max(1, qps). */
+  burst: z.number().int().min(1).optional(),
+  /**
+   * Bind the key to a client certificate (mTLS, `server.tls.clientCaFile`): a request signed with it is refused
+   * unless it arrives on a TLS connection whose verified client certificate matches.
+   */
+  clientCertificate: z
+    .union([
+      z.strictObject({ sha256: z.string().regex(/^([0-9A-Fa-f]{2}:?){32}$/, 'expected a SHA-256 fingerprint') }),
+      z.strictObject({ subject: z.string().min(1) }),
+    ])
+    .optional(),
   description: z.string().optional(),
 });
 
@@ -195,6 +263,16 @@ export const configSchema = z.strictObject({
     allowV1WithoutNonce: z.boolean().default(false),
     accessKeys: z.array(accessKeySchema).min(1),
   }),
+  /** Fail-closed rules on what keys may do (issue 16). */
+  policy: z
+    .strictObject({
+      /**
+       * Certificate identifiers of CA keys (basicConstraints cA=TRUE) that may sign through the API. Any other
+       * CA key is refused as a signer: signing arbitrary digests with it would forge certificates.
+       */
+      caSigners: z.array(z.string().min(1)).default([]),
+    })
+    .prefault({}),
   cas: z
     .strictObject({
       /** How `MessageType=RAW` is read: the literal UTF-8 string (2026 docs) or base64 (older docs). */

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { inspect } from 'node:util';
 
 /**
@@ -36,6 +36,7 @@ export function resolveSecret(ref: SecretRef, env: NodeJS.ProcessEnv = process.e
     if (v === undefined || v === '') throw new Error(`secret environment variable ${ref.env} is not set`);
     return new Secret(v);
   }
+  assertPrivateFile(ref.file);
   let text: string;
   try {
     text = readFileSync(ref.file, 'utf8');
@@ -45,4 +46,21 @@ export function resolveSecret(ref: SecretRef, env: NodeJS.ProcessEnv = process.e
   const v = text.replace(/\r?\n$/, '');
   if (v === '') throw new Error(`secret file ${ref.file} is empty`);
   return new Secret(v);
+}
+
+/**
+ * Refuses a secret file that group or others may read or write, as ssh refuses such a private key: the secret
+ * has already leaked to every account on the host. The message says how to mend it.
+ */
+export function assertPrivateFile(path: string): void {
+  let mode: number;
+  try {
+    mode = statSync(path).mode;
+  } catch (e) {
+    throw new Error(`cannot read secret file ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  if ((mode & 0o077) !== 0) {
+    const shown = (mode & 0o777).toString(8).padStart(4, '0');
+    throw new Error(`secret file ${path} is accessible by group or others (mode ${shown}); run: chmod 600 ${path}`);
+  }
 }

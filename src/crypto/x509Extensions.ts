@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
 import { OctetString } from '@peculiar/asn1-schema';
 import {
   Extension,
@@ -39,9 +40,13 @@ const DNS_NAME =
 export function subjectAltNameExtension(dnsNames: readonly string[], critical: boolean): Extension {
   if (dnsNames.length === 0) throw new EncodingError('SAN: the list of DNS names is empty');
   for (const name of dnsNames) {
+    if (isIP(name) !== 0) continue;
     if (name.length > 253 || !DNS_NAME.test(name)) throw new EncodingError(`SAN: "${name}" is not a DNS name`);
   }
-  const names = new SubjectAlternativeName(dnsNames.map((dNSName) => new GeneralName({ dNSName })));
+  // An IP literal is an iPAddress entry (RFC 5280 §4.2.1.6): TLS clients match an IP host only against those.
+  const names = new SubjectAlternativeName(
+    dnsNames.map((n) => (isIP(n) !== 0 ? new GeneralName({ iPAddress: n }) : new GeneralName({ dNSName: n }))),
+  );
   return extension(id_ce_subjectAltName, critical, names);
 }
 

@@ -40,6 +40,7 @@ export const ERROR_CATALOGUE = {
     message: 'The request was rejected because the certificate is pending: upload a certificate first.',
   },
   'Certificate.AlreadyExists': { status: 409, message: 'A certificate with this identifier already exists.' },
+  QuotaExceeded: { status: 400, message: 'The number of certificates this AccessKey may create is used up.' },
   UnsupportedOperation: { status: 400, message: 'This operation is not supported by the token behind this warehouse.' },
   // Service.
   InternalError: {

@@ -21,6 +21,12 @@ export interface OpContext {
   canUse(certificateId: string): boolean;
   /** Throws `Forbidden.RAM` unless the access key may use this certificate identifier. */
   assertCanUse(certificateId: string): void;
+  /** True when the access key may create certificates in this warehouse (`accessKeys[].warehouses`). */
+  canCreateIn(warehouseId: number): boolean;
+  /** Throws `Forbidden.RAM` unless the access key may create certificates in this warehouse. */
+  assertCanCreateIn(warehouseId: number): void;
+  /** Most certificates the access key may create (`accessKeys[].maxCertificates`); undefined: no limit. */
+  readonly maxCertificates?: number;
 }
 
 /** The response fields of a successful call (PascalCase, without RequestId: the renderer adds it). */

@@ -8,6 +8,8 @@ import type { Worker } from 'node:cluster';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { demoFiles } from '../../src/cli/demo';
+import { readFileSync } from 'node:fs';
+import { withDemoTls, type DemoTlsFiles } from '../../src/cli/demoTls';
 import { loadConfigFile } from '../../src/config/load';
 import type { Config } from '../../src/config/schema';
 import { kmsSignatureAlgorithm } from '../../src/crypto/algorithms';
@@ -117,13 +119,19 @@ function workerSample(worker: Worker, seq: number): Promise<CpuSample> {
 
 let sampleSeq = 0;
 
+/** `npm run bench -- --tls`: the parent made the demo TLS files; both servers serve HTTPS with them. */
+const tlsFiles: DemoTlsFiles | undefined = process.env.P11BRIDGE_BENCH_TLS
+  ? (JSON.parse(process.env.P11BRIDGE_BENCH_TLS) as DemoTlsFiles)
+  : undefined;
+
 async function startRole(role: ChildRole, config: Config): Promise<Running> {
   const tokenConfig = config.tokens[0];
   if (!tokenConfig) throw new Error('the demo config has no token');
   if (role === 'daemon') {
     // The daemon exactly as `p11bridge serve` runs it, on an ephemeral loopback port: in this process with one
     // worker, otherwise as a node:cluster primary whose workers also answer CPU samples (workerHook.js).
-    const listen: Config = { ...config, server: { ...config.server, host: '127.0.0.1', port: 0 } };
+    const plain: Config = { ...config, server: { ...config.server, host: '127.0.0.1', port: 0 } };
+    const listen = tlsFiles ? withDemoTls(plain, tlsFiles) : plain;
     const log = createLogger(config.logging.level);
     const workers = resolveWorkers(listen);
     if (workers > 1) {
@@ -161,7 +169,12 @@ async function startRole(role: ChildRole, config: Config): Promise<Running> {
   await token.open();
   const sample = (): Promise<CpuSample> => Promise.resolve(cpuSample());
   if (role === 'direct') return { port: 0, token, workers: 1, sample, stop: () => token.close() };
-  const server = createReferenceServer(token);
+  const server = createReferenceServer(
+    token,
+    tlsFiles
+      ? { cert: readFileSync(tlsFiles.certFile, 'utf8'), key: readFileSync(tlsFiles.keyFile, 'utf8') }
+      : undefined,
+  );
   server.keepAliveTimeout = 65000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -1,9 +1,30 @@
 import autocannon from 'autocannon';
 import { createPublicKey, randomUUID, verify } from 'node:crypto';
-import { Agent, request } from 'node:http';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { performance } from 'node:perf_hooks';
 import { signV3Request, type SignedV3Request } from '../../src/api/auth/signRequest';
 import { LatencyRecorder } from './stats';
+
+/**
+ * The transport of every load generator: plain HTTP, or HTTPS trusting the demo CA (`--tls`). Set once by
+ * run.ts before any load starts.
+ */
+let trustedCa: string | undefined;
+
+/** Switches every load generator to HTTPS, trusting `ca` (PEM). */
+export function useTls(ca: string): void {
+  trustedCa = ca;
+}
+
+const request: typeof httpRequest = ((...args: Parameters<typeof httpRequest>) =>
+  trustedCa ? httpsRequest(...(args as Parameters<typeof httpsRequest>)) : httpRequest(...args)) as typeof httpRequest;
+
+function keepAliveAgent(): HttpAgent {
+  return trustedCa
+    ? (new HttpsAgent({ keepAlive: true, maxSockets: 256, ca: trustedCa }) as unknown as HttpAgent)
+    : new HttpAgent({ keepAlive: true, maxSockets: 256 });
+}
 
 /** KMS `CertificatePrivateKeySign` as the official SDK sends it: V3 (ACS3-HMAC-SHA256), parameters in the query. */
 export interface SignRequestSpec {
@@ -86,7 +107,8 @@ export function closedLoop(opts: {
   return new Promise((resolve, reject) => {
     const instance = autocannon(
       {
-        url: `http://127.0.0.1:${opts.port}`,
+        url: `${trustedCa ? 'https' : 'http'}://127.0.0.1:${opts.port}`,
+        ...(trustedCa ? { tlsOptions: { ca: trustedCa } } : {}),
         connections: opts.connections,
         duration: opts.durationS,
         method: 'POST',
@@ -137,7 +159,7 @@ export function fixedRate(opts: {
   durationS: number;
   next: () => SignedV3Request;
 }): Promise<LoadResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  const agent = keepAliveAgent();
   const intervalMs = 1000 / opts.rate;
   const total = Math.max(1, Math.round(opts.rate * opts.durationS));
   const rec = new LatencyRecorder();
@@ -214,7 +236,14 @@ export function probe(opts: {
   const signed = opts.next();
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port: opts.port, method: 'POST', path: signed.path, headers: signed.headers },
+      {
+        host: '127.0.0.1',
+        port: opts.port,
+        method: 'POST',
+        path: signed.path,
+        headers: signed.headers,
+        ...(trustedCa ? { ca: trustedCa } : {}),
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { parsePairs, splitUrl } from '../../src/api/rpcRequest';
 import { kmsSignatureAlgorithm } from '../../src/crypto/algorithms';
 import type { TokenManager } from '../../src/token/tokenManager';
@@ -10,8 +11,11 @@ import type { TokenManager } from '../../src/token/tokenManager';
  * JSON fields as the daemon. It is the practical ceiling of HTTP signing on this machine, so the daemon's
  * figures are read as a fraction of it.
  */
-export function createReferenceServer(token: TokenManager): Server {
-  return createServer((req, res) => {
+export function createReferenceServer(token: TokenManager, tls?: { cert: string; key: string }): Server {
+  // With --tls both servers speak HTTPS with the same certificate, so the ratio still isolates our own work.
+  const serve = (handler: RequestListener): Server =>
+    tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, handler) : createServer(handler);
+  return serve((req, res) => {
     let id = '';
     let algorithm = '';
     let message = '';

@@ -12,7 +12,8 @@ import { demoFiles, ensureDemo } from '../../src/cli/demo';
 import type { SignedV3Request } from '../../src/api/auth/signRequest';
 import { BenchChild, cpuDelta } from './children';
 import { hostSample, otherLoad } from './hostLoad';
-import { closedLoop, fixedRate, probe, signedRequests, type LoadResult } from './load';
+import { closedLoop, fixedRate, probe, signedRequests, useTls, type LoadResult } from './load';
+import { ensureDemoTls } from '../../src/cli/demoTls';
 import { resolveWorkers, threadpoolSize } from '../../src/cluster/workers';
 import { formatProfile, formatProfileDiff, summarizeProfile, type ProfileSummary } from './profile';
 import type { BenchCertificate, DirectResult } from './protocol';
@@ -38,12 +39,13 @@ const ALGORITHMS: ReadonlyArray<{ label: AlgorithmLabel; keySpec: string; kms: s
 
 type HttpServer = 'reference' | 'daemon';
 
-const HELP = `npm run bench -- [--quick] [--repeat N] [--json] [--write-doc] [--profile] [--connections 8,32] [--rate 1000]
+const HELP = `npm run bench -- [--quick] [--repeat N] [--json] [--write-doc] [--profile] [--tls] [--connections 8,32] [--rate 1000]
   --quick        2 s cells and a 3 s fixed-rate run (about 1 minute instead of 2-3)
   --repeat N     run every cell N times, interleaved, and report medians (default 1; 3 on a busy machine)
   --json         print the report as one JSON document on stdout (progress goes to stderr)
   --write-doc    rewrite the generated section of docs/performance.md with this run
   --profile      also CPU-profile both servers at the fixed rate (files in dist/bench/profiles/)
+  --tls          both servers over HTTPS (the demo certificate, P-256), clients trusting the demo CA
   --connections  closed-loop concurrencies for the HTTP modes (default 8,32)
   --rate         fixed rate in requests/s (default 1000)`;
 
@@ -90,6 +92,7 @@ async function main(): Promise<number> {
       json: { type: 'boolean', default: false },
       'write-doc': { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
+      tls: { type: 'boolean', default: false },
       connections: { type: 'string', default: '8,32' },
       rate: { type: 'string', default: '1000' },
       help: { type: 'boolean', default: false },
@@ -123,6 +126,16 @@ async function main(): Promise<number> {
   // The same rule as `p11bridge serve`, for every child (and every daemon worker) alike.
   const threadpool = Number(process.env.UV_THREADPOOL_SIZE ?? threadpoolSize(config));
   const env: NodeJS.ProcessEnv = { ...process.env, P11BRIDGE_HOME: home, UV_THREADPOOL_SIZE: String(threadpool) };
+  if (values.tls) {
+    if (values['write-doc']) {
+      console.error('--write-doc rewrites the plain-HTTP tables; record a --tls run by hand (docs/performance.md)');
+      return 2;
+    }
+    const tlsFiles = await ensureDemoTls(home);
+    env.P11BRIDGE_BENCH_TLS = JSON.stringify(tlsFiles);
+    useTls(readFileSync(tlsFiles.caFile, 'utf8'));
+    progress('over HTTPS (--tls): both servers serve the demo certificate');
+  }
 
   const cellS = quick ? 2 : 5;
   const warmS = quick ? 0.5 : 1;

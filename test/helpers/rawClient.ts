@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { request } from 'node:http';
+import { request, type Agent } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { signV3Request } from '../../src/api/auth/signRequest';
 
 export interface RawResponse {
@@ -20,7 +21,13 @@ export function signedPost(
   action: string,
   version: string,
   query: Record<string, string>,
-  opts: { date?: string; nonce?: string } = {},
+  opts: {
+    date?: string;
+    nonce?: string;
+    /** Send over HTTPS trusting `ca` (and presenting `cert`/`key` for mTLS). */
+    tls?: { ca: string; cert?: string; key?: string };
+    agent?: Agent;
+  } = {},
 ): Promise<RawResponse> {
   const signed = signV3Request({
     method: 'POST',
@@ -35,13 +42,16 @@ export function signedPost(
   });
   const [host, port] = endpoint.split(':');
   return new Promise((resolve, reject) => {
-    const req = request(
+    const send = opts.tls ? httpsRequest : request;
+    const req = send(
       {
         host,
         port: Number(port),
         method: 'POST',
         path: signed.path,
         headers: { ...signed.headers, 'content-length': '0' },
+        ...(opts.tls ?? {}),
+        ...(opts.agent ? { agent: opts.agent } : {}),
       },
       (res) => {
         const chunks: Buffer[] = [];

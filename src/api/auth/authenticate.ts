@@ -56,6 +56,11 @@ export interface AuthDeps<S extends NonceStore = NonceCache> {
    * timestamp window only: it can be replayed within it (docs/configuration.md).
    */
   allowV1WithoutNonce?: boolean;
+  /**
+   * Called once the signature verified and before the nonce is recorded: throws to refuse the key (its rate
+   * limit, issue 16). Only a verified request may spend a key's budget, and a refused one burns no nonce.
+   */
+  admit?(accessKeyId: string, now: number): void;
 }
 
 /** Who called and what they asked for, once the request is authenticated. */
@@ -319,6 +324,7 @@ function claimNonce(
   now: number,
   result: AuthResult,
 ): AuthResult | Promise<AuthResult> {
+  deps.admit?.(accessKeyId, now);
   const fresh = deps.nonces.checkAndRecord(accessKeyId, nonce, now);
   if (fresh === true) return result;
   if (fresh === false) throw new ApiError('SignatureNonceUsed');

@@ -18,6 +18,10 @@ export const DEFAULT_NONCE_MAX_ENTRIES = 8_000_000;
 /** The `ServiceUnavailable` message when the window is full (the cluster's workers repeat it). */
 export const WINDOW_FULL_MESSAGE = 'The replay-protection window is full; retry later.';
 
+/** The `Throttling.User` message when one key holds its whole share of the window. */
+export const SHARE_FULL_MESSAGE =
+  'Request was denied due to user flow control: this AccessKey holds its full share of the replay-protection window.';
+
 /** How often {@link NonceCache.record} drops expired buckets when the cache is not full. */
 export const DEFAULT_NONCE_SWEEP_INTERVAL_MS = 1_000;
 
@@ -29,6 +33,8 @@ export interface NonceCacheOptions {
   maxEntries?: number;
   /** Minimum time between two opportunistic sweeps, ms. */
   sweepIntervalMs?: number;
+  /** Access keys the window is shared among (see {@link NonceCache.setSharingKeys}); default 1. */
+  sharingKeys?: number;
   /** The clock (ms since the epoch), injected so tests can move time. */
   now?: () => number;
 }
@@ -47,6 +53,8 @@ class Bucket {
   readonly slice: number;
   count = 0;
   newest = Number.NEGATIVE_INFINITY;
+  /** Entries of each access key in this bucket, for the per-key share. */
+  readonly perKey = new Map<string, number>();
   #mask: number;
   #used: Uint8Array;
   #hi: Uint32Array;
@@ -114,6 +122,12 @@ class Bucket {
  * Memory is bounded by `maxEntries`. When the cache is full of *live* nonces, {@link record} refuses the
  * request with `ServiceUnavailable` rather than evicting: silently forgetting a live nonce would re-open
  * replay for exactly the requests an attacker is flooding to push out.
+ *
+ * The window is shared fairly among the `sharingKeys` configured access keys (issue 16): half of it is split
+ * into equal guarantees, one per key, and the other half is a pool any key may borrow from. A key past its
+ * guarantee when the pool is spent is refused with `Throttling.User` (its own problem) instead of filling the
+ * window and pushing every key into `ServiceUnavailable`. Entries ≤ keys × guarantee + pool = `maxEntries`,
+ * so a key that stays within its guarantee is never refused for space, whatever the others do.
  */
 export class NonceCache {
   readonly ttlMs: number;
@@ -128,6 +142,12 @@ export class NonceCache {
   private nextSweepAt = Number.NEGATIVE_INFINITY;
   private hi = 0;
   private lo = 0;
+  /** Live entries per access key (expired ones not yet swept included). */
+  private readonly keyCounts = new Map<string, number>();
+  private guarantee = 0;
+  private pool = 0;
+  /** Σ max(0, count − guarantee) over keys: what the keys borrow from the pool. */
+  private borrowed = 0;
 
   constructor(options: NonceCacheOptions = {}) {
     this.ttlMs = positive('ttlMs', options.ttlMs ?? DEFAULT_NONCE_TTL_MS);
@@ -135,6 +155,24 @@ export class NonceCache {
     this.sweepIntervalMs = positive('sweepIntervalMs', options.sweepIntervalMs ?? DEFAULT_NONCE_SWEEP_INTERVAL_MS);
     this.sliceMs = Math.max(1, Math.floor(this.ttlMs / 31));
     this.now = options.now ?? Date.now;
+    this.setSharingKeys(options.sharingKeys ?? 1);
+  }
+
+  /**
+   * Sets how many access keys share the window (the enabled keys of the config; a reload calls it again). Each
+   * is guaranteed `maxEntries / (2 × keys)` entries; one key alone may use the whole window.
+   */
+  setSharingKeys(keys: number): void {
+    const n = Math.max(1, Math.floor(keys));
+    this.guarantee = Math.floor(this.maxEntries / (2 * n));
+    this.pool = this.maxEntries - n * this.guarantee;
+    this.borrowed = 0;
+    for (const c of this.keyCounts.values()) this.borrowed += Math.max(0, c - this.guarantee);
+  }
+
+  /** Entries `accessKeyId` holds in the window. */
+  countOf(accessKeyId: string): number {
+    return this.keyCounts.get(accessKeyId) ?? 0;
   }
 
   /** Number of entries held, expired ones not yet swept included. */
@@ -156,7 +194,7 @@ export class NonceCache {
    */
   record(accessKeyId: string, nonce: string, now: number = this.now()): void {
     this.hash(accessKeyId, nonce);
-    this.insert(now);
+    this.insert(accessKeyId, now);
   }
 
   /**
@@ -166,7 +204,7 @@ export class NonceCache {
   checkAndRecord(accessKeyId: string, nonce: string, now: number = this.now()): boolean {
     this.hash(accessKeyId, nonce);
     if (this.lookup(now)) return false;
-    this.insert(now);
+    this.insert(accessKeyId, now);
     return true;
   }
 
@@ -175,7 +213,15 @@ export class NonceCache {
     this.nextSweepAt = now + this.sweepIntervalMs;
     let dropped = 0;
     while (this.buckets.length > 0 && now - (this.buckets[0] as Bucket).newest >= this.ttlMs) {
-      dropped += (this.buckets.shift() as Bucket).count;
+      const bucket = this.buckets.shift() as Bucket;
+      dropped += bucket.count;
+      for (const [id, n] of bucket.perKey) {
+        const before = this.keyCounts.get(id) ?? 0;
+        const after = before - n;
+        this.borrowed -= Math.max(0, before - this.guarantee) - Math.max(0, after - this.guarantee);
+        if (after > 0) this.keyCounts.set(id, after);
+        else this.keyCounts.delete(id);
+      }
     }
     this.total -= dropped;
     return dropped;
@@ -189,10 +235,19 @@ export class NonceCache {
     return false;
   }
 
-  private insert(now: number): void {
+  private insert(accessKeyId: string, now: number): void {
     if (now >= this.nextSweepAt || this.total >= this.maxEntries) this.sweep(now);
     if (this.total >= this.maxEntries) {
       throw new ApiError('ServiceUnavailable', WINDOW_FULL_MESSAGE);
+    }
+    const held = this.keyCounts.get(accessKeyId) ?? 0;
+    if (held >= this.guarantee && this.borrowed >= this.pool) {
+      this.sweep(now);
+      if (this.borrowed >= this.pool && (this.keyCounts.get(accessKeyId) ?? 0) >= this.guarantee) {
+        throw new ApiError('Throttling.User', SHARE_FULL_MESSAGE, {
+          headers: { 'x-acs-retry-after': String(this.retryAfterMs(accessKeyId, now)) },
+        });
+      }
     }
     const slice = Math.floor(now / this.sliceMs);
     let bucket = this.buckets[this.buckets.length - 1];
@@ -202,7 +257,20 @@ export class NonceCache {
     }
     const before = bucket.count;
     bucket.add(this.hi, this.lo, now);
-    this.total += bucket.count - before;
+    if (bucket.count === before) return;
+    this.total += 1;
+    bucket.perKey.set(accessKeyId, (bucket.perKey.get(accessKeyId) ?? 0) + 1);
+    const count = (this.keyCounts.get(accessKeyId) ?? 0) + 1;
+    this.keyCounts.set(accessKeyId, count);
+    if (count > this.guarantee) this.borrowed += 1;
+  }
+
+  /** Ms until the oldest bucket holding entries of `accessKeyId` expires (frees some of its share). */
+  private retryAfterMs(accessKeyId: string, now: number): number {
+    for (const b of this.buckets) {
+      if (b.perKey.has(accessKeyId)) return Math.max(1, Math.ceil(b.newest + this.ttlMs - now));
+    }
+    return this.sliceMs;
   }
 
   /**

@@ -4,7 +4,7 @@ import { ApiError, invalidParameter, missingParameter } from '../../errors/apiEr
 import type { TokenRegistry, Located } from '../../token/tokenRegistry';
 import { signBlind } from '../shared/blind';
 import { casMessageType, casSubject } from '../shared/messages';
-import { assertAlgorithmFits, assertUsable, signCms, signWith } from '../shared/signing';
+import { assertAlgorithmFits, assertNotCaSigner, assertUsable, signCms, signWith } from '../shared/signing';
 import { defineOperation } from '../types';
 
 export const casCertificateSelector = {
@@ -59,6 +59,7 @@ export const casSign = defineOperation({
     const located = locateCas(ctx.tokens, p);
     ctx.assertCanUse(located.entry.id);
     assertUsable(located.entry);
+    assertNotCaSigner(located.entry, ctx.config.policy.caSigners);
     assertAlgorithmFits(located, alg, p.SigningAlgorithm, 'SigningAlgorithm');
     const signature =
       alg.encoding === 'cms'

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { KMS_SIGNATURE_NAMES, kmsSignatureAlgorithm } from '../../crypto/algorithms';
 import { ApiError, invalidParameter } from '../../errors/apiError';
 import { kmsSubject } from '../shared/messages';
-import { assertAlgorithmFits, assertUsable, signWith } from '../shared/signing';
+import { assertAlgorithmFits, assertNotCaSigner, assertUsable, signWith } from '../shared/signing';
 import { defineOperation } from '../types';
 
 /** KMS `CertificatePrivateKeySign` (2016-01-20): sign with a certificate's private key, in the token. */
@@ -24,6 +24,7 @@ export const certificatePrivateKeySign = defineOperation({
     const located = ctx.tokens.locate(p.CertificateId);
     if (!located) throw new ApiError('Certificate.NotFound');
     assertUsable(located.entry);
+    assertNotCaSigner(located.entry, ctx.config.policy.caSigners);
     assertAlgorithmFits(located, alg, p.Algorithm, 'Algorithm');
     const signature = await signWith(located, alg, subject);
     return { CertificateId: located.entry.id, SignatureValue: signature.toString('base64') };

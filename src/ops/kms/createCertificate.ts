@@ -1,10 +1,13 @@
 import { z } from 'zod';
 import { keySpecRow } from '../../crypto/algorithms';
-import { invalidParameter } from '../../errors/apiError';
+import { ApiError, invalidParameter } from '../../errors/apiError';
 import { createCertificate as createOnToken } from '../../token/certificates';
 import type { TokenRegistry } from '../../token/tokenRegistry';
 import type { TokenManager } from '../../token/tokenManager';
-import { defineOperation } from '../types';
+import { defineOperation, type OpContext } from '../types';
+
+/** The tag that records which access key created a certificate (for `accessKeys[].maxCertificates`). */
+export const CREATED_BY_TAG = 'p11bridge:createdBy';
 
 /** The KeySpec values KMS CreateCertificate documents. */
 const KEY_SPECS = ['RSA_2048', 'EC_P256', 'EC_SM2'] as const;
@@ -39,16 +42,40 @@ function parseNames(value: string | undefined): string[] {
  * The token a new certificate goes to: `WarehouseId` (our extension), else the first configured token that can
  * generate the key spec (EC_SM2 needs a token with an SM2 HSM profile), else the first token (which then refuses).
  */
-function targetToken(tokens: TokenRegistry, warehouseId: number | undefined, keySpec: string): TokenManager {
+function targetToken(ctx: OpContext, warehouseId: number | undefined, keySpec: string): TokenManager {
+  const tokens: TokenRegistry = ctx.tokens;
   if (warehouseId === undefined) {
+    // Only the warehouses this access key may create in (accessKeys[].warehouses) are candidates.
+    const allowed = tokens.tokens.filter((t) => ctx.canCreateIn(t.warehouseId));
+    const first = allowed[0];
+    if (!first) {
+      const any = tokens.tokens[0];
+      if (!any) throw invalidParameter('WarehouseId', 'no token is configured.');
+      ctx.assertCanCreateIn(any.warehouseId);
+      return any;
+    }
     const row = keySpecRow(keySpec);
-    const first = (row && tokens.tokens.find((t) => t.canGenerate(row))) ?? tokens.tokens[0];
-    if (!first) throw invalidParameter('WarehouseId', 'no token is configured.');
-    return first;
+    return (row && allowed.find((t) => t.canGenerate(row))) ?? first;
   }
   const token = tokens.byWarehouse(warehouseId);
   if (!token) throw invalidParameter('WarehouseId', `no warehouse ${warehouseId}.`);
+  ctx.assertCanCreateIn(warehouseId);
   return token;
+}
+
+/** Refuses a key that has created its `maxCertificates` (counted on every token, by the creator tag). */
+function assertQuota(ctx: OpContext): void {
+  if (ctx.maxCertificates === undefined) return;
+  let created = 0;
+  for (const t of ctx.tokens.tokens) {
+    for (const e of t.entries()) if (e.metadata.tags?.[CREATED_BY_TAG] === ctx.accessKeyId) created++;
+  }
+  if (created >= ctx.maxCertificates) {
+    throw new ApiError(
+      'QuotaExceeded',
+      `This AccessKey has created ${created} certificates; its limit (accessKeys[].maxCertificates) is ${ctx.maxCertificates}.`,
+    );
+  }
 }
 
 /**
@@ -69,11 +96,13 @@ export const createCertificate = defineOperation({
   }),
   async handle(ctx, p) {
     const names = parseNames(p.SubjectAlternativeNames);
-    const token = targetToken(ctx.tokens, p.WarehouseId, p.KeySpec);
+    const token = targetToken(ctx, p.WarehouseId, p.KeySpec);
+    assertQuota(ctx);
     const created = await createOnToken(token, {
       subject: p.Subject,
       keySpec: p.KeySpec,
       subjectAlternativeNames: names,
+      tags: { [CREATED_BY_TAG]: ctx.accessKeyId },
       arnScope: ctx.config.server,
     });
     return { CertificateId: created.id, Csr: created.csrPem, Arn: created.arn };

@@ -23,6 +23,19 @@ export function assertUsable(entry: KeyEntry): void {
 }
 
 /**
+ * Fail-closed (issue 16): a CA key (basicConstraints cA=TRUE) does not sign through the API unless
+ * `policy.caSigners` names it. Signing an arbitrary digest with it would let a caller forge certificates.
+ */
+export function assertNotCaSigner(entry: KeyEntry, caSigners: readonly string[]): void {
+  if (entry.isCA && !caSigners.includes(entry.id)) {
+    throw invalidParameter(
+      'CertificateId',
+      'the key of this certificate is a CA key, which does not sign through the API unless policy.caSigners names it.',
+    );
+  }
+}
+
+/**
  * Checks, before the token is touched, that the algorithm fits the key (SoftHSM2 answers a mismatch with an
  * opaque CKR_GENERAL_ERROR: facts §7) and that this token can serve it.
  */

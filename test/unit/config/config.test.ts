@@ -1,5 +1,5 @@
 import { inspect } from 'node:util';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfigFile, validateConfig } from '../../../src/config/load';
@@ -90,9 +90,80 @@ describe('Secret', () => {
   it('reads a secret from a file without its trailing newline, and from the environment', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sec-'));
     const f = join(dir, 'pin');
-    writeFileSync(f, '1234\n');
+    writeFileSync(f, '1234\n', { mode: 0o600 });
     expect(resolveSecret({ file: f }).reveal()).toBe('1234');
     expect(resolveSecret({ env: 'X' }, { X: 'abc' }).reveal()).toBe('abc');
     expect(() => resolveSecret({ env: 'MISSING' }, {})).toThrow(/MISSING is not set/);
+  });
+
+  it('refuses a secret file readable by group or others, naming the mend, as ssh does', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sec-'));
+    const f = join(dir, 'pin');
+    writeFileSync(f, '1234\n', { mode: 0o640 });
+    chmodSync(f, 0o640);
+    expect(() => resolveSecret({ file: f })).toThrow(`(mode 0640); run: chmod 600 ${f}`);
+    chmodSync(f, 0o604);
+    expect(() => resolveSecret({ file: f })).toThrow(/accessible by group or others/);
+    chmodSync(f, 0o400);
+    expect(resolveSecret({ file: f }).reveal()).toBe('1234');
+  });
+});
+
+describe('network safety settings (issue 16)', () => {
+  const base = {
+    tokens: [{ warehouseId: 1, name: 't', tokenLabel: 'x', pin: { env: 'PIN' } }],
+    auth: { accessKeys: [{ id: 'ak', secret: { env: 'S' } }] },
+  };
+
+  it('refuses nonceTtlSeconds below twice maxSkewSeconds, which would re-open replay', () => {
+    expect(() =>
+      validateConfig({ ...base, auth: { ...base.auth, maxSkewSeconds: 900, nonceTtlSeconds: 1799 } }, {}),
+    ).toThrow(/auth.nonceTtlSeconds: must be at least 2 × auth.maxSkewSeconds \(1800\)/);
+    expect(
+      validateConfig({ ...base, auth: { ...base.auth, maxSkewSeconds: 60, nonceTtlSeconds: 120 } }, {}).auth,
+    ).toMatchObject({ nonceTtlSeconds: 120 });
+  });
+
+  it('defaults the limits so that the headers timeout is shorter than the request timeout', () => {
+    const c = validateConfig(base, {});
+    expect(c.server.limits.headersTimeoutMs).toBeLessThan(c.server.limits.requestTimeoutMs);
+    expect(c.server.limits).toMatchObject({ maxConnections: 4096, keepAliveTimeoutMs: 5000, maxParameters: 64 });
+    expect(() =>
+      validateConfig({ ...base, server: { limits: { headersTimeoutMs: 30000, requestTimeoutMs: 30000 } } }, {}),
+    ).toThrow(/server.limits.headersTimeoutMs: headersTimeoutMs must be shorter than requestTimeoutMs/);
+  });
+
+  it('refuses requireClientCert without clientCaFile, and defaults TLS to 1.2 at least', () => {
+    const tls = { certFile: '/c.pem', keyFile: { file: '/k.pem' } };
+    expect(validateConfig({ ...base, server: { tls } }, {}).server.tls).toMatchObject({
+      minVersion: 'TLSv1.2',
+      requireClientCert: false,
+    });
+    expect(() => validateConfig({ ...base, server: { tls: { ...tls, requireClientCert: true } } }, {})).toThrow(
+      /server.tls.clientCaFile: requireClientCert needs clientCaFile/,
+    );
+  });
+
+  it('reads per-key rates, warehouses and a client-certificate binding', () => {
+    const c = validateConfig(
+      {
+        ...base,
+        auth: {
+          accessKeys: [
+            {
+              id: 'ak',
+              secret: { env: 'S' },
+              qps: 5,
+              burst: 10,
+              warehouses: [1],
+              clientCertificate: { subject: 'CN=a' },
+            },
+          ],
+        },
+      },
+      {},
+    );
+    expect(c.auth.accessKeys[0]).toMatchObject({ qps: 5, burst: 10, warehouses: [1] });
+    expect(validateConfig(base, {}).auth.accessKeys[0]?.warehouses).toEqual(['*']);
   });
 });
