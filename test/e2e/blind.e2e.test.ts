@@ -8,8 +8,8 @@ import CasClient, { SignRequest } from '@alicloud/cas20200407';
 import { createHash, randomBytes, randomUUID, X509Certificate } from 'node:crypto';
 import { keySpecRow } from '../../src/crypto/algorithms';
 import { buildCertificate } from '../../src/crypto/x509Builder';
-import { generateKeyPair, storeCertificate } from '../../src/token/objects';
-import { randomSerial, tokenSigner } from '../../src/token/provision';
+import { generateKeyPair } from '../../src/token/objects';
+import { randomSerial, storeActiveIdentity, tokenSigner } from '../../src/token/provision';
 import type { TokenManager } from '../../src/token/tokenManager';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon';
 import { cas3, nodeVerify, opensslVerifyData, Scratch, sdkError } from '../helpers/sdk';
@@ -72,7 +72,7 @@ async function addRsaIdentity(tm: TokenManager, id: string, usage: 'sign' | 'sig
   if (!row) throw new Error('RSA_2048 row missing');
   const ckaId = randomBytes(16);
   const key = await generateKeyPair(tm, row, id, ckaId, usage);
-  tm.refreshIndex();
+  await tm.refreshIndex();
   const subject = `CN=blind ${usage === 'sign' ? 'sign only' : 'sign and decrypt'},O=p11bridge tests,C=CN`;
   const der = await buildCertificate({
     subject,
@@ -86,7 +86,7 @@ async function addRsaIdentity(tm: TokenManager, id: string, usage: 'sign' | 'sig
     signatureAlgorithm: 'sha256WithRSAEncryption',
     signer: tokenSigner(tm, id, 'RSA'),
   });
-  storeCertificate(tm, id, ckaId, der);
+  await storeActiveIdentity(tm, id, ckaId, der, 'RSA_2048');
 }
 
 async function blindSign(client: CasClient, certIdentifier: string, message: string): Promise<string | undefined> {
