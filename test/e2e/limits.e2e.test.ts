@@ -129,7 +129,10 @@ describe('limits before work: slow and idle connections', () => {
       expect(peak).toBeLessThanOrEqual(1);
       expect(Date.now() - floodStart).toBeLessThan(6000);
       expect(flood.closed()).toBeGreaterThan(1500);
-      expect(loaded).toBeLessThanOrEqual(2 * unloaded);
+      // Twice the unloaded p99, with a 10 ms floor: on two shared cores the flood process itself competes for the
+      // CPU (measured here: 1.1-1.95x on a quiet machine, up to 3.7x of a 3 ms p99 while other suites ran), and a
+      // regression this test exists for (a daemon that serves the flood before the client) costs seconds, not ms.
+      expect(loaded).toBeLessThanOrEqual(Math.max(2 * unloaded, 10));
     } finally {
       flood.proc.kill('SIGKILL');
     }
