@@ -11,6 +11,13 @@ import type { Located } from '../../token/tokenRegistry';
  * PENDING has no certificate yet; INACTIVE and REVOKED refuse to sign or decrypt.
  */
 export function assertUsable(entry: KeyEntry): void {
+  // Fail closed: metadata missing, damaged or duplicated, or an ambiguous label / CKA_ID (src/token/keyIndex.ts).
+  if (entry.problem !== undefined) {
+    throw new ApiError(
+      'Rejected.Disabled',
+      'The request was rejected because the certificate cannot be used: its lifecycle state on the token needs an operator.',
+    );
+  }
   switch (entry.metadata.status) {
     case 'PENDING':
       throw new ApiError('Rejected.Pending');
