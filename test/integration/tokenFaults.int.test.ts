@@ -23,6 +23,8 @@ const RSA = kmsSignatureAlgorithm('RSA_PKCS1_SHA_256') as SignatureAlgorithm;
 const ECDSA = kmsSignatureAlgorithm('ECDSA_SHA_256') as SignatureAlgorithm;
 const OPERATION_MS = 300;
 const SESSIONS = 4;
+/** Per test: the slowest one waits 2 s on purpose; the rest is headroom for a busy 2-core machine. */
+const TEST_MS = 30000;
 
 /** Every token of this suite goes through the fault module, with short deadlines and a fast recovery ladder. */
 function faultOverrides(): Partial<TokenConfig> {
@@ -131,13 +133,13 @@ describe('token faults behind the fault token (real SoftHSM2 tokens, every signa
     // Before the first C_Initialize of the fault module in this process: it reads its control path then.
     fault = createFaultControl(join(a.dir, 'fault'));
     tokenA = await openToken(a, faultOverrides());
-  });
+  }, 60000);
 
   beforeEach(async () => {
     // Each test starts from a serving token A, whatever the previous one left behind.
     fault.clear();
     await waitFor(() => tokenA.isReady(), 5000, 'token A ready before the test');
-  });
+  }, 30000);
 
   afterAll(async () => {
     fault?.clear(); // a hung call must return before the module can be finalised
@@ -145,162 +147,182 @@ describe('token faults behind the fault token (real SoftHSM2 tokens, every signa
     fault?.cleanup();
     a?.cleanup();
     b?.cleanup();
-  });
+  }, 30000);
 
-  it('refuses at the deadline while C_Sign hangs, keeps the event loop free, and serves again once the token answers', async () => {
-    await signAndVerify(tokenA, keysA.rsa, RSA, 'before the hang');
-    fault.set([`C_Sign hang token=${a.label}`]);
-    const probe = lagProbe();
-
-    const hung = await rejection(tokenA.sign(keysA.rsa, RSA, { kind: 'message', data: Buffer.from('hangs') }));
-    expectApiError(hung.err, 'ServiceUnavailable');
-    expect(hung.ms).toBeGreaterThanOrEqual(OPERATION_MS - 5); // timers may fire a hair early
-    expect(hung.ms).toBeLessThan(800);
-    expect(tokenA.state).toBe('unavailable');
-    expect(tokenA.health.reason).toMatch(/did not answer/);
-
-    // While the call is still stuck in the module, requests are refused at once (not queued behind the hang).
-    const refusals: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const r = await rejection(tokenA.sign(keysA.ec, ECDSA, { kind: 'message', data: Buffer.from('refused') }));
-      expectApiError(r.err, 'ServiceUnavailable');
-      refusals.push(r.ms);
-    }
-    expect(Math.max(...refusals)).toBeLessThan(50);
-    await delay(500); // keep hanging a while longer: the event loop must stay free all along
-    expect(fault.injected().C_Sign).toBeGreaterThanOrEqual(1);
-    const lag = await probe.stop();
-    expect(lag.samples).toBeGreaterThan(20);
-    expect(lag.maxFireMs).toBeLessThan(50);
-
-    fault.clear(); // the device answers again: the stuck C_Sign returns
-    const recoveryMs = await waitFor(() => tokenA.isReady(), 5000, 'ready again');
-    for (let i = 0; i < 3; i++) await signAndVerify(tokenA, keysA.rsa, RSA, `after the hang ${i}`);
-    await signAndVerify(tokenA, keysA.ec, ECDSA, 'after the hang, EC');
-    console.log(
-      `hang: refused after ${hung.ms.toFixed(0)} ms; refusals while hung max ${Math.max(...refusals).toFixed(1)} ms; ` +
-        `setTimeout(10) fired within max ${lag.maxFireMs.toFixed(1)} ms (${lag.samples} samples); ` +
-        `ready ${recoveryMs.toFixed(0)} ms after clear`,
-    );
-  });
-
-  it('answers a removed device with one module re-initialisation and signs again', async () => {
-    await signAndVerify(tokenA, keysA.rsa, RSA, 'before removal');
-    const before = fault.counts();
-    fault.set([`C_Sign fail CKR_DEVICE_REMOVED token=${a.label} times=1`]);
-
-    const t0 = performance.now();
-    const removed = await rejection(tokenA.sign(keysA.rsa, RSA, { kind: 'message', data: Buffer.from('gone') }));
-    expectApiError(removed.err, 'ServiceUnavailable');
-    expect(fault.injected().C_Sign).toBeGreaterThanOrEqual(1);
-    // The re-initialisation starts synchronously with the fault: the token no longer claims to serve.
-    expect(tokenA.isReady()).toBe(false);
-
-    await waitFor(() => tokenA.isReady(), 5000, 'ready after the re-initialisation');
-    const recoveryMs = performance.now() - t0;
-    for (let i = 0; i < 3; i++) await signAndVerify(tokenA, keysA.rsa, RSA, `after removal ${i}`);
-    await signAndVerify(tokenA, keysA.ec, ECDSA, 'after removal, EC');
-
-    const after = fault.counts();
-    expect(after.C_Initialize - before.C_Initialize).toBe(1);
-    expect(after.C_Finalize - before.C_Finalize).toBe(1);
-    expect(after.C_Login - before.C_Login).toBe(1); // logged in again once, after the new C_Initialize
-    console.log(
-      `device removed: refused in ${removed.ms.toFixed(0)} ms, serving again after ${recoveryMs.toFixed(0)} ms`,
-    );
-  });
-
-  it('keeps signing on token B while token A of the same module hangs', async () => {
-    const tokenB = await openToken(b, faultOverrides());
-    try {
-      await signAndVerify(tokenB, keysB.ec, ECDSA, 'B before');
-      const injected0 = fault.injected().C_Sign;
+  it(
+    'refuses at the deadline while C_Sign hangs, keeps the event loop free, and serves again once the token answers',
+    async () => {
+      await signAndVerify(tokenA, keysA.rsa, RSA, 'before the hang');
       fault.set([`C_Sign hang token=${a.label}`]);
+      const probe = lagProbe();
 
-      const hung = await rejection(tokenA.sign(keysA.ec, ECDSA, { kind: 'message', data: Buffer.from('A hangs') }));
+      const hung = await rejection(tokenA.sign(keysA.rsa, RSA, { kind: 'message', data: Buffer.from('hangs') }));
       expectApiError(hung.err, 'ServiceUnavailable');
+      expect(hung.ms).toBeGreaterThanOrEqual(OPERATION_MS - 5); // timers may fire a hair early
+      expect(hung.ms).toBeLessThan(800);
       expect(tokenA.state).toBe('unavailable');
+      expect(tokenA.health.reason).toMatch(/did not answer/);
 
-      // A's call is still stuck in the module (the rule is in place) while B signs 20 times through it.
-      const t0 = performance.now();
-      for (let i = 0; i < 20; i++) {
-        await signAndVerify(tokenB, i % 2 ? keysB.ec : keysB.rsa, i % 2 ? ECDSA : RSA, `B during A's hang ${i}`);
+      // While the call is still stuck in the module, requests are refused at once (not queued behind the hang).
+      const refusals: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const r = await rejection(tokenA.sign(keysA.ec, ECDSA, { kind: 'message', data: Buffer.from('refused') }));
+        expectApiError(r.err, 'ServiceUnavailable');
+        refusals.push(r.ms);
       }
-      const bMs = performance.now() - t0;
-      expect(tokenB.state).toBe('ready');
-      expect(tokenA.state).toBe('unavailable');
-      expect(fault.injected().C_Sign - injected0).toBe(1); // only A's call matched the rule
+      expect(Math.max(...refusals)).toBeLessThan(50);
+      await delay(500); // keep hanging a while longer: the event loop must stay free all along
+      expect(fault.injected().C_Sign).toBeGreaterThanOrEqual(1);
+      const lag = await probe.stop();
+      expect(lag.samples).toBeGreaterThan(20);
+      expect(lag.maxFireMs).toBeLessThan(50);
 
-      fault.clear();
-      await waitFor(() => tokenA.isReady(), 5000, 'A ready again');
-      await signAndVerify(tokenA, keysA.ec, ECDSA, 'A after');
-      console.log(`one of two: B signed 20 (RSA/EC) in ${bMs.toFixed(0)} ms while A hung`);
-    } finally {
-      fault.clear();
-      await tokenB.close();
-    }
-  });
+      fault.clear(); // the device answers again: the stuck C_Sign returns
+      const recoveryMs = await waitFor(() => tokenA.isReady(), 5000, 'ready again');
+      for (let i = 0; i < 3; i++) await signAndVerify(tokenA, keysA.rsa, RSA, `after the hang ${i}`);
+      await signAndVerify(tokenA, keysA.ec, ECDSA, 'after the hang, EC');
+      console.log(
+        `hang: refused after ${hung.ms.toFixed(0)} ms; refusals while hung max ${Math.max(...refusals).toFixed(1)} ms; ` +
+          `setTimeout(10) fired within max ${lag.maxFireMs.toFixed(1)} ms (${lag.samples} samples); ` +
+          `ready ${recoveryMs.toFixed(0)} ms after clear`,
+      );
+    },
+    TEST_MS,
+  );
 
-  it('refuses with InvalidParameter when C_Sign fails after C_SignInit, discards that session, and signs on', async () => {
-    await signAndVerify(tokenA, keysA.rsa, RSA, 'before');
-    const before = fault.counts();
-    fault.set([`C_Sign fail CKR_DATA_LEN_RANGE token=${a.label} times=1`]);
+  it(
+    'answers a removed device with one module re-initialisation and signs again',
+    async () => {
+      await signAndVerify(tokenA, keysA.rsa, RSA, 'before removal');
+      const before = fault.counts();
+      fault.set([`C_Sign fail CKR_DEVICE_REMOVED token=${a.label} times=1`]);
 
-    const bad = await rejection(tokenA.sign(keysA.rsa, RSA, { kind: 'message', data: Buffer.from('input fault') }));
-    expectApiError(bad.err, 'InvalidParameter');
-    expect(tokenA.isReady()).toBe(true); // an input fault is not a token fault
-    // The session that failed mid-operation is closed, not lent again. (The double itself ends the operation, as
-    // PKCS#11 says a failing C_Sign does, so CKR_OPERATION_ACTIVE cannot prove the discard: the close count does.)
-    await waitFor(() => fault.counts().C_CloseSession > before.C_CloseSession, 2000, 'the session closed');
-    expect(fault.counts().C_CloseSession - before.C_CloseSession).toBe(1);
+      const t0 = performance.now();
+      const removed = await rejection(tokenA.sign(keysA.rsa, RSA, { kind: 'message', data: Buffer.from('gone') }));
+      expectApiError(removed.err, 'ServiceUnavailable');
+      expect(fault.injected().C_Sign).toBeGreaterThanOrEqual(1);
+      // The re-initialisation starts synchronously with the fault: the token no longer claims to serve.
+      expect(tokenA.isReady()).toBe(false);
 
-    for (let i = 0; i < 10; i++) {
-      await signAndVerify(tokenA, i % 2 ? keysA.ec : keysA.rsa, i % 2 ? ECDSA : RSA, `after ${i}`);
-      expect(tokenA.poolStats.live).toBeLessThanOrEqual(SESSIONS);
-    }
-    const after = fault.counts();
-    expect(after.C_Initialize).toBe(before.C_Initialize); // no re-initialisation for an input fault
-    expect(tokenA.poolStats.quarantined).toBe(0);
-  });
+      await waitFor(() => tokenA.isReady(), 5000, 'ready after the re-initialisation');
+      const recoveryMs = performance.now() - t0;
+      for (let i = 0; i < 3; i++) await signAndVerify(tokenA, keysA.rsa, RSA, `after removal ${i}`);
+      await signAndVerify(tokenA, keysA.ec, ECDSA, 'after removal, EC');
+
+      const after = fault.counts();
+      expect(after.C_Initialize - before.C_Initialize).toBe(1);
+      expect(after.C_Finalize - before.C_Finalize).toBe(1);
+      expect(after.C_Login - before.C_Login).toBe(1); // logged in again once, after the new C_Initialize
+      console.log(
+        `device removed: refused in ${removed.ms.toFixed(0)} ms, serving again after ${recoveryMs.toFixed(0)} ms`,
+      );
+    },
+    TEST_MS,
+  );
+
+  it(
+    'keeps signing on token B while token A of the same module hangs',
+    async () => {
+      const tokenB = await openToken(b, faultOverrides());
+      try {
+        await signAndVerify(tokenB, keysB.ec, ECDSA, 'B before');
+        const injected0 = fault.injected().C_Sign;
+        fault.set([`C_Sign hang token=${a.label}`]);
+
+        const hung = await rejection(tokenA.sign(keysA.ec, ECDSA, { kind: 'message', data: Buffer.from('A hangs') }));
+        expectApiError(hung.err, 'ServiceUnavailable');
+        expect(tokenA.state).toBe('unavailable');
+
+        // A's call is still stuck in the module (the rule is in place) while B signs 20 times through it.
+        const t0 = performance.now();
+        for (let i = 0; i < 20; i++) {
+          await signAndVerify(tokenB, i % 2 ? keysB.ec : keysB.rsa, i % 2 ? ECDSA : RSA, `B during A's hang ${i}`);
+        }
+        const bMs = performance.now() - t0;
+        expect(tokenB.state).toBe('ready');
+        expect(tokenA.state).toBe('unavailable');
+        expect(fault.injected().C_Sign - injected0).toBe(1); // only A's call matched the rule
+
+        fault.clear();
+        await waitFor(() => tokenA.isReady(), 5000, 'A ready again');
+        await signAndVerify(tokenA, keysA.ec, ECDSA, 'A after');
+        console.log(`one of two: B signed 20 (RSA/EC) in ${bMs.toFixed(0)} ms while A hung`);
+      } finally {
+        fault.clear();
+        await tokenB.close();
+      }
+    },
+    TEST_MS,
+  );
+
+  it(
+    'refuses with InvalidParameter when C_Sign fails after C_SignInit, discards that session, and signs on',
+    async () => {
+      await signAndVerify(tokenA, keysA.rsa, RSA, 'before');
+      const before = fault.counts();
+      fault.set([`C_Sign fail CKR_DATA_LEN_RANGE token=${a.label} times=1`]);
+
+      const bad = await rejection(tokenA.sign(keysA.rsa, RSA, { kind: 'message', data: Buffer.from('input fault') }));
+      expectApiError(bad.err, 'InvalidParameter');
+      expect(tokenA.isReady()).toBe(true); // an input fault is not a token fault
+      // The session that failed mid-operation is closed, not lent again. (The double itself ends the operation, as
+      // PKCS#11 says a failing C_Sign does, so CKR_OPERATION_ACTIVE cannot prove the discard: the close count does.)
+      await waitFor(() => fault.counts().C_CloseSession > before.C_CloseSession, 2000, 'the session closed');
+      expect(fault.counts().C_CloseSession - before.C_CloseSession).toBe(1);
+
+      for (let i = 0; i < 10; i++) {
+        await signAndVerify(tokenA, i % 2 ? keysA.ec : keysA.rsa, i % 2 ? ECDSA : RSA, `after ${i}`);
+        expect(tokenA.poolStats.live).toBeLessThanOrEqual(SESSIONS);
+      }
+      const after = fault.counts();
+      expect(after.C_Initialize).toBe(before.C_Initialize); // no re-initialisation for an input fault
+      expect(tokenA.poolStats.quarantined).toBe(0);
+    },
+    TEST_MS,
+  );
 
   // Last: it leaves token A unavailable for good in this process (its PIN value is marked as refused).
-  it('tries a refused PIN value at most once: not again after waiting, signing or a reload with the same value', async () => {
-    fault.set([`C_Login fail CKR_PIN_INCORRECT token=${a.label}`]);
-    const c0 = fault.counts().C_Login;
+  it(
+    'tries a refused PIN value at most once: not again after waiting, signing or a reload with the same value',
+    async () => {
+      fault.set([`C_Login fail CKR_PIN_INCORRECT token=${a.label}`]);
+      const c0 = fault.counts().C_Login;
 
-    await tokenA.recoverModule(new Error('test'));
-    expect(tokenA.state).toBe('unavailable');
-    expect(tokenA.health.reason).toMatch(/PIN/);
-    expect(fault.counts().C_Login - c0).toBe(1);
+      await tokenA.recoverModule(new Error('test'));
+      expect(tokenA.state).toBe('unavailable');
+      expect(tokenA.health.reason).toMatch(/PIN/);
+      expect(fault.counts().C_Login - c0).toBe(1);
 
-    await delay(2000); // nothing retries the PIN by itself
-    const refusals: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const r = await rejection(tokenA.sign(keysA.rsa, RSA, { kind: 'message', data: Buffer.from('no login') }));
-      expectApiError(r.err, 'ServiceUnavailable');
-      refusals.push(r.ms);
-    }
-    expect(Math.max(...refusals)).toBeLessThan(50);
-    expect(fault.counts().C_Login - c0).toBe(1);
+      await delay(2000); // nothing retries the PIN by itself
+      const refusals: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const r = await rejection(tokenA.sign(keysA.rsa, RSA, { kind: 'message', data: Buffer.from('no login') }));
+        expectApiError(r.err, 'ServiceUnavailable');
+        refusals.push(r.ms);
+      }
+      expect(Math.max(...refusals)).toBeLessThan(50);
+      expect(fault.counts().C_Login - c0).toBe(1);
 
-    // The device would accept the PIN now, but the daemon cannot know: the same value is not tried again.
-    fault.clear();
-    await tokenA.reload();
-    expect(fault.counts().C_Login - c0).toBe(1);
-    expect(tokenA.state).toBe('unavailable');
-    expect(tokenA.health.reason).toMatch(/PIN/);
+      // The device would accept the PIN now, but the daemon cannot know: the same value is not tried again.
+      fault.clear();
+      await tokenA.reload();
+      expect(fault.counts().C_Login - c0).toBe(1);
+      expect(tokenA.state).toBe('unavailable');
+      expect(tokenA.health.reason).toMatch(/PIN/);
 
-    // The operator changes the PIN file (to a wrong value here: SoftHSM2 itself refuses it): tried exactly once.
-    writeFileSync(a.pinFile, `${a.pin}-wrong`, { mode: 0o600 });
-    await tokenA.reload();
-    expect(fault.counts().C_Login - c0).toBe(2);
-    expect(tokenA.state).toBe('unavailable');
-    expect(tokenA.health.reason).toMatch(/PIN/);
-    await tokenA.reload();
-    expect(fault.counts().C_Login - c0).toBe(2);
-    console.log(
-      `PIN: C_Login +${fault.counts().C_Login - c0} over refusal, 2 s wait, 5 signs, 3 reloads (2 with one value); ` +
-        `refusals max ${Math.max(...refusals).toFixed(1)} ms`,
-    );
-  });
+      // The operator changes the PIN file (to a wrong value here: SoftHSM2 itself refuses it): tried exactly once.
+      writeFileSync(a.pinFile, `${a.pin}-wrong`, { mode: 0o600 });
+      await tokenA.reload();
+      expect(fault.counts().C_Login - c0).toBe(2);
+      expect(tokenA.state).toBe('unavailable');
+      expect(tokenA.health.reason).toMatch(/PIN/);
+      await tokenA.reload();
+      expect(fault.counts().C_Login - c0).toBe(2);
+      console.log(
+        `PIN: C_Login +${fault.counts().C_Login - c0} over refusal, 2 s wait, 5 signs, 3 reloads (2 with one value); ` +
+          `refusals max ${Math.max(...refusals).toFixed(1)} ms`,
+      );
+    },
+    TEST_MS,
+  );
 });
