@@ -70,6 +70,8 @@ export class TokenManager implements ModuleMember {
   #state: TokenState = 'closed';
   #reason: string | undefined;
   #since = Date.now();
+  /** Bumped at every state change: a background task that started in one state stops when it changed. */
+  #stateGeneration = 0;
   #inflight = 0;
   #pin: string | undefined;
   #pinRefused: string | undefined;
@@ -124,6 +126,7 @@ export class TokenManager implements ModuleMember {
 
   #setState(state: TokenState, reason?: string): void {
     if (this.#state === state && this.#reason === reason) return;
+    this.#stateGeneration++;
     this.#state = state;
     this.#reason = reason;
     this.#since = Date.now();
@@ -211,8 +214,15 @@ export class TokenManager implements ModuleMember {
     if (!m) throw new TokenFault('closed', 'the token is not open');
     this.#slot = await this.#findSlot(m);
     this.#tokenInfo = (await m.call('C_GetTokenInfo', [this.#slot])) as pkcs11.TokenInfo;
-    this.#adminSession = await lib.C_OpenSession(this.#slot, SESSION_FLAGS);
-    await this.#login(this.#adminSession);
+    const admin = await lib.C_OpenSession(this.#slot, SESSION_FLAGS);
+    try {
+      await this.#login(admin);
+    } catch (e) {
+      // Not ours to keep: a token that cannot log in holds no session (each reload would otherwise leak one).
+      await lib.C_CloseSession(admin).catch(() => undefined);
+      throw e;
+    }
+    this.#adminSession = admin;
     const slot = this.#slot;
     this.#pool = new Pool<pkcs11.Handle>(
       {
@@ -555,10 +565,18 @@ export class TokenManager implements ModuleMember {
     });
   }
 
+  /**
+   * Brings a hung token back once its stuck calls returned and its admin session answers. It acts only while the
+   * token is still in the very state the hang put it in: any other change meanwhile (a module re-initialisation, a
+   * refused PIN, a close) ends the watch, so it can never mark a token ready that something else took down.
+   */
   async #watchHang(): Promise<void> {
     const executor = this.#executor;
-    while (executor && this.#state === 'unavailable' && this.#pinRefused === undefined) {
+    const generation = this.#stateGeneration;
+    const current = (): boolean => this.#stateGeneration === generation && this.#state === 'unavailable';
+    while (executor && current()) {
       await delay(200, undefined, { ref: false });
+      if (!current()) return;
       const stuck = executor.stuck;
       if (stuck.count > 0) {
         if (stuck.since !== undefined && Date.now() - stuck.since > this.config.recovery.stuckExitMs) {
@@ -573,10 +591,12 @@ export class TokenManager implements ModuleMember {
       if (!session) return;
       try {
         await this.#libOrFail.C_GetSessionInfo(session);
+        if (!current()) return;
         this.#setState('ready');
         this.#log.info('token answers again');
         return;
       } catch (err) {
+        if (!current()) return;
         if (isTokenFault(err, 'timeout')) continue;
         const fault = classify(err);
         if (fault === 'device' || fault === 'session') {
