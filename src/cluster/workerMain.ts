@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   process.on('message', (m: unknown) => {
     if (isNonceResults(m)) nonces.receive(m);
     else if (isLoginAnswer(m)) loginGate.receive(m);
-    else if (isReindex(m)) started.daemon?.tokens.tokens.find((t) => t.config.name === m.token)?.syncIndex();
+    else if (isReindex(m)) started.daemon?.tokens.tokens.find((t) => t.config.name === m.token)?.syncIndex(m.id);
     else if (isReload(m)) {
       const daemon = started.daemon;
       if (!daemon) {

@@ -152,7 +152,7 @@ export async function createCertificate(
   checkSubjectAlternativeNames(sans);
   if (input.id !== undefined) {
     if (!ID_PATTERN.test(input.id)) throw invalidParameter('CertificateId', 'use letters, digits, ".", "_" and "-".');
-    await token.refreshIndex();
+    await token.refreshIdentity(input.id);
     if (token.lookup(input.id)) throw new ApiError('Certificate.AlreadyExists');
   }
   const id = input.id ?? randomUUID();
@@ -161,7 +161,7 @@ export async function createCertificate(
   const key = await generateKeyPair(token, row, id, ckaId, 'sign+decrypt');
   try {
     // The CSR is signed through token.sign, which finds keys through the index.
-    await token.refreshIndex(id);
+    await token.refreshIdentity(id);
     const csrDer = await buildCsr({
       subject: input.subject,
       subjectPublicKeyInfo: key.spki,
@@ -182,12 +182,12 @@ export async function createCertificate(
       tags: { ...input.tags },
       arn,
     });
-    await token.refreshIndex(id);
+    await token.identityChanged(id);
     return { id, keySpec: row.spec, csrPem, arn };
   } catch (e) {
     try {
       await destroyIdentityObjects(token, id, ckaId, undefined);
-      await token.refreshIndex(id);
+      await token.identityChanged(id);
     } catch {
       // The original failure is what the caller needs; a leftover PENDING key shows up in the index and can be
       // deleted with DeleteCertificate.
@@ -238,7 +238,7 @@ export async function uploadCertificate(
   chainPem?: string,
   now: Date = new Date(),
 ): Promise<UploadResult> {
-  await token.refreshIndex();
+  await token.refreshIdentity(id);
   const entry = token.lookup(id);
   if (!entry) throw new ApiError('Certificate.NotFound');
   const certs = parseCertificates('Certificate', certificatePem);
@@ -292,7 +292,7 @@ export async function uploadCertificate(
   await destroyHandles(token, previous);
   const status: CertificateStatus = entry.metadata.status === 'PENDING' ? 'ACTIVE' : entry.metadata.status;
   await storeMetadata(token, id, { ...entry.metadata, status, updatedAt: kmsDate(now) });
-  await token.refreshIndex(id);
+  await token.identityChanged(id, { chain: true });
   return { status, replaced: previous.length > 0 };
 }
 
@@ -307,14 +307,14 @@ export async function setCertificateStatus(
   status: Exclude<CertificateStatus, 'PENDING'>,
   now: Date = new Date(),
 ): Promise<void> {
-  await token.refreshIndex();
+  await token.refreshIdentity(id);
   const entry = token.lookup(id);
   if (!entry) throw new ApiError('Certificate.NotFound');
   if (entry.metadata.status === 'PENDING' && entry.certificate === undefined) throw new ApiError('Rejected.Pending');
   // Writing the status also repairs missing, damaged or duplicated metadata (storeMetadata leaves one object).
   if (entry.metadata.status === status && entry.problem === undefined) return;
   await storeMetadata(token, id, { ...entry.metadata, status, updatedAt: kmsDate(now) });
-  await token.refreshIndex(id);
+  await token.identityChanged(id);
 }
 
 /**
@@ -323,11 +323,11 @@ export async function setCertificateStatus(
  * last (a half-deleted identity must never reappear as ACTIVE). Returns the number of objects destroyed.
  */
 export async function deleteCertificate(token: TokenManager, id: string): Promise<number> {
-  await token.refreshIndex();
+  await token.refreshIdentity(id);
   const entry = token.lookup(id);
   if (!entry) throw new ApiError('Certificate.NotFound');
   const n = await destroyIdentityObjects(token, id, entry.ckaId, entry);
-  await token.refreshIndex(id);
+  await token.identityChanged(id);
   return n;
 }
 

@@ -87,7 +87,15 @@ export class TokenManager implements ModuleMember {
     this.#log = log.child({ warehouseId: config.warehouseId, token: config.name });
     this.#gate = opts.loginGate ?? new LocalLoginGate();
     this.#onFatal = opts.onFatal;
-    this.#keys = new KeyDirectory(this.#log, () => this.#readIndex());
+    this.#keys = new KeyDirectory(
+      this.#log,
+      (label) => this.admin((session, lib) => lib.readObjects(session, label)),
+      () => ({
+        refuseInsecure: config.insecureKeys === 'refuse',
+        ...(config.sm2 ? { sm2: config.sm2 } : {}),
+        insecurePolicy: config.insecureKeys,
+      }),
+    );
   }
 
   get name(): string {
@@ -337,29 +345,32 @@ export class TokenManager implements ModuleMember {
     await this.reconnect();
   }
 
-  /**
-   * Rebuilds the key directory from the token (a full read in a PKCS#11 thread). Called by lifecycle operations
-   * after they changed the token; sibling processes are told which identity changed.
-   */
-  async refreshIndex(changedId?: string): Promise<void> {
+  /** Re-reads the whole key index now (a full read in a PKCS#11 thread). */
+  async refreshIndex(): Promise<void> {
     this.#assertServing();
     await this.#keys.refresh();
-    this.onIndexChanged?.(changedId);
   }
 
-  /** Re-reads the key index because another process changed the token (a sibling cluster worker). */
-  syncIndex(): void {
+  /** Re-reads the objects of one identity (before a lifecycle change: another daemon may have changed it). */
+  async refreshIdentity(id: string): Promise<void> {
+    this.#assertServing();
+    await this.#keys.refreshIdentity(id);
+  }
+
+  /**
+   * After this process changed an identity on the token: re-reads it (everything when its chain changed) and tells
+   * sibling processes which identity changed, so they re-read just that one.
+   */
+  async identityChanged(id: string, opts: { chain?: boolean } = {}): Promise<void> {
+    this.#assertServing();
+    await (opts.chain ? this.#keys.refresh() : this.#keys.refreshIdentity(id));
+    this.onIndexChanged?.(id);
+  }
+
+  /** Another process changed the token (a sibling cluster worker): re-read that identity, or everything. */
+  syncIndex(id?: string): void {
     if (this.#state !== 'ready') return;
-    this.#keys.refreshSoon();
-  }
-
-  async #readIndex(): Promise<Map<string, KeyEntry>> {
-    const raw = await this.admin((session, lib) => lib.readObjects(session));
-    return this.#keys.build(raw, {
-      refuseInsecure: this.config.insecureKeys === 'refuse',
-      ...(this.config.sm2 ? { sm2: this.config.sm2 } : {}),
-      insecurePolicy: this.config.insecureKeys,
-    });
+    this.#keys.refreshSoon(id);
   }
 
   /** Re-reads the index every `indexRefreshMs` while ready (another daemon may change lifecycle state). */
