@@ -7,6 +7,7 @@ import type { Config } from '../config/schema';
 import { pemEncode } from '../crypto/pem';
 import { silentLogger, type Logger } from '../observability/logger';
 import { DEMO_SIGNING_SPECS, provisionDemo } from '../token/provision';
+import { storeMetadata } from '../token/objects';
 import { TokenManager } from '../token/tokenManager';
 import { newAccessKey } from './accessKeys';
 import { SOFTHSM_MODULE, deleteSoftHsmToken, initSoftHsmToken, softHsmTokenExists, writeSoftHsmConf } from './softhsm';
@@ -97,6 +98,15 @@ export async function ensureDemo(home: string, log: Logger = silentLogger()): Pr
   let token = new TokenManager(tokenConfig, log);
   await token.open();
   try {
+    // Demo tokens provisioned before every identity carried lifecycle metadata (fail closed, decision 0013) had
+    // their certificates ACTIVE by default: write that down once, so that an existing demo home keeps working.
+    const unrecorded = token
+      .entries()
+      .filter((e) => e.certificate && e.problem === 'it has no lifecycle metadata object');
+    for (const e of unrecorded) {
+      await storeMetadata(token, e.id, { status: 'ACTIVE', ...(e.keySpec ? { keySpec: e.keySpec } : {}) });
+    }
+    if (unrecorded.length > 0) await token.refreshIndex();
     const leaves = token.entries().filter((e) => !e.isCA && e.certificate);
     if (leaves.length === 0) {
       if (token.entries().length > 0) {

@@ -80,6 +80,9 @@ async function main(): Promise<void> {
       });
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
+  // A SIGHUP sent to the whole process group (a closed terminal, `kill -HUP -pgid`) must not kill a worker: the
+  // primary coordinates reloads and tells every worker itself.
+  process.on('SIGHUP', () => log.info('SIGHUP ignored by a worker: the primary coordinates reloads'));
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('disconnect', () => stop('primary gone'));
   send({ p11bridge: 'listening', port: running.port });
