@@ -1,18 +1,18 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import * as pkcs11 from 'pkcs11js';
 import type { TokenConfig } from '../config/schema';
-import { resolveSecret } from '../config/secret';
 import type { EncryptionAlgorithm, KeySpecRow, SignatureAlgorithm, Sm2Profile } from '../crypto/algorithms';
 import { encodeSignature, planSignature, type SignSubject } from '../crypto/signPlan';
 import { SM2_DEFAULT_USER_ID, sm2PublicPointOfSpki } from '../crypto/sm2';
 import { ApiError } from '../errors/apiError';
 import type { Logger } from '../observability/logger';
 import { capabilitiesOf, NO_CAPABILITIES, type ProbeResult, type TokenCapabilities } from './capabilities';
-import { ckrName, ckrOf, classify, describeFault, isAlreadyLoggedIn, toApiError } from './ckr';
+import { ckrName, ckrOf, classify, describeFault, toApiError } from './ckr';
 import { isTokenFault, TokenFault } from './faults';
 import { KeyDirectory } from './keyDirectory';
 import type { KeyEntry } from './keyIndex';
-import { LocalLoginGate, pinFingerprint, type LoginGate } from './loginGate';
+import { LocalLoginGate, type LoginGate } from './loginGate';
+import { PinLogin } from './pinLogin';
 import { Pkcs11Module, type ModuleMember } from './module';
 import { RemoteLib } from './remoteLib';
 import { Pool } from './sessionPool';
@@ -55,7 +55,7 @@ const MISS_REFRESH_MS = 1000;
 export class TokenManager implements ModuleMember {
   readonly config: TokenConfig;
   readonly #log: Logger;
-  readonly #gate: LoginGate;
+  readonly #pinLogin: PinLogin;
   readonly #onFatal: ((reason: string) => void) | undefined;
   #module: Pkcs11Module | undefined;
   #executor: Pkcs11Executor | undefined;
@@ -73,8 +73,6 @@ export class TokenManager implements ModuleMember {
   /** Bumped at every state change: a background task that started in one state stops when it changed. */
   #stateGeneration = 0;
   #inflight = 0;
-  #pin: string | undefined;
-  #pinRefused: string | undefined;
   #relogin: Promise<void> | undefined;
   #watching = false;
   #tokenInfo: pkcs11.TokenInfo | undefined;
@@ -85,7 +83,7 @@ export class TokenManager implements ModuleMember {
   constructor(config: TokenConfig, log: Logger, opts: TokenManagerOptions = {}) {
     this.config = config;
     this.#log = log.child({ warehouseId: config.warehouseId, token: config.name });
-    this.#gate = opts.loginGate ?? new LocalLoginGate();
+    this.#pinLogin = new PinLogin(config.name, config.pin, opts.loginGate ?? new LocalLoginGate(), this.#log);
     this.#onFatal = opts.onFatal;
     this.#keys = new KeyDirectory(
       this.#log,
@@ -153,7 +151,7 @@ export class TokenManager implements ModuleMember {
    */
   async open(opts: { tolerateUnavailable?: boolean } = {}): Promise<void> {
     this.#setState('opening');
-    this.#pin = resolveSecret(this.config.pin).reveal();
+    if (!this.#pinLogin.readPin()) throw new Error(`the PIN of token ${this.config.name} could not be read`);
     const r = this.config.recovery;
     this.#module = Pkcs11Module.acquire(
       this.config.module,
@@ -182,7 +180,7 @@ export class TokenManager implements ModuleMember {
           break;
         } catch (e) {
           if (this.#state === 'closed') throw e;
-          if (this.#pinRefused !== undefined || classify(e) === 'pin') {
+          if (this.#pinLogin.refused !== undefined || classify(e) === 'pin') {
             if (opts.tolerateUnavailable) return;
             throw new Error(`login to token "${this.#tokenName()}" failed: ${describeFault(e)}`);
           }
@@ -290,40 +288,13 @@ export class TokenManager implements ModuleMember {
     throw new TokenNotFound(`token "${this.#tokenName()}" not found in module ${this.config.module}`);
   }
 
-  /**
-   * C_Login, PIN-safe: a PIN value the token refused is never tried again (by any worker: the gate), and a refusal
-   * makes the token unavailable with the reason until the operator changes the PIN and reloads (SIGHUP).
-   * CKR_USER_ALREADY_LOGGED_IN is success (login is per application, not per session).
-   */
+  /** C_Login through the PIN-safe login; a refused PIN makes the token unavailable with the reason. */
   async #login(session: pkcs11.Handle): Promise<void> {
-    const lib = this.#libOrFail;
-    const fp = pinFingerprint(this.#pin);
-    if (!(await this.#gate.mayTry(this.config.name, fp))) {
-      this.#pinRefused ??= 'the token refused this PIN value before';
-      this.#setState('unavailable', `${this.#pinRefused}; fix the PIN and reload (SIGHUP)`);
-      throw new TokenFault('unavailable', this.#pinRefused);
-    }
     try {
-      await lib.C_Login(session, pkcs11.CKU_USER, this.#pin);
-      this.#gate.report(this.config.name, fp, true);
-      this.#pinRefused = undefined;
+      await this.#pinLogin.login(this.#libOrFail, session);
     } catch (e) {
-      if (isAlreadyLoggedIn(e)) {
-        this.#gate.report(this.config.name, fp, true);
-        return;
-      }
-      if (classify(e) === 'pin') {
-        this.#gate.report(this.config.name, fp, false);
-        this.#pinRefused = `the token refused the PIN (${describeFault(e)})`;
-        this.#setState('unavailable', `${this.#pinRefused}; fix the PIN and reload (SIGHUP)`);
-        this.#log.error(
-          { ckr: describeFault(e) },
-          'the token refused the PIN: not retried (an HSM locks the account); fix the PIN file, then reload (SIGHUP)',
-        );
-      } else {
-        // Not a verdict on the PIN (a device or session fault): the gate lets the next attempt try this value.
-        this.#gate.report(this.config.name, fp, true);
-      }
+      const refused = this.#pinLogin.refused;
+      if (refused !== undefined) this.#setState('unavailable', `${refused}; fix the PIN and reload (SIGHUP)`);
       throw e;
     }
   }
@@ -334,13 +305,8 @@ export class TokenManager implements ModuleMember {
    */
   async reload(): Promise<void> {
     if (this.#state === 'closed' || this.#state === 'failed') return;
-    try {
-      this.#pin = resolveSecret(this.config.pin).reveal();
-    } catch (e) {
-      this.#log.error({ err: (e as Error).message }, 'reload: the PIN could not be read; keeping the previous one');
-      return;
-    }
-    if (this.#state !== 'unavailable' || this.#pinRefused === undefined) return;
+    if (!this.#pinLogin.readPin()) return;
+    if (this.#state !== 'unavailable' || this.#pinLogin.refused === undefined) return;
     this.#log.info('reload: trying the token again with the PIN as configured now');
     await this.reconnect();
   }
@@ -547,7 +513,7 @@ export class TokenManager implements ModuleMember {
       try {
         await this.#login(session);
       } catch (e) {
-        if (this.#pinRefused === undefined) {
+        if (this.#pinLogin.refused === undefined) {
           this.#log.warn({ err: describeFault(e) }, 're-login failed');
           if (classify(e) === 'session' || classify(e) === 'device') void this.#module?.recover(e);
         }
@@ -638,12 +604,12 @@ export class TokenManager implements ModuleMember {
       await this.#connect();
       this.#log.info({ keys: this.#keys.size }, 'token serving again');
     } catch (e) {
-      if (this.#pinRefused !== undefined) return;
+      if (this.#pinLogin.refused !== undefined) return;
       const why = describeFault(e);
       this.#setState('unavailable', why);
       this.#log.error({ err: why }, 'token could not reconnect; retrying after a pause');
       await delay(this.config.recovery.maxDelayMs, undefined, { ref: false });
-      if (this.#state === 'unavailable' && this.#pinRefused === undefined) void this.#module?.recover(e);
+      if (this.#state === 'unavailable' && this.#pinLogin.refused === undefined) void this.#module?.recover(e);
     }
   }
 
