@@ -17,6 +17,10 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 [ -f /usr/include/openssl/evp.h ] || need+=(libssl-dev)
 [ -f /usr/include/p11-kit-1/p11-kit/pkcs11.h ] || need+=(libp11-kit-dev)
 [ -f /usr/lib/x86_64-linux-gnu/pkcs11-spy.so ] || need+=(opensc-pkcs11)
+# p11-kit's remoting (`p11-kit server` + p11-kit-client.so): the token in another process, as a network HSM is
+# (test/e2e/remoteHang.e2e.test.ts stops that process to hang every call).
+command -v p11-kit >/dev/null 2>&1 || need+=(p11-kit)
+[ -f /usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so ] || need+=(p11-kit-modules)
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     say "missing Debian packages: ${need[*]}. Install them as root, then run this again:"

@@ -1,14 +1,16 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import * as pkcs11 from 'pkcs11js';
 import type { Logger } from '../observability/logger';
-import { describeFault, isAlreadyInitialized, isNotInitialized } from './ckr';
-import { Pkcs11Executor } from './thread/executor';
+import { describeFault } from './ckr';
 
 /** A token served from a module: what a coordinated re-initialisation asks of it. */
 export interface ModuleMember {
   readonly name: string;
   /** Stops lending sessions; resolves when none of its calls is running in the module any more. */
   suspend(): Promise<void>;
+  /** C_Finalize of its library instance (CKR_CRYPTOKI_NOT_INITIALIZED counts as done). */
+  finalizeInstance(): Promise<void>;
+  /** C_Initialize of its library instance (CKR_CRYPTOKI_ALREADY_INITIALIZED counts as done). */
+  initializeInstance(): Promise<void>;
   /** After C_Initialize: finds its slot, logs in, re-reads its index (it handles its own failures). */
   reconnect(): Promise<void>;
 }
@@ -27,21 +29,20 @@ export interface ModulePolicy {
 }
 
 /**
- * A loaded PKCS#11 module, once per path per process (library state is per process, facts §7), shared by every
- * token it serves. It owns the one thread for module-wide calls (C_Initialize, C_Finalize, slot lists) and the
- * module's rung of the recovery ladder: a device fault on any of its tokens leads to ONE coordinated
- * re-initialisation (every token drains, one C_Finalize, one C_Initialize, every token logs in and re-indexes),
- * never to one token finalising the module under its siblings. When it cannot recover, or recovers too often
+ * A PKCS#11 module path, once per process, shared by every token it serves, and the module's rung of the recovery
+ * ladder: a device fault on any of its tokens leads to ONE coordinated re-initialisation (every token drains, every
+ * token's library instance is finalised, then initialised, then every token logs in and re-indexes), never to one
+ * token finalising the module under its siblings. For most modules the library state is per process (SoftHSM2,
+ * facts §7: the first C_Finalize ends it for all, the others answer "not initialised"); for some (p11-kit's remoting
+ * client) each instance is its own application; both work this way. When it cannot recover, or recovers too often
  * within a window, it calls `onFatal`: the process exits non-zero and its supervisor restarts it.
  */
 export class Pkcs11Module {
   static readonly #byPath = new Map<string, Pkcs11Module>();
 
   readonly path: string;
-  readonly #control: Pkcs11Executor;
   readonly #members = new Set<ModuleMember>();
   #refs = 0;
-  #initialized: Promise<void> | undefined;
   #recovery: Promise<void> | undefined;
   #recoveries: number[] = [];
   #policy: ModulePolicy;
@@ -53,7 +54,6 @@ export class Pkcs11Module {
     this.path = path;
     this.#policy = policy;
     this.#log = log.child({ module: path });
-    this.#control = new Pkcs11Executor(path, 1);
     this.onFatal = (reason) => this.#log.fatal({ reason }, 'PKCS#11 module cannot recover');
   }
 
@@ -66,37 +66,6 @@ export class Pkcs11Module {
     }
     m.#refs++;
     return m;
-  }
-
-  /** Runs a module-wide call (slot list, token info, mechanism list) on the module's thread. */
-  call(fn: string, args: unknown[], deadlineMs = this.#policy.initializeMs): Promise<unknown> {
-    return this.#control.run({ op: 'call', fn, args }, deadlineMs);
-  }
-
-  /**
-   * C_Initialize with CKF_OS_LOCKING_OK, once (single-flight). Without the flag SoftHSM2 disables its mutexes and
-   * crashes as soon as two sessions work at once (facts §0.1: 13/13 runs died).
-   */
-  initialize(): Promise<void> {
-    this.#initialized ??= this.call('C_Initialize', [{ flags: pkcs11.CKF_OS_LOCKING_OK }]).then(
-      () => undefined,
-      (e: unknown) => {
-        if (isAlreadyInitialized(e)) return;
-        this.#initialized = undefined;
-        throw e;
-      },
-    );
-    return this.#initialized;
-  }
-
-  async #finalize(): Promise<void> {
-    this.#initialized = undefined;
-    try {
-      await this.call('C_Finalize', []);
-    } catch (e) {
-      // Already finalised (CKR_CRYPTOKI_NOT_INITIALIZED): nothing left to release.
-      if (!isNotInitialized(e)) throw e;
-    }
   }
 
   join(member: ModuleMember): void {
@@ -147,8 +116,8 @@ export class Pkcs11Module {
     let wait = this.#policy.initialDelayMs;
     for (let attempt = 1; this.#refs > 0; attempt++) {
       try {
-        await this.#finalize();
-        await this.initialize();
+        for (const m of members) await m.finalizeInstance();
+        for (const m of members) await m.initializeInstance();
         break;
       } catch (e) {
         this.#log.error({ attempt, err: describeFault(e) }, 'module re-initialisation attempt failed');
@@ -156,7 +125,7 @@ export class Pkcs11Module {
           this.onFatal(`${this.path} could not be re-initialised for ${this.#policy.windowMs} ms`);
           return;
         }
-        await delay(wait, undefined, { ref: false });
+        await delay(wait);
         wait = Math.min(Math.max(wait * 2, 1), this.#policy.maxDelayMs);
       }
     }
@@ -164,16 +133,14 @@ export class Pkcs11Module {
     await Promise.all(members.map((m) => m.reconnect()));
   }
 
-  /** Drops one reference; the last one finalises the module and stops its thread. */
-  async release(): Promise<void> {
+  /**
+   * Drops one reference. True for the last one: that token finalises its instance (a sibling still open keeps the
+   * library initialised; with per-process library state, finalising earlier would end it for the sibling).
+   */
+  release(): boolean {
     this.#refs--;
-    if (this.#refs > 0) return;
+    if (this.#refs > 0) return false;
     Pkcs11Module.#byPath.delete(this.path);
-    try {
-      await this.#finalize();
-    } catch {
-      // A module that cannot finalise is being dropped anyway.
-    }
-    this.#control.close();
+    return true;
   }
 }

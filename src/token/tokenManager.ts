@@ -7,7 +7,7 @@ import { SM2_DEFAULT_USER_ID, sm2PublicPointOfSpki } from '../crypto/sm2';
 import { ApiError } from '../errors/apiError';
 import type { Logger } from '../observability/logger';
 import { capabilitiesOf, NO_CAPABILITIES, type ProbeResult, type TokenCapabilities } from './capabilities';
-import { ckrName, ckrOf, classify, describeFault, toApiError } from './ckr';
+import { ckrName, ckrOf, classify, describeFault, isAlreadyInitialized, isNotInitialized, toApiError } from './ckr';
 import { isTokenFault, TokenFault } from './faults';
 import { KeyDirectory } from './keyDirectory';
 import type { KeyEntry } from './keyIndex';
@@ -166,13 +166,13 @@ export class TokenManager implements ModuleMember {
       this.#log,
     );
     if (this.#onFatal) this.#module.onFatal = this.#onFatal;
-    // One thread per pooled session, and one for the admin session (login, index, lifecycle writes, health).
-    this.#executor = new Pkcs11Executor(this.config.module, this.config.sessions.size + 1);
+    // The token's PKCS#11 thread: its own library instance; signatures run on the threadpool from it.
+    this.#executor = new Pkcs11Executor(this.config.module);
     this.#lib = new RemoteLib(this.#executor, this.#deadlines());
     const startedAt = Date.now();
     let wait = r.initialDelayMs;
     try {
-      await this.#module.initialize();
+      await this.initializeInstance();
       this.#module.join(this);
       for (;;) {
         try {
@@ -218,8 +218,8 @@ export class TokenManager implements ModuleMember {
     const m = this.#module;
     const lib = this.#libOrFail;
     if (!m) throw new TokenFault('closed', 'the token is not open');
-    this.#slot = await this.#findSlot(m);
-    this.#tokenInfo = (await m.call('C_GetTokenInfo', [this.#slot])) as pkcs11.TokenInfo;
+    this.#slot = await this.#findSlot(lib);
+    this.#tokenInfo = await lib.call<pkcs11.TokenInfo>('C_GetTokenInfo', [this.#slot]);
     const admin = await lib.C_OpenSession(this.#slot, SESSION_FLAGS);
     try {
       await this.#login(admin);
@@ -239,7 +239,7 @@ export class TokenManager implements ModuleMember {
     );
     await this.#keys.refresh();
     this.#setState('ready');
-    const mechanisms = (await m.call('C_GetMechanismList', [slot])) as number[];
+    const mechanisms = await lib.call<number[]>('C_GetMechanismList', [slot]);
     this.#caps = capabilitiesOf(mechanisms, undefined);
     this.#probe = this.#runProbe(slot, mechanisms);
   }
@@ -271,12 +271,12 @@ export class TokenManager implements ModuleMember {
     await this.#probe;
   }
 
-  async #findSlot(m: Pkcs11Module): Promise<pkcs11.Handle> {
-    const slots = (await m.call('C_GetSlotList', [true])) as pkcs11.Handle[];
+  async #findSlot(lib: RemoteLib): Promise<pkcs11.Handle> {
+    const slots = await lib.call<pkcs11.Handle[]>('C_GetSlotList', [true]);
     for (const slot of slots) {
       let info: pkcs11.TokenInfo;
       try {
-        info = (await m.call('C_GetTokenInfo', [slot])) as pkcs11.TokenInfo;
+        info = await lib.call<pkcs11.TokenInfo>('C_GetTokenInfo', [slot]);
       } catch {
         // A deleted SoftHSM2 token answers CKR_GENERAL_ERROR here (facts §7): skip it, keep scanning.
         continue;
@@ -590,7 +590,8 @@ export class TokenManager implements ModuleMember {
     this.#pool?.close();
     this.#pool = undefined;
     this.#adminSession = undefined;
-    while (this.#inflight > 0 || (this.#executor?.running ?? 0) > 0) await delay(20, undefined, { ref: false });
+    // A ref'd wait: the drain must finish even when nothing else keeps the process alive (a CLI command).
+    while (this.#inflight > 0 || (this.#executor?.running ?? 0) > 0) await delay(20);
   }
 
   /**
@@ -643,8 +644,32 @@ export class TokenManager implements ModuleMember {
 
   /** A module-wide call (slot list, token info) on the module's thread, for operator tools. */
   moduleCall(fn: string, args: unknown[]): Promise<unknown> {
-    if (!this.#module) throw new TokenFault('closed', 'the token is not open');
-    return this.#module.call(fn, args);
+    return this.#libOrFail.call(fn, args, this.config.timeouts.initializeMs);
+  }
+
+  /**
+   * ModuleMember: C_Initialize of this token's library instance, with CKF_OS_LOCKING_OK. Without the flag SoftHSM2
+   * disables its mutexes and crashes as soon as two sessions work at once (facts §0.1: 13/13 runs died).
+   */
+  async initializeInstance(): Promise<void> {
+    try {
+      await this.#libOrFail.call(
+        'C_Initialize',
+        [{ flags: pkcs11.CKF_OS_LOCKING_OK }],
+        this.config.timeouts.initializeMs,
+      );
+    } catch (e) {
+      if (!isAlreadyInitialized(e)) throw e;
+    }
+  }
+
+  /** ModuleMember: C_Finalize of this token's instance; the caller drained every call first (facts §0.3). */
+  async finalizeInstance(): Promise<void> {
+    try {
+      await this.#libOrFail.call('C_Finalize', [], this.config.timeouts.initializeMs);
+    } catch (e) {
+      if (!isNotInitialized(e)) throw e;
+    }
   }
 
   /** Graceful close: stop lending, wait for in-flight calls (up to the deadline), close sessions, release. */
@@ -656,7 +681,8 @@ export class TokenManager implements ModuleMember {
     this.#pool?.close();
     const until = Date.now() + deadlineMs;
     while ((this.#inflight > 0 || (this.#executor?.running ?? 0) > 0) && Date.now() < until) {
-      await delay(20, undefined, { ref: false });
+      // Ref'd: a CLI command's close must finish before the process may exit.
+      await delay(20);
     }
     await this.#teardown();
   }
@@ -668,8 +694,9 @@ export class TokenManager implements ModuleMember {
     this.#module = undefined;
     if (m) {
       m.leave(this);
-      // Only finalise when nothing of ours is still inside the module (facts §0.3: C_Finalize with calls in flight crashes).
-      if ((this.#executor?.running ?? 0) === 0) await m.release();
+      // Only finalise when nothing of ours is still inside the module (facts §0.3: C_Finalize with calls in flight
+      // crashes it), and only as the module's last token.
+      if (m.release() && (this.#executor?.running ?? 0) === 0) await this.finalizeInstance().catch(() => undefined);
     }
     this.#executor?.close();
     this.#executor = undefined;

@@ -1,78 +1,17 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID, verify, X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { signV3Request } from '../../src/api/auth/signRequest';
 import { acsDate } from '../helpers/rawClient';
 import { KMS_VERSION, pop } from '../helpers/sdk';
+import { ServeProcess } from '../helpers/serveProcess';
 import { createTestToken, provisionTestToken, type TestToken } from '../helpers/token';
 
-const CLI = resolve(__dirname, '..', '..', 'dist', 'cli', 'index.js');
 const ACCESS_KEY_ID = 'LTAI5tCLUSTERTEST0001';
 const ACCESS_KEY_SECRET = 'cluster-test-secret-0001';
-
-interface LogLine {
-  msg?: string;
-  pid?: number;
-  port?: number;
-  requestId?: string;
-  code?: string;
-}
-
-/** `p11bridge serve` as an operator runs it: a node:cluster primary and its workers, JSON log lines on stdout. */
-class ServeProcess {
-  readonly lines: LogLine[] = [];
-  readonly proc: ChildProcess;
-  #buffer = '';
-  #exit: Promise<number | null>;
-
-  constructor(config: string) {
-    this.proc = spawn('node', [CLI, 'serve', '--config', config], {
-      env: { ...process.env, CLUSTER_TEST_SECRET: ACCESS_KEY_SECRET },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    this.proc.stdout?.on('data', (d: Buffer) => {
-      this.#buffer += d.toString('utf8');
-      const parts = this.#buffer.split('\n');
-      this.#buffer = parts.pop() ?? '';
-      for (const p of parts) {
-        try {
-          this.lines.push(JSON.parse(p) as LogLine);
-        } catch {
-          // not a log line
-        }
-      }
-    });
-    this.#exit = new Promise((res) => this.proc.once('exit', (code) => res(code)));
-  }
-
-  exited(): Promise<number | null> {
-    return this.#exit;
-  }
-
-  async waitFor(pred: (l: LogLine) => boolean, ms = 20000): Promise<LogLine> {
-    const until = Date.now() + ms;
-    for (;;) {
-      const hit = this.lines.find(pred);
-      if (hit) return hit;
-      if (Date.now() > until) throw new Error('log line not seen in time');
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-
-  /** The worker processes (children of the primary). */
-  workers(): number[] {
-    const r = spawnSync('pgrep', ['-P', String(this.proc.pid)], { encoding: 'utf8' });
-    return r.stdout
-      .split('\n')
-      .filter(Boolean)
-      .map(Number)
-      .sort((a, b) => a - b);
-  }
-}
 
 /** One V3 request sent on a new TCP connection each time (no keep-alive), so round-robin spreads them over workers. */
 function sendOnNewConnection(
@@ -142,7 +81,7 @@ describe('cluster mode: `p11bridge serve` with two worker processes on one token
         auth: { accessKeys: [{ id: ACCESS_KEY_ID, secret: { env: 'CLUSTER_TEST_SECRET' } }] },
       }),
     );
-    serve = new ServeProcess(config);
+    serve = new ServeProcess(config, { CLUSTER_TEST_SECRET: ACCESS_KEY_SECRET });
     const listening = await serve.waitFor((l) => l.msg === 'cluster listening');
     port = listening.port ?? 0;
     const client = pop(

@@ -33,13 +33,14 @@ export function leftOperationActive(err: unknown): boolean {
 }
 
 /**
- * One PKCS#11 thread, one request at a time (the executor never sends a second while one runs). The thread keeps
- * the process alive only while it works.
+ * One PKCS#11 thread. Requests are answered in any order (a signature runs on the libuv threadpool while the thread
+ * takes the next request); a request blocked in a synchronous module call holds up the thread's later ones, which
+ * the executor's deadlines answer. The thread keeps the process alive only while it has work.
  */
 export class Pkcs11Thread {
   readonly #worker: Worker;
   #nextId = 1;
-  #pending: { id: number; resolve(v: unknown): void; reject(e: Error): void } | undefined;
+  readonly #pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   #dead = false;
   /** Told when the thread dies (an uncaught error in it, or terminate()). */
   onExit: ((err: Error) => void) | undefined;
@@ -48,27 +49,27 @@ export class Pkcs11Thread {
     this.#worker = new Worker(workerEntry(), { workerData: { modulePath } });
     this.#worker.unref();
     this.#worker.on('message', (reply: ThreadReply) => {
-      const p = this.#pending;
-      if (!p || p.id !== reply.id) return;
-      this.#pending = undefined;
-      this.#worker.unref();
+      const p = this.#pending.get(reply.id);
+      if (!p) return;
+      this.#pending.delete(reply.id);
+      if (this.#pending.size === 0) this.#worker.unref();
       if (reply.ok) p.resolve(revive(reply.value));
       else p.reject(toPkcs11Error(reply.error));
     });
     const die = (err: Error): void => {
       if (this.#dead) return;
       this.#dead = true;
-      const p = this.#pending;
-      this.#pending = undefined;
-      p?.reject(err);
+      for (const p of this.#pending.values()) p.reject(err);
+      this.#pending.clear();
       this.onExit?.(err);
     };
     this.#worker.on('error', (e) => die(e));
     this.#worker.on('exit', (code) => die(new Error(`PKCS#11 thread exited (code ${code})`)));
   }
 
-  get busy(): boolean {
-    return this.#pending !== undefined;
+  /** Requests sent and not answered yet. */
+  get pending(): number {
+    return this.#pending.size;
   }
   get dead(): boolean {
     return this.#dead;
@@ -77,11 +78,10 @@ export class Pkcs11Thread {
   /** Runs one request; settles when the thread answers (deadlines are the executor's business). */
   run(call: ThreadCall): Promise<unknown> {
     if (this.#dead) return Promise.reject(new Error('PKCS#11 thread is gone'));
-    if (this.#pending) return Promise.reject(new Error('PKCS#11 thread is busy'));
     const id = this.#nextId++;
     return new Promise<unknown>((resolve, reject) => {
-      this.#pending = { id, resolve, reject };
-      this.#worker.ref();
+      this.#pending.set(id, { resolve, reject });
+      if (this.#pending.size === 1) this.#worker.ref();
       this.#worker.postMessage({ ...call, id });
     });
   }

@@ -1,8 +1,10 @@
 /**
- * A PKCS#11 thread (node:worker_threads). Every PKCS#11 call of the daemon runs in one of these, never on the
- * event loop: a token that hangs (a network HSM that stopped answering) blocks a thread, not the process, and the
- * caller answers at its deadline (src/token/thread/pkcs11Thread.ts). The module's state is per process (facts §7),
- * so this thread's `load` shares the library the other threads initialised; handles are valid in every thread.
+ * A PKCS#11 thread (node:worker_threads): one per token, with its own library instance (for some modules, such as
+ * p11-kit's remoting client, an instance is its own application: its own C_Initialize, login, sessions and
+ * handles). Every PKCS#11 call of the daemon runs in one of these, never on the event loop: a token that hangs (a
+ * network HSM that stopped answering) blocks a thread, not the process, and the caller answers at its deadline
+ * (src/token/thread/executor.ts). The expensive calls use pkcs11js's *Async forms, so signatures run on the libuv
+ * threadpool in parallel while this thread takes the next request.
  * A request is one pkcs11js call by name, or a composite whose steps must not be split (C_SignInit + C_Sign on a
  * session: after a successful *Init the operation is finished here or reported as still active).
  */
@@ -21,20 +23,24 @@ lib.load((workerData as { modulePath: string }).modulePath);
 
 type Fn = (...args: unknown[]) => unknown;
 
+/** Calls that may take long run on the threadpool (their *Async form), so the thread goes on meanwhile. */
+const ASYNC = new Set(['C_GenerateKeyPair', 'C_GenerateKey', 'C_Encrypt', 'C_Decrypt', 'C_Sign', 'C_Verify']);
+
 function callByName(fn: string, args: unknown[]): unknown {
   if (!/^C_[A-Za-z]+$/.test(fn) || fn.endsWith('Async') || fn.endsWith('Callback')) {
     throw new Error(`not a synchronous PKCS#11 function: ${fn}`);
   }
-  const f = (lib as unknown as Record<string, Fn | undefined>)[fn];
+  const name = ASYNC.has(fn) ? `${fn}Async` : fn;
+  const f = (lib as unknown as Record<string, Fn | undefined>)[name];
   if (typeof f !== 'function') throw new Error(`unknown PKCS#11 function: ${fn}`);
   return f.apply(lib, args);
 }
 
 /** `*Init` then the one-part operation; an error after a successful Init marks the session as mid-operation. */
-function initThen(init: () => void, run: () => Buffer): Buffer {
+async function initThen(init: () => void, run: () => Promise<Buffer>): Promise<Buffer> {
   init();
   try {
-    return run();
+    return await run();
   } catch (e) {
     throw Object.assign(e as object, { operationActive: true });
   }
@@ -48,14 +54,15 @@ function handle(req: ThreadRequest): unknown {
       const session = revive(req.session) as Buffer;
       return initThen(
         () => lib.C_SignInit(session, revive(req.mechanism) as pkcs11.Mechanism, revive(req.key) as Buffer),
-        () => lib.C_Sign(session, revive(req.data) as Buffer, Buffer.alloc(req.outLen)),
+        // Fresh buffers per call, referenced by this closure until the promise settles (pkcs11js keeps raw pointers).
+        () => lib.C_SignAsync(session, revive(req.data) as Buffer, Buffer.alloc(req.outLen)),
       );
     }
     case 'decrypt': {
       const session = revive(req.session) as Buffer;
       return initThen(
         () => lib.C_DecryptInit(session, revive(req.mechanism) as pkcs11.Mechanism, revive(req.key) as Buffer),
-        () => lib.C_Decrypt(session, revive(req.data) as Buffer, Buffer.alloc(req.outLen)),
+        () => lib.C_DecryptAsync(session, revive(req.data) as Buffer, Buffer.alloc(req.outLen)),
       );
     }
     case 'findObjects': {
@@ -94,11 +101,14 @@ function asThreadError(e: unknown): ThreadError {
 }
 
 port.on('message', (req: ThreadRequest) => {
-  let reply: ThreadReply;
+  const reply = (r: ThreadReply): void => port.postMessage(r);
   try {
-    reply = { id: req.id, ok: true, value: handle(req) };
+    // Synchronous calls answer now; *Async ones when the threadpool is done (meanwhile this thread goes on).
+    void Promise.resolve(handle(req)).then(
+      (value) => reply({ id: req.id, ok: true, value }),
+      (e: unknown) => reply({ id: req.id, ok: false, error: asThreadError(e) }),
+    );
   } catch (e) {
-    reply = { id: req.id, ok: false, error: asThreadError(e) };
+    reply({ id: req.id, ok: false, error: asThreadError(e) });
   }
-  port.postMessage(reply);
 });
