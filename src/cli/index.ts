@@ -20,7 +20,8 @@ const HELP = `p11bridge: Alibaba Cloud KMS/CAS signing APIs in front of a PKCS#1
 
 Usage:
   p11bridge serve --config <file> [--host H] [--port N]   serve with a config file
-  p11bridge demo serve [--host H] [--port N] [--tls]      set up the demo home (SoftHSM2 token) and serve it
+  p11bridge demo serve [--host H] [--port N] [--tls] [--sm2]
+                                                          set up the demo home (SoftHSM2 token) and serve it
   p11bridge reload [--config F | --pid-file F]            re-read the config, secrets and TLS files (SIGHUP)
   p11bridge demo [--json]                                 print the demo endpoint, credentials and certificates
   p11bridge provision --config <file> [--token NAME]      generate the demo key set inside a configured token
@@ -129,21 +130,25 @@ const commands: Record<string, Handler> = {
         host: { type: 'string' },
         port: { type: 'string' },
         tls: { type: 'boolean' },
+        sm2: { type: 'boolean' },
         help: { type: 'boolean' },
       },
     });
     if (values.help) {
       console.log(
         'p11bridge demo [--json]                   print the demo endpoint, credentials and certificates\n' +
-          'p11bridge demo serve [--host H] [--port N] [--tls]\n' +
+          'p11bridge demo serve [--host H] [--port N] [--tls] [--sm2]\n' +
           '                                          provision the demo SoftHSM2 token on first run, then serve it;\n' +
-          '                                          --tls: over HTTPS with a demo CA and server certificate\n' +
-          'p11bridge demo provision                  provision the demo home and token, then exit',
+          '                                          --tls: over HTTPS with a demo CA and server certificate;\n' +
+          '                                          --sm2: add the SM2 test token (a PKCS#11 TEST DOUBLE for an\n' +
+          '                                          SM2 HSM, built from softhsm/sm2-test-token) as a second\n' +
+          '                                          warehouse with an EC_SM2 certificate; it stays in the demo config\n' +
+          'p11bridge demo provision [--sm2]          provision the demo home and token(s), then exit',
       );
       return 0;
     }
     const home = demoHome();
-    const config = await ensureDemo(home);
+    const config = await ensureDemo(home, undefined, values.sm2 ? { sm2: true } : {});
     if (positionals[0] === 'provision') return 0;
     if (positionals[0] === 'serve') {
       const tls = values.tls ? await ensureDemoTls(home, values.host) : undefined;
