@@ -3,7 +3,8 @@
  * added by `--sm2`), through the YAML document so that the comments and any operator edits are kept.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { Document, isMap, isScalar, isSeq, parseDocument, type YAMLMap } from 'yaml';
+import { Document, isMap, isScalar, isSeq, parseDocument } from 'yaml';
+import { ALLOW_ALL, commentAccessKey } from './accessKeys';
 
 /** What the generated config is made from. */
 export interface DemoConfigInput {
@@ -17,16 +18,6 @@ export interface DemoConfigInput {
   readonly blindSigningCertificate?: string;
 }
 
-/** Why each permission of the demo access key says what it says (written above the keys, for the operator). */
-const ACCESS_KEY_COMMENTS: Record<string, string> = {
-  actions:
-    ' actions: the RAM actions this key may call ("*", "kms:*", "yundun-cert:*", "kms:CertificatePrivateKeySign", ...)',
-  certificates: ' certificates: the certificate identifiers it may use, or "*" (certificates created later included)',
-  warehouses:
-    ' warehouses: the tokens (warehouseId) where its CreateCertificate may put keys: the demo warehouses.\n' +
-    ' Add maxCertificates: N to bound how many it may create. Every key: docs/configuration.md',
-};
-
 /** The generated config document: one SoftHSM2 warehouse (and the SM2 test token's), one demo access key. */
 export function demoConfigDocument(input: DemoConfigInput): Document {
   const tokens = [input.softHsmToken, ...(input.sm2Token ? [input.sm2Token] : [])];
@@ -38,8 +29,8 @@ export function demoConfigDocument(input: DemoConfigInput): Document {
         {
           id: input.accessKeyId,
           secret: { file: input.accessKeySecretFile },
-          actions: ['*'],
-          certificates: ['*'],
+          ...ALLOW_ALL,
+          // Named one by one rather than "*": the demo key creates in the demo's own warehouses only.
           warehouses: tokens.map((t) => t.warehouseId),
         },
       ],
@@ -78,15 +69,6 @@ export function addTokenToDemoConfig(file: string, accessKeyId: string, token: R
   if (isSeq(warehouses) && !warehouses.items.some((w) => isScalar(w) && w.value === '*')) warehouses.add(warehouseId);
   writeDemoConfig(file, doc);
   return warehouseId;
-}
-
-function commentAccessKey(key: YAMLMap): void {
-  for (const pair of key.items) {
-    const name = isScalar(pair.key) ? String(pair.key.value) : '';
-    const comment = ACCESS_KEY_COMMENTS[name];
-    if (comment && isScalar(pair.key)) pair.key.commentBefore = comment;
-    if (isSeq(pair.value)) pair.value.flow = true;
-  }
 }
 
 /** Writes an SM2 profile's PKCS#11 numbers in hexadecimal, as the vendors' headers and docs/hsm/*.yaml do. */

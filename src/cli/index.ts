@@ -7,7 +7,8 @@ import { startCluster } from '../cluster/primary';
 import { resolveWorkers, threadpoolSize } from '../cluster/workers';
 import { oneLine } from '../reload/prepare';
 import { startDaemon } from '../server';
-import { newAccessKey } from './accessKeys';
+import { accessKeyConfigSnippet, newAccessKey } from './accessKeys';
+import { ACCESS_KEYS_HELP, parseGrant } from './accessKeysCommand';
 import { demoBanner, demoFiles, demoInfo, ensureDemo, recordDemoEndpoint } from './demo';
 import { demoTlsBanner, ensureDemoTls, withDemoTls } from './demoTls';
 import { demoHome } from './paths';
@@ -183,21 +184,25 @@ const commands: Record<string, Handler> = {
     const { values, positionals } = parseArgs({
       args,
       allowPositionals: true,
-      options: { json: { type: 'boolean' }, help: { type: 'boolean' } },
+      options: {
+        json: { type: 'boolean' },
+        actions: { type: 'string' },
+        certificates: { type: 'string' },
+        warehouses: { type: 'string' },
+        'max-certificates': { type: 'string' },
+        help: { type: 'boolean' },
+      },
     });
     if (values.help || positionals[0] !== 'create') {
-      console.log(
-        'p11bridge access-keys create [--json]\n  Prints a new AccessKey id/secret pair in the cloud format, ready for auth.accessKeys.',
-      );
+      console.log(ACCESS_KEYS_HELP);
       return values.help ? 0 : 2;
     }
+    const grant = parseGrant(values);
     const k = newAccessKey();
-    if (values.json) console.log(JSON.stringify(k));
+    if (values.json) console.log(JSON.stringify({ ...k, grant }));
     else
       console.log(
-        `AccessKeyId:     ${k.accessKeyId}\nAccessKeySecret: ${k.accessKeySecret}\n\n` +
-          `# config.yaml (store the secret in a file or an environment variable, never in the config itself):\n` +
-          `auth:\n  accessKeys:\n    - id: ${k.accessKeyId}\n      secret: { env: P11BRIDGE_SECRET_${k.accessKeyId.slice(-6).toUpperCase()} }\n      actions: ['*']\n      certificates: ['*']`,
+        `AccessKeyId:     ${k.accessKeyId}\nAccessKeySecret: ${k.accessKeySecret}\n\n${accessKeyConfigSnippet(k.accessKeyId, grant)}`,
       );
     return 0;
   },
