@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the SM2 test token (softhsm/sm2-test-token/): a PKCS#11 TEST DOUBLE for a vendor SM2 HSM, used by
-# `npm test` only. Output: build/sm2-test-token/libp11bridge-sm2-test.so (git-ignored); rebuilt when a source
-# is newer. Needs a C compiler and Debian's OpenSSL 3 headers (libssl-dev, installed by scripts/bootstrap.sh).
+# `npm test` and, on demand, by `npm start -- --sm2` (src/cli/sm2TestToken.ts). Output:
+# build/sm2-test-token/libp11bridge-sm2-test.so (git-ignored); rebuilt when a source is newer. Needs a C compiler and Debian's OpenSSL 3 headers (libssl-dev, installed by scripts/bootstrap.sh).
 # Prints the path of the library.
 set -euo pipefail
 cd "$(dirname "$0")/.."

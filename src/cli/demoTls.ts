@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { Config } from '../config/schema';
-import type { DemoInfo } from './demo';
+import { testDoubleNotice, type DemoInfo } from './demo';
 import { createPrivateCa, issueCertificate } from './tlsMaterial';
 
 /** The demo's TLS files: a private CA and a server certificate it issued (key 0600). */
@@ -69,8 +69,12 @@ export function demoTlsBanner(info: DemoInfo, files: DemoTlsFiles): string {
     '',
     `  AccessKeyId:     ${info.accessKeyId}`,
     `  AccessKeySecret: ${info.accessKeySecret}`,
-    '  Certificates (KMS CertificateId = CAS CertIdentifier, WarehouseId 1):',
-    ...info.certificates.map((c) => `    ${c.id}  ${c.keySpec}`),
+    '  Certificates (KMS CertificateId = CAS CertIdentifier):',
+    ...info.certificates.map(
+      (c) =>
+        `    ${c.id}  ${c.keySpec}  WarehouseId ${c.warehouseId}${c.testDouble ? '  (SM2 test token: a test double, not an HSM)' : ''}`,
+    ),
+    ...testDoubleNotice(info),
     '',
     '  Trust the demo CA in the client (never turn verification off):',
     '  - @alicloud/cas20200407 3.x / @alicloud/openapi-core, and the 1.x generators on @alicloud/openapi-client:',

@@ -7,7 +7,8 @@ import { startCluster } from '../cluster/primary';
 import { resolveWorkers, threadpoolSize } from '../cluster/workers';
 import { oneLine } from '../reload/prepare';
 import { startDaemon } from '../server';
-import { newAccessKey } from './accessKeys';
+import { accessKeyConfigSnippet, newAccessKey } from './accessKeys';
+import { ACCESS_KEYS_HELP, parseGrant } from './accessKeysCommand';
 import { demoBanner, demoFiles, demoInfo, ensureDemo, recordDemoEndpoint } from './demo';
 import { demoTlsBanner, ensureDemoTls, withDemoTls } from './demoTls';
 import { demoHome } from './paths';
@@ -20,7 +21,8 @@ const HELP = `p11bridge: Alibaba Cloud KMS/CAS signing APIs in front of a PKCS#1
 
 Usage:
   p11bridge serve --config <file> [--host H] [--port N]   serve with a config file
-  p11bridge demo serve [--host H] [--port N] [--tls]      set up the demo home (SoftHSM2 token) and serve it
+  p11bridge demo serve [--host H] [--port N] [--tls] [--sm2]
+                                                          set up the demo home (SoftHSM2 token) and serve it
   p11bridge reload [--config F | --pid-file F]            re-read the config, secrets and TLS files (SIGHUP)
   p11bridge demo [--json]                                 print the demo endpoint, credentials and certificates
   p11bridge provision --config <file> [--token NAME]      generate the demo key set inside a configured token
@@ -129,21 +131,25 @@ const commands: Record<string, Handler> = {
         host: { type: 'string' },
         port: { type: 'string' },
         tls: { type: 'boolean' },
+        sm2: { type: 'boolean' },
         help: { type: 'boolean' },
       },
     });
     if (values.help) {
       console.log(
         'p11bridge demo [--json]                   print the demo endpoint, credentials and certificates\n' +
-          'p11bridge demo serve [--host H] [--port N] [--tls]\n' +
+          'p11bridge demo serve [--host H] [--port N] [--tls] [--sm2]\n' +
           '                                          provision the demo SoftHSM2 token on first run, then serve it;\n' +
-          '                                          --tls: over HTTPS with a demo CA and server certificate\n' +
-          'p11bridge demo provision                  provision the demo home and token, then exit',
+          '                                          --tls: over HTTPS with a demo CA and server certificate;\n' +
+          '                                          --sm2: add the SM2 test token (a PKCS#11 TEST DOUBLE for an\n' +
+          '                                          SM2 HSM, built from softhsm/sm2-test-token) as a second\n' +
+          '                                          warehouse with an EC_SM2 certificate; it stays in the demo config\n' +
+          'p11bridge demo provision [--sm2]          provision the demo home and token(s), then exit',
       );
       return 0;
     }
     const home = demoHome();
-    const config = await ensureDemo(home);
+    const config = await ensureDemo(home, undefined, values.sm2 ? { sm2: true } : {});
     if (positionals[0] === 'provision') return 0;
     if (positionals[0] === 'serve') {
       const tls = values.tls ? await ensureDemoTls(home, values.host) : undefined;
@@ -178,21 +184,25 @@ const commands: Record<string, Handler> = {
     const { values, positionals } = parseArgs({
       args,
       allowPositionals: true,
-      options: { json: { type: 'boolean' }, help: { type: 'boolean' } },
+      options: {
+        json: { type: 'boolean' },
+        actions: { type: 'string' },
+        certificates: { type: 'string' },
+        warehouses: { type: 'string' },
+        'max-certificates': { type: 'string' },
+        help: { type: 'boolean' },
+      },
     });
     if (values.help || positionals[0] !== 'create') {
-      console.log(
-        'p11bridge access-keys create [--json]\n  Prints a new AccessKey id/secret pair in the cloud format, ready for auth.accessKeys.',
-      );
+      console.log(ACCESS_KEYS_HELP);
       return values.help ? 0 : 2;
     }
+    const grant = parseGrant(values);
     const k = newAccessKey();
-    if (values.json) console.log(JSON.stringify(k));
+    if (values.json) console.log(JSON.stringify({ ...k, grant }));
     else
       console.log(
-        `AccessKeyId:     ${k.accessKeyId}\nAccessKeySecret: ${k.accessKeySecret}\n\n` +
-          `# config.yaml (store the secret in a file or an environment variable, never in the config itself):\n` +
-          `auth:\n  accessKeys:\n    - id: ${k.accessKeyId}\n      secret: { env: P11BRIDGE_SECRET_${k.accessKeyId.slice(-6).toUpperCase()} }\n      actions: ['*']\n      certificates: ['*']`,
+        `AccessKeyId:     ${k.accessKeyId}\nAccessKeySecret: ${k.accessKeySecret}\n\n${accessKeyConfigSnippet(k.accessKeyId, grant)}`,
       );
     return 0;
   },

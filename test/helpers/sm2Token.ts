@@ -4,18 +4,15 @@
  * sample is what the tests prove). Plus the independent SM2 verifiers the suites check every signature with:
  * sm-crypto (its own SM2 and SM3, user ID 1234567812345678) and the `openssl` CLI with `distid:`.
  */
-import { createHash, randomBytes, randomUUID, X509Certificate } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { createHash, randomBytes, X509Certificate } from 'node:crypto';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { sm2 as smCrypto } from 'sm-crypto';
-import { parse } from 'yaml';
+import { createSm2TestTokenDir, tassSampleProfile } from '../../src/cli/sm2TestToken';
 import { tokenSchema, type TokenConfig } from '../../src/config/schema';
-import { keySpecRow } from '../../src/crypto/algorithms';
-import { buildCertificate } from '../../src/crypto/x509Builder';
 import { pemEncode } from '../../src/crypto/pem';
 import { silentLogger } from '../../src/observability/logger';
-import { generateKeyPair } from '../../src/token/objects';
-import { randomSerial, storeActiveIdentity, tokenSigner } from '../../src/token/provision';
+import { provisionSm2Pair } from '../../src/token/provisionSm2';
 import { TokenManager } from '../../src/token/tokenManager';
 import { openssl, type Scratch } from './sdk';
 
@@ -31,14 +28,7 @@ export function sm2TestModule(): string {
 }
 
 /** The `sm2` section of docs/hsm/sm2-tass.yaml, as raw config (the numbers the test module implements). */
-export function tassProfile(): Record<string, unknown> {
-  const sample = parse(readFileSync(resolve(__dirname, '..', '..', 'docs', 'hsm', 'sm2-tass.yaml'), 'utf8')) as {
-    tokens: Array<{ sm2: Record<string, unknown> }>;
-  };
-  const sm2 = sample.tokens[0]?.sm2;
-  if (!sm2) throw new Error('docs/hsm/sm2-tass.yaml has no tokens[0].sm2');
-  return sm2;
-}
+export const tassProfile = tassSampleProfile;
 
 export interface Sm2TestToken {
   readonly label: string;
@@ -62,16 +52,10 @@ export function createSm2TestToken(
   if (!base) throw new Error('P11BRIDGE_SM2TOKEN_DIR is not set (globalSetup did not run)');
   const module = sm2TestModule();
   const label = opts.label ?? `sm2-${randomBytes(4).toString('hex')}`;
-  const dir = join(base, label);
-  mkdirSync(join(dir, 'objects'), { recursive: true, mode: 0o700 });
   const pin = randomBytes(8).toString('hex');
+  const dir = createSm2TestTokenDir(base, label, pin);
   const pinFile = join(dir, 'user-pin');
   writeFileSync(pinFile, pin, { mode: 0o600 });
-  writeFileSync(
-    join(dir, 'token.conf'),
-    `label=${label}\nserial=${randomBytes(8).toString('hex')}\npin-sha256=${createHash('sha256').update(pin).digest('hex')}\n`,
-    { mode: 0o600 },
-  );
   const rawConfig: Record<string, unknown> = {
     warehouseId: opts.warehouseId ?? 2,
     name: label,
@@ -103,52 +87,17 @@ export const SM2_CA_SUBJECT = 'CN=p11bridge SM2 test CA,O=p11bridge,C=CN';
 
 /**
  * Provisions an SM2 CA (self-signed, SM2-with-SM3) and an SM2 leaf that signs and decrypts, issued by that CA,
- * all generated and signed inside the test token through the daemon's own code; returns the identifiers.
+ * all generated and signed inside the test token through the daemon's own code (src/token/provisionSm2.ts, which
+ * the demo's `--sm2` uses too); returns the identifiers.
  */
 export async function provisionSm2TestToken(t: Sm2TestToken): Promise<{ ca: string; leaf: string; caPem: string }> {
   const m = await openSm2Token(t);
   try {
-    const row = keySpecRow('EC_SM2');
-    if (!row) throw new Error('EC_SM2 row missing');
-    const now = new Date();
-    const notBefore = new Date(now.getTime() - 3600_000);
-    const notAfter = new Date(now.getTime() + 365 * 86400_000);
-    const ca = randomUUID();
-    const caCkaId = randomBytes(16);
-    const caKey = await generateKeyPair(m, row, ca, caCkaId, 'sign');
-    await m.refreshIndex();
-    const caDer = await buildCertificate({
-      subject: SM2_CA_SUBJECT,
-      issuer: SM2_CA_SUBJECT,
-      serialNumber: randomSerial(),
-      notBefore,
-      notAfter,
-      subjectPublicKeyInfo: caKey.spki,
-      isCA: true,
-      pathLen: 0,
-      keyUsage: ['keyCertSign', 'cRLSign', 'digitalSignature'],
-      signatureAlgorithm: 'sm2WithSM3',
-      signer: tokenSigner(m, ca, 'SM2'),
+    const made = await provisionSm2Pair(m, {
+      caSubject: SM2_CA_SUBJECT,
+      leafSubject: 'CN=p11bridge SM2 test leaf,O=p11bridge,C=CN',
     });
-    await storeActiveIdentity(m, ca, caCkaId, caDer, 'EC_SM2');
-    const leaf = randomUUID();
-    const leafCkaId = randomBytes(16);
-    const leafKey = await generateKeyPair(m, row, leaf, leafCkaId, 'sign+decrypt');
-    const leafDer = await buildCertificate({
-      subject: 'CN=p11bridge SM2 test leaf,O=p11bridge,C=CN',
-      issuer: SM2_CA_SUBJECT,
-      serialNumber: randomSerial(),
-      notBefore,
-      notAfter,
-      subjectPublicKeyInfo: leafKey.spki,
-      issuerPublicKeyInfo: caKey.spki,
-      isCA: false,
-      keyUsage: ['digitalSignature', 'nonRepudiation', 'keyEncipherment'],
-      signatureAlgorithm: 'sm2WithSM3',
-      signer: tokenSigner(m, ca, 'SM2'),
-    });
-    await storeActiveIdentity(m, leaf, leafCkaId, leafDer, 'EC_SM2');
-    return { ca, leaf, caPem: pemEncode('CERTIFICATE', caDer) };
+    return { ca: made.ca.id, leaf: made.leaf.id, caPem: pemEncode('CERTIFICATE', made.caDer) };
   } finally {
     await m.close();
   }

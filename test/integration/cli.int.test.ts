@@ -3,7 +3,8 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
+import { loadConfigFile } from '../../src/config/load';
 import { createTestToken, provisionTestToken, type TestToken } from '../helpers/token';
 
 const CLI = resolve(__dirname, '..', '..', 'dist', 'cli', 'index.js');
@@ -218,5 +219,31 @@ describe('operator CLI against a throwaway token (real SoftHSM2 token, built CLI
     const k = json<{ accessKeyId: string; accessKeySecret: string }>('access-keys', 'create');
     expect(k.accessKeyId).toMatch(/^LTAI5t[A-Za-z0-9]{18}$/);
     expect(k.accessKeySecret).toMatch(/^[A-Za-z0-9]{30}$/);
+  });
+
+  it('prints the new access key as a commented config entry that names what it may do, and loads', () => {
+    const r = cli('access-keys', 'create', '--actions', 'kms:CertificatePrivateKeySign', '--warehouses', '1');
+    expect(r.code).toBe(0);
+    const id = /AccessKeyId:\s+(\S+)/.exec(r.out)?.[1];
+    const snippet = r.out.slice(r.out.indexOf('# config.yaml'));
+    for (const field of ['actions', 'certificates', 'warehouses', 'maxCertificates'])
+      expect(snippet).toContain(`# ${field}: `);
+    const file = join(work, 'with-new-key.yaml');
+    const { auth } = parse(snippet) as { auth: unknown };
+    writeFileSync(
+      file,
+      stringify({ tokens: [{ warehouseId: 1, name: t.label, tokenLabel: t.label, pin: { file: t.pinFile } }], auth }),
+    );
+    expect(loadConfigFile(file).auth.accessKeys[0]).toMatchObject({
+      id,
+      actions: ['kms:CertificatePrivateKeySign'],
+      certificates: ['*'],
+      warehouses: [1],
+    });
+    const bad = cli('access-keys', 'create', '--warehouses', 'none');
+    expect({ code: bad.code, err: bad.err.trim() }).toEqual({
+      code: 1,
+      err: 'p11bridge: --warehouses: expected warehouse ids or "*", got "none"',
+    });
   });
 });
