@@ -97,19 +97,23 @@ export async function startCluster(config: Config, log: Logger, opts: ClusterOpt
   let giveUp!: (code: number) => void;
   const failed = new Promise<number>((resolve) => (giveUp = resolve));
 
+  const pendingRestarts = new Set<NodeJS.Timeout>();
   const restart = (slot: number, why: string): void => {
     if (stopping) return;
     log.error({ slot, restartInMs: restartDelay, why }, 'worker exited; restarting');
     const delay = restartDelay;
     restartDelay = Math.min(restartDelay * 2, RESTART_DELAY_MAX_MS);
-    setTimeout(() => {
+    // Ref'd: with every worker gone, a pending restart is what keeps the primary alive to replace them.
+    const timer = setTimeout(() => {
+      pendingRestarts.delete(timer);
       if (stopping) return;
       // A restart that fails is retried, with a growing pause, for as long as the primary lives.
       spawn(slot).catch((e: unknown) => {
         log.error({ slot, err: (e as Error).message }, 'worker restart failed');
         restart(slot, 'restart failed');
       });
-    }, delay).unref();
+    }, delay);
+    pendingRestarts.add(timer);
   };
 
   const spawn = (slot: number): Promise<void> =>
@@ -228,6 +232,8 @@ export async function startCluster(config: Config, log: Logger, opts: ClusterOpt
   const stopAll = async (): Promise<void> => {
     stopping = true;
     clearInterval(watch);
+    for (const t of pendingRestarts) clearTimeout(t);
+    pendingRestarts.clear();
     const exits = [...live].map(
       (w) =>
         new Promise<void>((resolve) => {
