@@ -136,7 +136,7 @@ export async function createCertificate(
   input: CreateCertificateInput,
 ): Promise<CreatedCertificate> {
   const row = keySpecRow(input.keySpec);
-  if (!row || !SIGNATURE_ALGORITHMS.some((a) => a.keySpecs.includes(row.spec))) {
+  if (!row || row.kmsKeyOnly || !SIGNATURE_ALGORITHMS.some((a) => a.keySpecs.includes(row.spec))) {
     throw invalidParameter('KeySpec', `unknown key spec ${input.keySpec}.`);
   }
   if (!token.canGenerate(row)) {

@@ -1,7 +1,21 @@
+import * as pkcs11 from 'pkcs11js';
 import type { Logger } from '../observability/logger';
 import { buildIndex, type KeyEntry } from './keyIndex';
 import type { RawObjects } from './objectReader';
 import type { Sm2Profile } from '../crypto/algorithms';
+
+/** A data object as the identities layer reads it: its label and raw value (KMS key records). */
+export interface DataRecord {
+  readonly label: string;
+  readonly value: Buffer;
+}
+
+/** What one read of the token yields: certificate identities, other key pairs by label, and KMS key records. */
+export interface DirectoryContent {
+  readonly entries: Map<string, KeyEntry>;
+  readonly keyPairs: Map<string, KeyEntry>;
+  readonly kmsKeys: readonly DataRecord[];
+}
 
 /**
  * The key index of one token as the request path sees it: a map in memory, replaced whole by each re-read
@@ -11,13 +25,15 @@ import type { Sm2Profile } from '../crypto/algorithms';
  */
 export class KeyDirectory {
   readonly #log: Logger;
-  readonly #read: () => Promise<Map<string, KeyEntry>>;
+  readonly #read: () => Promise<DirectoryContent>;
   #entries = new Map<string, KeyEntry>();
+  #keyPairs = new Map<string, KeyEntry>();
+  #kmsKeys: readonly DataRecord[] = [];
   #lastRefresh = 0;
   #refreshing: Promise<void> | undefined;
   #reported = new Set<string>();
 
-  constructor(log: Logger, read: () => Promise<Map<string, KeyEntry>>) {
+  constructor(log: Logger, read: () => Promise<DirectoryContent>) {
     this.#log = log;
     this.#read = read;
   }
@@ -31,6 +47,14 @@ export class KeyDirectory {
   entries(): KeyEntry[] {
     return [...this.#entries.values()];
   }
+  /** A key pair that is not a certificate identity (a KMS key version), by CKA_LABEL. */
+  keyPair(label: string): KeyEntry | undefined {
+    return this.#keyPairs.get(label);
+  }
+  /** The KMS key records as last read (label and raw value). */
+  kmsKeys(): readonly DataRecord[] {
+    return this.#kmsKeys;
+  }
   /** Milliseconds since the last completed re-read. */
   age(): number {
     return Date.now() - this.#lastRefresh;
@@ -39,8 +63,10 @@ export class KeyDirectory {
   /** Re-reads the index now (single-flight: callers during a read share it). */
   refresh(): Promise<void> {
     this.#refreshing ??= this.#read()
-      .then((entries) => {
-        this.#entries = entries;
+      .then((content) => {
+        this.#entries = content.entries;
+        this.#keyPairs = content.keyPairs;
+        this.#kmsKeys = content.kmsKeys;
         this.#lastRefresh = Date.now();
       })
       .finally(() => {
@@ -61,7 +87,7 @@ export class KeyDirectory {
   build(
     raw: RawObjects,
     opts: { refuseInsecure: boolean; sm2?: Sm2Profile; insecurePolicy: 'refuse' | 'warn' },
-  ): Map<string, KeyEntry> {
+  ): DirectoryContent {
     const result = buildIndex(raw, opts);
     const now = new Set<string>();
     for (const k of result.insecure) {
@@ -80,6 +106,10 @@ export class KeyDirectory {
       if (!this.#reported.has(s)) this.#log.warn({ reason: s }, 'token object skipped or identity refused');
     }
     this.#reported = now;
-    return result.entries;
+    const kmsKeys = raw.kmsKeys.map((o) => ({
+      label: (o.attrs[pkcs11.CKA_LABEL] ?? Buffer.alloc(0)).toString('utf8'),
+      value: o.attrs[pkcs11.CKA_VALUE] ?? Buffer.alloc(0),
+    }));
+    return { entries: result.entries, keyPairs: result.keyPairs, kmsKeys };
   }
 }
