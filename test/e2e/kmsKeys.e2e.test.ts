@@ -194,6 +194,7 @@ describe('key state, versions, aliases and deletion', () => {
       KeyState: 'Enabled',
       ProtectionLevel: 'HSM',
       PrimaryKeyVersion: key.versionId,
+      Creator: d.accessKeyId,
       Arn: `acs:kms:${d.config.server.regionId}:${d.config.server.accountId}:key/${key.keyId}`,
     });
   });

@@ -4,9 +4,10 @@ import type { KmsKeyVersionRecord } from './record';
 /**
  * `KeyMetadata` as DescribeKey and CreateKey return it (alibaba-kms-keys.md §5.2). Fields p11bridge has no
  * counterpart for get the value the cloud reports for a key without the feature: no automatic rotation, no KMS
- * instance, Origin `Aliyun_KMS` (generated here), ProtectionLevel `HSM` (the key pair lives in an HSM).
+ * instance, Origin `Aliyun_KMS` (generated here), ProtectionLevel `HSM` (the key pair lives in an HSM). `Creator`
+ * is the access key id that created the key, or the account id for a record without one.
  */
-export function keyMetadata(key: KmsKey, creator: string): Record<string, unknown> {
+export function keyMetadata(key: KmsKey, accountId: string): Record<string, unknown> {
   const r = key.record;
   return {
     KeyId: r.keyId,
@@ -18,7 +19,7 @@ export function keyMetadata(key: KmsKey, creator: string): Record<string, unknow
     ProtectionLevel: 'HSM',
     PrimaryKeyVersion: r.primaryKeyVersion,
     CreationDate: r.creationDate,
-    Creator: creator,
+    Creator: r.creator ?? accountId,
     Description: r.description,
     AutomaticRotation: 'Disabled',
     RotationInterval: '',

@@ -29,6 +29,8 @@ export interface CreateKeyInput {
   readonly description: string;
   readonly tags: Readonly<Record<string, string>>;
   readonly scope: ArnScope;
+  /** Who asks (the access key id), recorded as `Creator`. */
+  readonly creator: string;
   readonly now?: Date;
 }
 
@@ -110,6 +112,7 @@ export async function createKey(candidates: readonly TokenManager[], input: Crea
       state: 'Enabled',
       description: input.description,
       creationDate: now,
+      creator: input.creator,
       arn: keyArn(input.scope, keyId),
       primaryKeyVersion: versionId,
       versions: [{ versionId, creationDate: now }],

@@ -30,6 +30,8 @@ const recordSchema = z.object({
   state: z.enum(KMS_KEY_STATES),
   description: z.string().default(''),
   creationDate: z.string(),
+  /** The access key id that created the key (DescribeKey `Creator`). */
+  creator: z.string().optional(),
   /** Fixed at creation so that every daemon reports the same ARN whatever its region setting. */
   arn: z.string(),
   /** The version signing and encryption use when a request names none; always one of `versions`. */

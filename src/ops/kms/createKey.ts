@@ -40,7 +40,8 @@ export const createKey = defineOperation({
       description: p.Description,
       tags,
       scope: ctx.config.server,
+      creator: ctx.accessKeyId,
     });
-    return { KeyMetadata: keyMetadata(key, ctx.accessKeyId) };
+    return { KeyMetadata: keyMetadata(key, ctx.config.server.accountId) };
   },
 });
