@@ -27,12 +27,13 @@ export function isExpired(key: KmsKey, now: Date): boolean {
   return key.record.state === 'PendingDeletion' && d !== undefined && Date.parse(d) <= now.getTime();
 }
 
-/** Every live KMS key on every token, in token order then record order, and the damaged ones. */
+/** Every live KMS key on every token (from memory), in token order then record order, and the damaged ones. */
 export function allKeys(tokens: TokenRegistry, now: Date = new Date()): { keys: KmsKey[]; damaged: DamagedKey[] } {
   const keys: KmsKey[] = [];
   const damaged: DamagedKey[] = [];
+  // Tokens that are not ready are searched too (their last index is in memory): a call on such a key then gets the
+  // token's own fault (503 ServiceUnavailableTemporary), not a misleading 404.
   for (const token of tokens.tokens) {
-    if (!token.isReady()) continue;
     const r = keysOf(token);
     keys.push(...r.keys.filter((k) => !isExpired(k, now)));
     damaged.push(...r.damaged);
