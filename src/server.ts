@@ -1,3 +1,4 @@
+import { startKeyPurge } from './identities/keys/purgeSweep';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
@@ -89,6 +90,7 @@ export async function startDaemon(
   });
   // A token whose PIN is refused does not fail the start: it waits, unavailable, for the operator's reload.
   await tokens.open({ tolerateUnavailable: true });
+  const stopKeyPurge = startKeyPurge(tokens, log);
   let shuttingDown = false;
   const rpc = createRpcHandler({
     config,
@@ -173,6 +175,7 @@ export async function startDaemon(
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       shuttingDown = true;
+      stopKeyPurge();
       server.close();
       server.closeIdleConnections();
       const deadline = config.server.shutdownTimeoutMs;

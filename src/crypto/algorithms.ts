@@ -9,7 +9,7 @@ import type { Sm2CiphertextFormat } from './sm2Ciphertext';
  */
 
 export type KeyType = 'RSA' | 'EC' | 'SM2';
-export type KeySpec = 'RSA_2048' | 'RSA_3072' | 'RSA_4096' | 'EC_P256' | 'EC_P384' | 'EC_SM2';
+export type KeySpec = 'RSA_2048' | 'RSA_3072' | 'RSA_4096' | 'EC_P256' | 'EC_P256K' | 'EC_P384' | 'EC_SM2';
 export type HashName = 'sha256' | 'sm3';
 
 /** A PKCS#11 mechanism with its parameter, ready for C_SignInit / C_DecryptInit. */
@@ -96,7 +96,8 @@ export const SIGNATURE_ALGORITHMS: readonly SignatureAlgorithm[] = [
     kmsName: 'ECDSA_SHA_256',
     casName: 'SHA256withECDSA',
     keyType: 'EC',
-    keySpecs: ['EC_P256'],
+    // EC_P256K (secp256k1) exists only for KMS keys (AsymmetricSign doc): certificates stay on P-256.
+    keySpecs: ['EC_P256', 'EC_P256K'],
     hash: 'sha256',
     digestLength: 32,
     // SoftHSM2 2.6.1 has no CKM_ECDSA_SHA256 (SoftHSMv2#620): the capability probe then falls back to onDigest.
@@ -234,7 +235,9 @@ export interface KeySpecRow {
   readonly keyType: KeyType;
   readonly generate?: MechanismSpec;
   readonly modulusBits?: number;
-  readonly curve?: 'P-256' | 'P-384' | 'SM2';
+  readonly curve?: 'P-256' | 'P-384' | 'SM2' | 'secp256k1';
+  /** Served for KMS keys (CreateKey) only, never for certificates (CreateCertificate, demo provisioning). */
+  readonly kmsKeyOnly?: boolean;
   /** `DescribeCertificate.SignatureAlgorithm` as KMS names it. */
   readonly describeAlgorithm: string;
   readonly vendorProfile?: 'sm2';
@@ -270,6 +273,14 @@ export const KEY_SPECS: readonly KeySpecRow[] = [
     generate: { mechanism: pkcs11.CKM_EC_KEY_PAIR_GEN },
     curve: 'P-256',
     describeAlgorithm: 'ECDSA-SHA256',
+  },
+  {
+    spec: 'EC_P256K',
+    keyType: 'EC',
+    generate: { mechanism: pkcs11.CKM_EC_KEY_PAIR_GEN },
+    curve: 'secp256k1',
+    describeAlgorithm: 'ECDSA-SHA256',
+    kmsKeyOnly: true,
   },
   {
     spec: 'EC_P384',

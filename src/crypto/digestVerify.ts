@@ -1,4 +1,5 @@
 import { p256 } from '@noble/curves/p256';
+import { secp256k1 } from '@noble/curves/secp256k1';
 import { constants, createHash, publicDecrypt, type KeyObject } from 'node:crypto';
 import { digestInfo } from './digestInfo';
 import { EncodingError } from './encodingError';
@@ -10,7 +11,8 @@ import { EncodingError } from './encodingError';
  * - RSA: the public-key operation (RSAVP1) is OpenSSL's, through `publicDecrypt` without padding; the encoding
  *   checks are RFC 8017's EMSA-PKCS1-v1_5 (§9.2) and EMSA-PSS-VERIFY (§9.1.2, MGF1 with the same hash, any salt
  *   length: the cloud signs with 32, other signers with the maximum);
- * - ECDSA P-256: @noble/curves (audited) over the digest, signature as DER `SEQUENCE { r, s }`.
+ * - ECDSA P-256 and secp256k1 (KMS EC_P256K): @noble/curves (audited) over the digest, signature as DER
+ *   `SEQUENCE { r, s }`.
  * RAW messages go through node:crypto (OpenSSL) instead; the unit tests check that both paths agree.
  */
 
@@ -125,20 +127,23 @@ export function rsaPssVerifyDigest(
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// ECDSA over a digest (SEC 1 v2 §4.1.4), P-256 only: the one curve the API's ECDSA_SHA_256 serves.
+// ECDSA over a digest (SEC 1 v2 §4.1.4): the curves the API's ECDSA_SHA_256 serves (P-256; secp256k1 for KMS keys).
 
-/** ECDSA verification (SEC 1 v2 §4.1.4) of a DER signature over `digest`, for a P-256 public key. */
+const ECDSA_CURVES = { prime256v1: p256, secp256k1 } as const;
+
+/** ECDSA verification (SEC 1 v2 §4.1.4) of a DER signature over `digest`, for a P-256 or secp256k1 public key. */
 export function ecdsaVerifyDigest(key: KeyObject, digest: Buffer, derSignature: Buffer): boolean {
   if (key.asymmetricKeyType !== 'ec') throw new EncodingError('not an EC public key');
   const curveName = key.asymmetricKeyDetails?.namedCurve ?? '';
-  if (curveName !== 'prime256v1') {
+  const curve = curveName === 'prime256v1' || curveName === 'secp256k1' ? ECDSA_CURVES[curveName] : undefined;
+  if (!curve) {
     throw new EncodingError(`ECDSA: curve ${curveName || '(unknown)'} is not supported for DIGEST verification`);
   }
   const jwk = key.export({ format: 'jwk' });
   if (typeof jwk.x !== 'string' || typeof jwk.y !== 'string') throw new EncodingError('EC public key without a point');
   const point = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x, 'base64url'), Buffer.from(jwk.y, 'base64url')]);
   try {
-    return p256.verify(derSignature, digest, point, { prehash: false, lowS: false, format: 'der' });
+    return curve.verify(derSignature, digest, point, { prehash: false, lowS: false, format: 'der' });
   } catch {
     return false;
   }

@@ -39,6 +39,14 @@ export const ERROR_CATALOGUE = {
     status: 409,
     message: 'The request was rejected because the certificate is pending: upload a certificate first.',
   },
+  // KMS keys (alibaba-kms-keys.md §5.2: M24 metadata; messages of the two NotFound codes as the cloud sends them).
+  'Forbidden.KeyNotFound': { status: 404, message: 'The specified Key is not found.' },
+  'Forbidden.AliasNotFound': { status: 404, message: 'The specified Alias is not found.' },
+  'Rejected.PendingDeletion': {
+    status: 409,
+    message: 'The request was rejected because the key state is PendingDeletion.',
+  },
+  'Rejected.AlreadyExists': { status: 409, message: 'The specified resource already exists.' },
   'Certificate.AlreadyExists': { status: 409, message: 'A certificate with this identifier already exists.' },
   QuotaExceeded: { status: 400, message: 'The number of certificates this AccessKey may create is used up.' },
   UnsupportedOperation: { status: 400, message: 'This operation is not supported by the token behind this warehouse.' },

@@ -6,6 +6,25 @@ import { listCert } from './cas/listCert';
 import { listCertWarehouse } from './cas/listCertWarehouse';
 import { casSign } from './cas/sign';
 import { casVerify } from './cas/verify';
+import { asymmetricSign } from './kms/asymmetricSign';
+import { asymmetricVerify } from './kms/asymmetricVerify';
+import { getPublicKey } from './kms/getPublicKey';
+import { createKey } from './kms/createKey';
+import { describeKey } from './kms/describeKey';
+import { listKeys } from './kms/listKeys';
+import { listKeyVersions } from './kms/listKeyVersions';
+import { describeKeyVersion } from './kms/describeKeyVersion';
+import { createKeyVersion } from './kms/createKeyVersion';
+import { enableKey } from './kms/enableKey';
+import { disableKey } from './kms/disableKey';
+import { scheduleKeyDeletion } from './kms/scheduleKeyDeletion';
+import { cancelKeyDeletion } from './kms/cancelKeyDeletion';
+import { updateKeyDescription } from './kms/updateKeyDescription';
+import { createAlias } from './kms/createAlias';
+import { updateAlias } from './kms/updateAlias';
+import { deleteAlias } from './kms/deleteAlias';
+import { listAliases } from './kms/listAliases';
+import { listAliasesByKeyId } from './kms/listAliasesByKeyId';
 import { certificatePrivateKeyDecrypt } from './kms/certificatePrivateKeyDecrypt';
 import { certificatePrivateKeySign } from './kms/certificatePrivateKeySign';
 import { certificatePublicKeyEncrypt } from './kms/certificatePublicKeyEncrypt';
@@ -32,6 +51,26 @@ export const OPERATIONS: readonly Operation[] = [
   describeCertificate,
   updateCertificateStatus,
   deleteCertificate,
+  // KMS 2016-01-20, asymmetric keys (alibaba-kms-keys.md §5.2; src/identities/keys).
+  asymmetricSign,
+  asymmetricVerify,
+  getPublicKey,
+  createKey,
+  describeKey,
+  listKeys,
+  listKeyVersions,
+  describeKeyVersion,
+  createKeyVersion,
+  enableKey,
+  disableKey,
+  scheduleKeyDeletion,
+  cancelKeyDeletion,
+  updateKeyDescription,
+  createAlias,
+  updateAlias,
+  deleteAlias,
+  listAliases,
+  listAliasesByKeyId,
   // CAS 2020-04-07 (protocol §9.1).
   casSign,
   casVerify,

@@ -136,7 +136,7 @@ export async function createCertificate(
   input: CreateCertificateInput,
 ): Promise<CreatedCertificate> {
   const row = keySpecRow(input.keySpec);
-  if (!row || !SIGNATURE_ALGORITHMS.some((a) => a.keySpecs.includes(row.spec))) {
+  if (!row || row.kmsKeyOnly || !SIGNATURE_ALGORITHMS.some((a) => a.keySpecs.includes(row.spec))) {
     throw invalidParameter('KeySpec', `unknown key spec ${input.keySpec}.`);
   }
   if (!token.canGenerate(row)) {
@@ -292,7 +292,7 @@ export async function uploadCertificate(
   await destroyHandles(token, previous);
   const status: CertificateStatus = entry.metadata.status === 'PENDING' ? 'ACTIVE' : entry.metadata.status;
   await storeMetadata(token, id, { ...entry.metadata, status, updatedAt: kmsDate(now) });
-  await token.identityChanged(id, { chain: true });
+  await token.identityChanged(id, { full: true });
   return { status, replaced: previous.length > 0 };
 }
 

@@ -4,6 +4,12 @@ import type { Logger } from '../observability/logger';
 import { buildIndex, type KeyEntry } from './keyIndex';
 import type { RawObject, RawObjects } from './objectReader';
 
+/** A data object as the identities layer reads it: its label and raw value (KMS key records). */
+export interface DataRecord {
+  readonly label: string;
+  readonly value: Buffer;
+}
+
 export interface DirectoryOptions {
   readonly refuseInsecure: boolean;
   readonly sm2?: Sm2Profile;
@@ -21,6 +27,8 @@ export class KeyDirectory {
   readonly #read: (label?: string) => Promise<RawObjects>;
   readonly #opts: () => DirectoryOptions;
   #entries = new Map<string, KeyEntry>();
+  #keyPairs = new Map<string, KeyEntry>();
+  #kmsKeys: readonly DataRecord[] = [];
   #raw: RawObjects | undefined;
   #lastRefresh = 0;
   #queue: Promise<unknown> = Promise.resolve();
@@ -41,6 +49,14 @@ export class KeyDirectory {
   }
   entries(): KeyEntry[] {
     return [...this.#entries.values()];
+  }
+  /** A key pair that is not a certificate identity (a KMS key version), by CKA_LABEL. */
+  keyPair(label: string): KeyEntry | undefined {
+    return this.#keyPairs.get(label);
+  }
+  /** The KMS key records as last read (label and raw value). */
+  kmsKeys(): readonly DataRecord[] {
+    return this.#kmsKeys;
   }
   /** Milliseconds since the last completed full read. */
   age(): number {
@@ -79,6 +95,7 @@ export class KeyDirectory {
       this.#apply({
         certificates: [...keep(base.certificates), ...fresh.certificates],
         metadata: [...keep(base.metadata), ...fresh.metadata],
+        kmsKeys: [...keep(base.kmsKeys), ...fresh.kmsKeys],
         publicKeys: [...keep(base.publicKeys), ...fresh.publicKeys],
         privateKeys: [...keep(base.privateKeys), ...fresh.privateKeys],
         unreadable: fresh.unreadable,
@@ -117,5 +134,10 @@ export class KeyDirectory {
     this.#reported = now;
     this.#raw = raw;
     this.#entries = result.entries;
+    this.#keyPairs = result.keyPairs;
+    this.#kmsKeys = raw.kmsKeys.map((o) => ({
+      label: (o.attrs[pkcs11.CKA_LABEL] ?? Buffer.alloc(0)).toString('utf8'),
+      value: o.attrs[pkcs11.CKA_VALUE] ?? Buffer.alloc(0),
+    }));
   }
 }

@@ -49,6 +49,8 @@ export interface InsecureKey {
 
 export interface IndexResult {
   entries: Map<string, KeyEntry>;
+  /** Key pairs that are not certificate identities (KMS key versions), by CKA_LABEL. */
+  keyPairs: Map<string, KeyEntry>;
   insecure: InsecureKey[];
   /** Objects skipped (unreadable, unparsable, unsupported) and ambiguities found, for the log. */
   skipped: string[];
@@ -107,6 +109,7 @@ export function buildIndex(raw: RawObjects, opts: { refuseInsecure: boolean; sm2
   const privateById = groupBy(raw.privateKeys, (o) => hex(o.attrs[pkcs11.CKA_ID]));
 
   const entries = new Map<string, KeyEntry>();
+  const keyPairs = new Map<string, KeyEntry>();
   const insecure: InsecureKey[] = [];
   const chains = chainBuilder(certs.map((c) => c.x509));
   for (const o of raw.privateKeys) {
@@ -146,7 +149,8 @@ export function buildIndex(raw: RawObjects, opts: { refuseInsecure: boolean; sm2
         const params = ckk === pkcs11.CKK_EC ? (a[pkcs11.CKA_EC_PARAMS] ?? Buffer.alloc(0)) : ecParamsFor('SM2');
         const curve = curveOfParams(params);
         keyType = curve === 'SM2' ? 'SM2' : 'EC';
-        keySpec = curve === 'P-256' ? 'EC_P256' : curve === 'SM2' ? 'EC_SM2' : undefined;
+        keySpec =
+          curve === 'P-256' ? 'EC_P256' : curve === 'secp256k1' ? 'EC_P256K' : curve === 'SM2' ? 'EC_SM2' : undefined;
         // Raw r‖s is 2 × 32 bytes (P-384: 2 × 48); a token that answers SM2 in DER needs room for 72.
         signatureLength = curve === 'P-384' ? 96 : curve === 'SM2' && opts.sm2?.signatureFormat === 'der' ? 72 : 64;
         const point = pub?.attrs[pkcs11.CKA_EC_POINT];
@@ -159,6 +163,36 @@ export function buildIndex(raw: RawObjects, opts: { refuseInsecure: boolean; sm2
       }
     } catch (e) {
       skipped.push(`private key "${label}": ${(e as Error).message}`);
+      continue;
+    }
+    if (!cert && isKeyPairLabel(label)) {
+      // A KMS key version (`<keyId>/<versionId>`, decision 0015): key material only, never a certificate identity.
+      const previous = keyPairs.get(label);
+      const why = previous ? `more than one private key carries label "${label}"` : undefined;
+      if (why) skipped.push(why);
+      keyPairs.set(label, {
+        id: label,
+        ckaId,
+        keyType,
+        keySpec,
+        privateKey: o.handle,
+        publicKeyHandle: pub?.handle,
+        certificateHandle: undefined,
+        metadataHandle: undefined,
+        publicKey: createPublicKey({ key: spki, format: 'der', type: 'spki' }),
+        spki,
+        signatureLength,
+        canSign: readBool(a[pkcs11.CKA_SIGN]),
+        canDecrypt: readBool(a[pkcs11.CKA_DECRYPT]),
+        sensitive,
+        extractable,
+        certificate: undefined,
+        chain: [],
+        isCA: false,
+        // Key pairs carry no certificate lifecycle: their owner (a KMS key's record) says whether they may be used.
+        metadata: { status: 'ACTIVE' },
+        problem: why ?? (problems.length > 0 ? problems.join('; ') : undefined),
+      });
       continue;
     }
     const id = cert ? cert.label : label;
@@ -217,7 +251,17 @@ export function buildIndex(raw: RawObjects, opts: { refuseInsecure: boolean; sm2
     });
   }
   for (const e of entries.values()) if (e.problem) skipped.push(`identity "${e.id}" refused: ${e.problem}`);
-  return { entries, insecure, skipped };
+  return { entries, keyPairs, insecure, skipped };
+}
+
+/**
+ * Whether a private key's label names a key pair that is not a certificate identity: `<owner>/<version>`, the
+ * label of a KMS key version (decision 0015). Certificate identifiers never contain `/` (CreateCertificate and the
+ * CLI refuse it), and chain certificates (`<id>/chain/N`) are certificates, not keys.
+ */
+export function isKeyPairLabel(label: string): boolean {
+  const slash = label.indexOf('/');
+  return slash > 0 && slash < label.length - 1;
 }
 
 /**

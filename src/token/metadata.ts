@@ -7,6 +7,12 @@ import { z } from 'zod';
  */
 export const METADATA_APPLICATION = 'p11bridge';
 
+/**
+ * CKA_APPLICATION of the data objects that record KMS keys (CKA_LABEL = the KeyId, CKA_VALUE = JSON whose schema
+ * src/identities/keys/record.ts owns). An application of its own, so no certificate reader ever sees one.
+ */
+export const KMS_KEY_APPLICATION = 'p11bridge-kms-key';
+
 export const certificateStatus = z.enum(['PENDING', 'ACTIVE', 'INACTIVE', 'REVOKED']);
 export type CertificateStatus = z.infer<typeof certificateStatus>;
 

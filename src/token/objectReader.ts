@@ -1,6 +1,6 @@
 import * as pkcs11 from 'pkcs11js';
 import { findObjects, getAttributes, readUlong } from './attributes';
-import { METADATA_APPLICATION } from './metadata';
+import { KMS_KEY_APPLICATION, METADATA_APPLICATION } from './metadata';
 
 /**
  * The raw objects the key index is built from, read in a PKCS#11 thread (synchronous calls: never on the event
@@ -16,6 +16,8 @@ export interface RawObject {
 export interface RawObjects {
   readonly certificates: RawObject[];
   readonly metadata: RawObject[];
+  /** KMS key records (CKO_DATA, CKA_APPLICATION `p11bridge-kms-key`); parsed by src/identities/keys. */
+  readonly kmsKeys: RawObject[];
   readonly publicKeys: RawObject[];
   readonly privateKeys: RawObject[];
   /** Objects that could not be read, with the reason (for the log). */
@@ -65,6 +67,13 @@ export function readObjects(lib: pkcs11.PKCS11, session: pkcs11.Handle, label?: 
       [
         { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_DATA },
         { type: pkcs11.CKA_APPLICATION, value: METADATA_APPLICATION },
+      ],
+      [pkcs11.CKA_LABEL, pkcs11.CKA_VALUE],
+    ),
+    kmsKeys: read(
+      [
+        { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_DATA },
+        { type: pkcs11.CKA_APPLICATION, value: KMS_KEY_APPLICATION },
       ],
       [pkcs11.CKA_LABEL, pkcs11.CKA_VALUE],
     ),

@@ -8,8 +8,11 @@ import { ApiError } from '../errors/apiError';
 import { METADATA_APPLICATION, serializeMetadata, type CertificateMetadata } from './metadata';
 import type { TokenManager } from './tokenManager';
 
-/** What a new key pair is for: signing only (demo keys), or signing and decryption (KMS CreateCertificate). */
-export type KeyUsage = 'sign' | 'sign+decrypt';
+/**
+ * What a new key pair is for: signing only (demo keys, KMS `SIGN/VERIFY`), signing and decryption (KMS
+ * CreateCertificate), or decryption only (KMS `ENCRYPT/DECRYPT`).
+ */
+export type KeyUsage = 'sign' | 'sign+decrypt' | 'decrypt';
 
 export interface GeneratedKeyPair {
   readonly spki: Buffer;
@@ -32,7 +35,8 @@ export async function generateKeyPair(
   const mechanism = keyGenerationMechanism(spec, profile);
   if (mechanism === undefined)
     throw new ApiError('UnsupportedOperation', `KeySpec ${spec.spec} needs an HSM profile on this token.`);
-  const decrypt = usage === 'sign+decrypt' && (spec.keyType === 'RSA' || profile?.mechanisms.encrypt !== undefined);
+  const decrypt = usage !== 'sign' && (spec.keyType === 'RSA' || profile?.mechanisms.encrypt !== undefined);
+  const sign = usage !== 'decrypt';
   const common = [
     { type: pkcs11.CKA_TOKEN, value: true },
     { type: pkcs11.CKA_LABEL, value: label },
@@ -42,7 +46,7 @@ export async function generateKeyPair(
   const pub: pkcs11.Template = [
     ...common,
     { type: pkcs11.CKA_PRIVATE, value: false },
-    { type: pkcs11.CKA_VERIFY, value: true },
+    { type: pkcs11.CKA_VERIFY, value: sign },
     { type: pkcs11.CKA_ENCRYPT, value: decrypt },
     { type: pkcs11.CKA_WRAP, value: false },
   ];
@@ -60,7 +64,7 @@ export async function generateKeyPair(
     { type: pkcs11.CKA_PRIVATE, value: true },
     { type: pkcs11.CKA_SENSITIVE, value: true },
     { type: pkcs11.CKA_EXTRACTABLE, value: false },
-    { type: pkcs11.CKA_SIGN, value: true },
+    { type: pkcs11.CKA_SIGN, value: sign },
     { type: pkcs11.CKA_DECRYPT, value: decrypt },
     { type: pkcs11.CKA_UNWRAP, value: false },
     { type: pkcs11.CKA_DERIVE, value: false },
@@ -120,22 +124,67 @@ export async function storeCertificate(token: TokenManager, label: string, ckaId
  * and a daemon indexing in between sees two objects for a moment (refused as ambiguous, never resolved by order).
  */
 export async function storeMetadata(token: TokenManager, label: string, metadata: CertificateMetadata): Promise<void> {
+  await storeDataObject(token, METADATA_APPLICATION, label, serializeMetadata(metadata));
+}
+
+/**
+ * Replaces the private data object (application, label) with one holding `value`: the new object first, then the
+ * old ones destroyed (see storeMetadata for why). Used for certificate metadata and KMS key records.
+ */
+export async function storeDataObject(
+  token: TokenManager,
+  application: string,
+  label: string,
+  value: Buffer,
+): Promise<void> {
   await token.admin(async (session, lib) => {
     const previous = await lib.findObjects(session, [
       { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_DATA },
-      { type: pkcs11.CKA_APPLICATION, value: METADATA_APPLICATION },
+      { type: pkcs11.CKA_APPLICATION, value: application },
       { type: pkcs11.CKA_LABEL, value: label },
     ]);
     await lib.C_CreateObject(session, [
       { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_DATA },
       { type: pkcs11.CKA_TOKEN, value: true },
-      // Private: only a logged-in application reads or changes a certificate's lifecycle state.
+      // Private: only a logged-in application reads or changes lifecycle state.
       { type: pkcs11.CKA_PRIVATE, value: true },
-      { type: pkcs11.CKA_APPLICATION, value: METADATA_APPLICATION },
+      { type: pkcs11.CKA_APPLICATION, value: application },
       { type: pkcs11.CKA_LABEL, value: label },
-      { type: pkcs11.CKA_VALUE, value: serializeMetadata(metadata) },
+      { type: pkcs11.CKA_VALUE, value },
     ]);
     for (const h of previous) await lib.C_DestroyObject(session, h);
+  });
+}
+
+/** Destroys the data objects (application, label); returns how many there were. */
+export async function destroyDataObjects(token: TokenManager, application: string, label: string): Promise<number> {
+  return token.admin(async (session, lib) => {
+    const handles = await lib.findObjects(session, [
+      { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_DATA },
+      { type: pkcs11.CKA_APPLICATION, value: application },
+      { type: pkcs11.CKA_LABEL, value: label },
+    ]);
+    for (const h of handles) await lib.C_DestroyObject(session, h);
+    return handles.length;
+  });
+}
+
+/**
+ * Destroys the key pair labelled `label` (private key first: the key is unusable even if a later step fails);
+ * returns how many objects were destroyed.
+ */
+export async function destroyKeyPair(token: TokenManager, label: string): Promise<number> {
+  return token.admin(async (session, lib) => {
+    let n = 0;
+    for (const cls of [pkcs11.CKO_PRIVATE_KEY, pkcs11.CKO_PUBLIC_KEY]) {
+      const handles = await lib.findObjects(session, [
+        { type: pkcs11.CKA_CLASS, value: cls },
+        { type: pkcs11.CKA_LABEL, value: label },
+      ]);
+      for (const h of handles) await lib.C_DestroyObject(session, h);
+      n += handles.length;
+    }
+    return n;
   });
 }
 

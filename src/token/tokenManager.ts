@@ -9,7 +9,7 @@ import type { Logger } from '../observability/logger';
 import { capabilitiesOf, NO_CAPABILITIES, type ProbeResult, type TokenCapabilities } from './capabilities';
 import { ckrName, ckrOf, classify, describeFault, isAlreadyInitialized, isNotInitialized, toApiError } from './ckr';
 import { isTokenFault, TokenFault } from './faults';
-import { KeyDirectory } from './keyDirectory';
+import { KeyDirectory, type DataRecord } from './keyDirectory';
 import type { KeyEntry } from './keyIndex';
 import { LocalLoginGate, type LoginGate } from './loginGate';
 import { PinLogin } from './pinLogin';
@@ -40,6 +40,9 @@ export interface TokenManagerOptions {
   /** The last rung of the ladder (the daemon exits non-zero); default: log it. */
   readonly onFatal?: (reason: string) => void;
 }
+
+/** Where `sign`/`decrypt` find the key: a certificate identity by identifier, or a key pair by CKA_LABEL. */
+export type KeySource = 'identity' | 'keyPair';
 
 const SESSION_FLAGS = pkcs11.CKF_SERIAL_SESSION | pkcs11.CKF_RW_SESSION;
 /** A lookup miss re-reads the index in the background at most this often. */
@@ -324,13 +327,13 @@ export class TokenManager implements ModuleMember {
   }
 
   /**
-   * After this process changed an identity on the token: re-reads it (everything when its chain changed) and tells
-   * sibling processes which identity changed, so they re-read just that one.
+   * After this process changed an identity on the token: re-reads it (everything with `full`: a new chain, a KMS key
+   * whose versions are key pairs of their own labels) and tells sibling processes what to re-read.
    */
-  async identityChanged(id: string, opts: { chain?: boolean } = {}): Promise<void> {
+  async identityChanged(id: string, opts: { full?: boolean } = {}): Promise<void> {
     this.#assertServing();
-    await (opts.chain ? this.#keys.refresh() : this.#keys.refreshIdentity(id));
-    this.onIndexChanged?.(id);
+    await (opts.full ? this.#keys.refresh() : this.#keys.refreshIdentity(id));
+    this.onIndexChanged?.(opts.full ? undefined : id);
   }
 
   /** Another process changed the token (a sibling cluster worker): re-read that identity, or everything. */
@@ -362,6 +365,16 @@ export class TokenManager implements ModuleMember {
     const hit = this.#keys.get(id);
     if (!hit && this.#state === 'ready' && this.#keys.age() >= MISS_REFRESH_MS) this.#keys.refreshSoon();
     return hit;
+  }
+
+  /** A key pair that is not a certificate identity (a KMS key version), by its CKA_LABEL; from memory. */
+  keyPair(label: string): KeyEntry | undefined {
+    return this.#keys.keyPair(label);
+  }
+
+  /** The KMS key records on this token as last read (src/identities/keys parses them); from memory. */
+  kmsKeyRecords(): readonly DataRecord[] {
+    return this.#keys.kmsKeys();
   }
 
   /** Which API algorithms an entry can serve on this token (key type, size or curve, mechanisms, CKA_SIGN). */
@@ -423,8 +436,8 @@ export class TokenManager implements ModuleMember {
    * Signs with the private key of `id`. The token does the private-key operation (C_SignInit + C_Sign in one
    * PKCS#11 thread call); the input is prepared by the algorithm table.
    */
-  sign(id: string, alg: SignatureAlgorithm, subject: SignSubject): Promise<Buffer> {
-    return this.#privateKeyOp(id, async (entry) => {
+  sign(id: string, alg: SignatureAlgorithm, subject: SignSubject, from: KeySource = 'identity'): Promise<Buffer> {
+    return this.#privateKeyOp(id, from, async (entry) => {
       const profile = this.config.sm2;
       // SM2: e depends on the signer's public key (Z_A), so the plan needs it.
       const sm2 =
@@ -441,8 +454,14 @@ export class TokenManager implements ModuleMember {
    * Decrypts with the private key of `id`, in the token (RSA OAEP or SM2 as the algorithm table specifies). The
    * plaintext is at most `maxOutput` bytes: the modulus length for RSA (the default), less than the ciphertext for SM2.
    */
-  decrypt(id: string, mechanism: pkcs11.Mechanism, ciphertext: Buffer, maxOutput?: number): Promise<Buffer> {
-    return this.#privateKeyOp(id, (entry) =>
+  decrypt(
+    id: string,
+    mechanism: pkcs11.Mechanism,
+    ciphertext: Buffer,
+    maxOutput?: number,
+    from: KeySource = 'identity',
+  ): Promise<Buffer> {
+    return this.#privateKeyOp(id, from, (entry) =>
       this.withSession((session, lib) =>
         lib.decrypt(session, mechanism, entry.privateKey, ciphertext, maxOutput ?? entry.signatureLength),
       ),
@@ -454,10 +473,10 @@ export class TokenManager implements ModuleMember {
    * login logs in again (each then retried once); a device fault starts the module's re-initialisation; a call past
    * its deadline makes the token unavailable until it answers. The caller gets the cloud's error at once.
    */
-  async #privateKeyOp<T>(id: string, op: (entry: KeyEntry) => Promise<T>): Promise<T> {
+  async #privateKeyOp<T>(id: string, from: KeySource, op: (entry: KeyEntry) => Promise<T>): Promise<T> {
     const attempt = (): Promise<T> => {
       this.#assertServing();
-      const entry = this.#keys.get(id);
+      const entry = from === 'keyPair' ? this.#keys.keyPair(id) : this.#keys.get(id);
       if (!entry) throw new ApiError('Certificate.NotFound');
       return op(entry);
     };

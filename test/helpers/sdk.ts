@@ -214,6 +214,22 @@ export function kmsRpc(t: Target): RpcCaller {
   });
 }
 
+/**
+ * The `@alicloud/kms20160120` 1.2.0 client itself (V1 signatures through rpc-client), for its own typed methods
+ * (`createKey`, `listKeyVersions`, `getPublicKey`, `asymmetricSign`, …).
+ */
+export function kmsClient(t: Target): KmsClient {
+  return new KmsClient(
+    new RpcConfig({
+      accessKeyId: t.accessKeyId,
+      accessKeySecret: t.accessKeySecret,
+      endpoint: t.endpoint,
+      protocol: 'http',
+      regionId: 'cn-hangzhou',
+    }),
+  );
+}
+
 /** `@alicloud/pop-core` RPCClient (V1), in verbose mode so the HTTP status of every answer is visible. */
 export interface PopClient {
   request(

@@ -48,7 +48,11 @@ describe('algorithm table', () => {
   it('pairs every algorithm with the key type and spec the API pages give', () => {
     expect(row('RSA_PKCS1_SHA_256')).toMatchObject({ keyType: 'RSA', hash: 'sha256', digestLength: 32 });
     expect(row('RSA_PKCS1_SHA_256').keySpecs).toContain('RSA_2048');
-    expect(row('ECDSA_SHA_256')).toMatchObject({ keyType: 'EC', keySpecs: ['EC_P256'], encoding: 'ecdsa-der' });
+    expect(row('ECDSA_SHA_256')).toMatchObject({
+      keyType: 'EC',
+      keySpecs: ['EC_P256', 'EC_P256K'],
+      encoding: 'ecdsa-der',
+    });
     expect(row('SM2DSA')).toMatchObject({ keyType: 'SM2', keySpecs: ['EC_SM2'], hash: 'sm3', vendorProfile: 'sm2' });
   });
 

@@ -53,6 +53,7 @@ function merge(...parts: Array<Pick<RawObjects, 'metadata' | 'publicKeys' | 'pri
   return {
     certificates: [],
     metadata: parts.flatMap((p) => p.metadata),
+    kmsKeys: [],
     publicKeys: parts.flatMap((p) => p.publicKeys),
     privateKeys: parts.flatMap((p) => p.privateKeys),
     unreadable: [],
@@ -77,6 +78,7 @@ describe('key directory', () => {
         return Promise.resolve({
           certificates: [],
           metadata: pick(all.metadata),
+          kmsKeys: [],
           publicKeys: pick(all.publicKeys),
           privateKeys: pick(all.privateKeys),
           unreadable: [],
@@ -108,7 +110,7 @@ describe('key directory', () => {
         Promise.resolve(
           label === undefined
             ? token
-            : { certificates: [], metadata: [], publicKeys: [], privateKeys: [], unreadable: [] },
+            : { certificates: [], metadata: [], kmsKeys: [], publicKeys: [], privateKeys: [], unreadable: [] },
         ),
       opts,
     );
