@@ -18,6 +18,7 @@ export function resolveAccessKeys(config: Config): Map<string, ResolvedAccessKey
       certificates: k.certificates,
       warehouses: k.warehouses,
       ...(k.maxCertificates === undefined ? {} : { maxCertificates: k.maxCertificates }),
+      ...(k.maxKeys === undefined ? {} : { maxKeys: k.maxKeys }),
       ...(k.clientCertificate === undefined ? {} : { clientCertificate: normalisedBinding(k.clientCertificate) }),
     });
   }

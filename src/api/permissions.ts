@@ -11,6 +11,7 @@ export interface ResolvedAccessKey {
   readonly warehouses: ReadonlyArray<number | '*'>;
   /** Most certificates the key may create; undefined: no limit. */
   readonly maxCertificates?: number;
+  readonly maxKeys?: number;
   /** The client certificate a request signed with this key must arrive with (upper-case hex SHA-256, or subject). */
   readonly clientCertificate?: { readonly sha256: string } | { readonly subject: string };
 }

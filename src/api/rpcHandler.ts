@@ -155,6 +155,7 @@ export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: Ser
             throw forbidden(key, op.ramAction, accountId, `warehouse/${warehouseId}`);
         },
         ...(key.maxCertificates === undefined ? {} : { maxCertificates: key.maxCertificates }),
+        ...(key.maxKeys === undefined ? {} : { maxKeys: key.maxKeys }),
         assertCanUse: (id) => {
           if (!certificateAllowed(key, id)) throw forbidden(key, op.ramAction, accountId, id);
         },

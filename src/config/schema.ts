@@ -228,6 +228,8 @@ export const accessKeySchema = z.strictObject({
   warehouses: z.array(z.union([z.literal('*'), z.number().int().min(1)])).default(['*']),
   /** Most certificates this key may create with CreateCertificate (counted on the tokens); unset: no limit. */
   maxCertificates: z.number().int().min(0).optional(),
+  /** Most KMS keys this key may create with CreateKey (counted on the tokens, by creator); unset: no limit. */
+  maxKeys: z.number().int().min(0).optional(),
   /** Sustained requests per second this key may make (per daemon); unset: no limit. */
   qps: z.number().positive().optional(),
   /** Requests this key may make at once above `qps` (the token bucket's size); default: max(1, qps). */

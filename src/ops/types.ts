@@ -27,6 +27,8 @@ export interface OpContext {
   assertCanCreateIn(warehouseId: number): void;
   /** Most certificates the access key may create (`accessKeys[].maxCertificates`); undefined: no limit. */
   readonly maxCertificates?: number;
+  /** Most KMS keys the access key may create (`accessKeys[].maxKeys`); undefined: no limit. */
+  readonly maxKeys?: number;
 }
 
 /** The response fields of a successful call (PascalCase, without RequestId: the renderer adds it). */

@@ -32,7 +32,7 @@ describe('per-key limits and fail-closed defaults (daemon over HTTP)', () => {
         const [, slow, , nowhere, once] = auth.accessKeys;
         Object.assign(slow as object, { qps: 2, burst: 2 });
         Object.assign(nowhere as object, { warehouses: [] });
-        Object.assign(once as object, { warehouses: [1], maxCertificates: 1 });
+        Object.assign(once as object, { warehouses: [1], maxCertificates: 1, maxKeys: 1 });
         (raw.logging as Record<string, unknown>).accessLog = false;
       },
     });
@@ -149,5 +149,20 @@ describe('per-key limits and fail-closed defaults (daemon over HTTP)', () => {
     });
     // Another key's count is its own.
     expect((await create(main())).status).toBe(200);
+  });
+
+  it('binds CreateKey to the warehouses a key may use and to its key count (accessKeys[].maxKeys)', async () => {
+    const createKey = (creds: { accessKeyId: string; secret: string }) =>
+      signedPost(d.endpoint, creds, 'CreateKey', KMS, { KeySpec: 'EC_P256', KeyUsage: 'SIGN/VERIFY' });
+    const nowhere = await createKey(key('nowhere'));
+    expect([nowhere.status, (JSON.parse(nowhere.body) as { Code: string }).Code]).toEqual([403, 'Forbidden.RAM']);
+    expect((await createKey(key('once'))).status).toBe(200);
+    const second = await createKey(key('once'));
+    expect(second.status).toBe(400);
+    expect(JSON.parse(second.body)).toMatchObject({
+      Code: 'QuotaExceeded',
+      Message: 'This AccessKey has created 1 keys; its limit (accessKeys[].maxKeys) is 1.',
+    });
+    expect((await createKey(main())).status).toBe(200);
   });
 });
