@@ -70,6 +70,7 @@ export class TokenManager implements ModuleMember {
   readonly #keys: KeyDirectory;
   #caps: TokenCapabilities = NO_CAPABILITIES;
   #probe: Promise<void> | undefined;
+  #probeResult: ProbeResult | undefined;
   #state: TokenState = 'closed';
   #reason: string | undefined;
   #since = Date.now();
@@ -243,13 +244,17 @@ export class TokenManager implements ModuleMember {
     await this.#keys.refresh();
     this.#setState('ready');
     const mechanisms = await lib.call<number[]>('C_GetMechanismList', [slot]);
-    this.#caps = capabilitiesOf(mechanisms, undefined);
-    this.#probe = this.#runProbe(slot, mechanisms);
+    // The functional probes run once, when the token is first opened (before it serves). After a re-initialisation
+    // the token is the same one: their result stands, and the token's thread is not held up by throwaway key
+    // generation while requests wait behind it.
+    this.#caps = capabilitiesOf(mechanisms, this.#probeResult);
+    this.#probe ??= this.#runProbe(slot, mechanisms);
   }
 
   /**
    * The decryption and SM2 probes generate throwaway session keys (RSA-2048, never the RSA-1024 a FIPS-mode HSM
-   * refuses): seconds on some HSMs, so they run in a PKCS#11 thread after the token already serves signatures.
+   * refuses): seconds on some HSMs. They run in the token's PKCS#11 thread while the token opens, never on the event
+   * loop, and not again after a re-initialisation.
    */
   async #runProbe(slot: pkcs11.Handle, mechanisms: number[]): Promise<void> {
     const executor = this.#executor;
@@ -263,6 +268,7 @@ export class TokenManager implements ModuleMember {
       for (const problem of result.sm2?.problems ?? []) {
         this.#log.warn({ vendor: profile?.vendor, problem }, 'SM2 HSM profile: a role does not work on this token');
       }
+      this.#probeResult = result;
       this.#caps = capabilitiesOf(mechanisms, result);
     } catch (e) {
       this.#log.warn({ err: describeFault(e) }, 'capability probe failed: decryption and SM2 are not offered');
