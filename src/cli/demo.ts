@@ -12,7 +12,7 @@ import { TokenManager } from '../token/tokenManager';
 import { newAccessKey } from './accessKeys';
 import { SOFTHSM_MODULE, deleteSoftHsmToken, initSoftHsmToken, softHsmTokenExists, writeSoftHsmConf } from './softhsm';
 
-export const DEMO_TOKEN_LABEL = 'p11bridge-demo';
+const DEMO_TOKEN_LABEL = 'p11bridge-demo';
 
 /** Files of the demo home; secrets are 0600 and never printed except by `demo` itself. */
 export function demoFiles(home: string) {

@@ -30,7 +30,7 @@ export interface OpContext {
 }
 
 /** The response fields of a successful call (PascalCase, without RequestId: the renderer adds it). */
-export type OpResult = Record<string, unknown>;
+type OpResult = Record<string, unknown>;
 
 /**
  * One API operation: product, action name, RAM action, parameter schema and handler.

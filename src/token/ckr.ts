@@ -124,6 +124,18 @@ export function describeFault(e: unknown): string {
 }
 
 /**
+ * For a failed C_Decrypt: the CKR name (for the log) when the token itself refused the ciphertext, else undefined.
+ * With the key, mechanism and session known good, a PKCS#11 refusal that the token layer answered as InternalError
+ * (SoftHSM2 reports a bad OAEP encoding as CKR_GENERAL_ERROR) or InvalidParameter (an `input` fault) is the
+ * caller's ciphertext; faults (busy, unavailable) and everything that is not a PKCS#11 error stay what they are.
+ */
+export function ciphertextRefusal(e: unknown): string | undefined {
+  if (!(e instanceof ApiError) || (e.code !== 'InternalError' && e.code !== 'InvalidParameter')) return undefined;
+  const code = ckrOf(e.cause);
+  return code === undefined ? undefined : ckrName(code);
+}
+
+/**
  * The cloud error for a token-layer failure. The response never carries the CKR: the cause is kept for the log.
  * `input` faults reach here only when our own pre-checks (key type, lengths) missed a case.
  */

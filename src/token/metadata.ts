@@ -7,7 +7,7 @@ import { z } from 'zod';
  */
 export const METADATA_APPLICATION = 'p11bridge';
 
-export const certificateStatus = z.enum(['PENDING', 'ACTIVE', 'INACTIVE', 'REVOKED']);
+const certificateStatus = z.enum(['PENDING', 'ACTIVE', 'INACTIVE', 'REVOKED']);
 export type CertificateStatus = z.infer<typeof certificateStatus>;
 
 const metadataSchema = z.object({

@@ -1,7 +1,7 @@
 /**
  * The gateway with the official clients (issue: gateway): every client generation signs with nothing but an
  * endpoint and credentials, and every error path reaches each SDK as the cloud's code with the cloud's HTTP
- * status (protocol §7, §8.5, §8.6). Hand-made requests (src/api/auth/signRequest.ts over node:http) cover
+ * status (protocol §7, §8.5, §8.6). Hand-made requests (test/helpers/signRequest.ts over node:http) cover
  * what no SDK lets a caller do: an old date, a replayed nonce, Format=XML, a malformed URL.
  */
 import { createHash } from 'node:crypto';

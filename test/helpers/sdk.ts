@@ -29,7 +29,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { signV1Query, signV3Request } from '../../src/api/auth/signRequest';
+import { signV1Query, signV3Request } from './signRequest';
 import type { V3Algorithm } from '../../src/api/auth/signatureV3';
 
 export const KMS_VERSION = '2016-01-20';
@@ -105,7 +105,7 @@ export async function cas13Sign(
 }
 
 /** A raw `callApi` answer: parsed JSON body, response headers, status. */
-export interface CallApiResult {
+interface CallApiResult {
   body: Record<string, unknown>;
   headers: Record<string, string>;
   statusCode: number;
@@ -400,7 +400,7 @@ export function jsonOf(res: RawResponse): Record<string, unknown> {
 // Independent verification.
 
 /** The certificate's public key. */
-export function publicKeyOf(certificatePem: string): KeyObject {
+function publicKeyOf(certificatePem: string): KeyObject {
   return new X509Certificate(certificatePem).publicKey;
 }
 

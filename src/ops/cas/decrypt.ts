@@ -3,7 +3,7 @@ import { invalidParameter } from '../../errors/apiError';
 import { decodeBase64 } from '../shared/messages';
 import { assertEncryptionFits, decryptWith, findEncryptionAlgorithm } from '../shared/encryption';
 import { defineOperation } from '../types';
-import { casCertificateSelector, locateCas } from './sign';
+import { casCertificateSelector, locateCas } from '../shared/lookup';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 

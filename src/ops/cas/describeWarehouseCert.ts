@@ -3,7 +3,7 @@ import { ApiError } from '../../errors/apiError';
 import { certificateFacts, issuerEntry } from '../../token/certificates';
 import { certType, describeStatus, warehouseInstanceId } from '../shared/repository';
 import { defineOperation } from '../types';
-import { casCertificateSelector, locateCas } from './sign';
+import { casCertificateSelector, locateCas } from '../shared/lookup';
 
 /**
  * CAS `DescribeWarehouseCert` (2020-04-07, 2026 docs): the certificate PEM with its chain, and its facts.

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { decodeBase64 } from '../shared/messages';
 import { assertEncryptionFits, encryptFor, findEncryptionAlgorithm } from '../shared/encryption';
 import { defineOperation } from '../types';
-import { casCertificateSelector, locateCas } from './sign';
+import { casCertificateSelector, locateCas } from '../shared/lookup';
 
 /**
  * CAS `Encrypt` (2020-04-07): RSAES-OAEP with the certificate's public key, in software. `MessageType` RAW

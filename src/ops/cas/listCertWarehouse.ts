@@ -3,10 +3,10 @@ import { fuzzyMatch, page, pagingParams, warehouseInstanceId } from '../shared/r
 import { defineOperation } from '../types';
 
 /** `EndTime` of a warehouse that never expires: 9999-12-31T23:59:59Z in epoch milliseconds. */
-export const NEVER_EXPIRES = Date.UTC(9999, 11, 31, 23, 59, 59);
+const NEVER_EXPIRES = Date.UTC(9999, 11, 31, 23, 59, 59);
 
 /** A token's warehouse type: `uploadPCA`, "certificate repository of uploaded private certificates". */
-export const WAREHOUSE_TYPE = 'uploadPCA';
+const WAREHOUSE_TYPE = 'uploadPCA';
 
 /**
  * CAS `ListCertWarehouse` (2020-04-07): one warehouse per configured token. `Qps` is the token's configured

@@ -4,7 +4,7 @@ import { invalidParameter } from '../../errors/apiError';
 import { casMessageType, casVerifySubjects, decodeBase64 } from '../shared/messages';
 import { CAS_VERIFY_NAMES, assertVerifiable, verifySignature } from '../shared/verifying';
 import { defineOperation } from '../types';
-import { casCertificateSelector, locateCas } from './sign';
+import { casCertificateSelector, locateCas } from '../shared/lookup';
 
 /**
  * CAS `Verify` (2020-04-07): verifies a signature with a repository certificate's public key, in software.

@@ -7,7 +7,7 @@ import type { TokenManager } from '../../token/tokenManager';
 import { defineOperation, type OpContext } from '../types';
 
 /** The tag that records which access key created a certificate (for `accessKeys[].maxCertificates`). */
-export const CREATED_BY_TAG = 'p11bridge:createdBy';
+const CREATED_BY_TAG = 'p11bridge:createdBy';
 
 /** The KeySpec values KMS CreateCertificate documents. */
 const KEY_SPECS = ['RSA_2048', 'EC_P256', 'EC_SM2'] as const;
