@@ -1,8 +1,9 @@
 /**
- * The shape of the house (docs/STYLE "The shape of the house", docs/decisions/0017-import-boundaries.md), checked on
+ * The shape of the house (STYLE.md "The shape of the house", docs/decisions/0017-import-boundaries.md), checked on
  * every `npm run lint`: data flows request → api → ops → identities → token → crypto, with config, errors and
- * observability as the ground floor everyone stands on, the process (main, server, app, cluster, reload, net)
- * wiring the floors together, and the operator CLI on top. An import may go down the flow, never up it.
+ * observability as the ground floor everyone stands on, the process (server, app, cluster, reload, net) wiring
+ * the floors together, the operator CLI above it and src/main.ts, the process entry, on top. An import may go down
+ * the flow, never up it (nothing imports src/main.ts).
  *
  * Each floor names the floors it may import; one rule per floor so the message says which floor was broken.
  */
@@ -15,8 +16,9 @@ const floor = {
   identities: '^src/identities/',
   ops: '^src/ops/',
   api: '^src/api/',
-  process: '^src/(main\\.ts|server\\.ts|app\\.ts|cluster/|reload/|net/)',
+  process: '^src/(server\\.ts|app\\.ts|cluster/|reload/|net/)',
   cli: '^src/cli/',
+  entry: '^src/main\\.ts$',
 };
 
 /** What each floor may import from src/ besides itself (third-party packages and node: builtins are checked below). */
@@ -29,6 +31,7 @@ const mayImport = {
   api: [floor.ops, floor.ground],
   process: [floor.api, floor.ops, floor.identities, floor.token, floor.crypto, floor.ground],
   cli: [floor.process, floor.api, floor.ops, floor.identities, floor.token, floor.crypto, floor.ground],
+  entry: [floor.cli, floor.process, floor.api, floor.ops, floor.identities, floor.token, floor.crypto, floor.ground],
 };
 
 const floorRules = Object.entries(mayImport).map(([name, allowed]) => ({
@@ -43,6 +46,13 @@ const floorRules = Object.entries(mayImport).map(([name, allowed]) => ({
 module.exports = {
   forbidden: [
     ...floorRules,
+    {
+      name: 'on-a-floor',
+      comment: 'Every file under src/ lives on a floor of the house: add a new folder to `floor` above, in its place.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: Object.values(floor) },
+      to: {},
+    },
     {
       name: 'no-circular',
       comment: 'A cycle makes two files one idea in two places: split out what both need.',

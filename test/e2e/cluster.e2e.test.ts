@@ -10,7 +10,7 @@ import { acsDate } from '../helpers/rawClient';
 import { KMS_VERSION, pop } from '../helpers/sdk';
 import { createTestToken, provisionTestToken, type TestToken } from '../helpers/token';
 
-const CLI = resolve(__dirname, '..', '..', 'dist', 'cli', 'index.js');
+const CLI = resolve(__dirname, '..', '..', 'dist', 'main.js');
 const ACCESS_KEY_ID = 'LTAI5tCLUSTERTEST0001';
 const ACCESS_KEY_SECRET = 'cluster-test-secret-0001';
 

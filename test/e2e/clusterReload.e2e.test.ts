@@ -12,7 +12,7 @@ import { newAccessKey } from '../../src/cli/accessKeys';
 import { pop } from '../helpers/sdk';
 import { createTestToken, provisionTestToken, type TestToken } from '../helpers/token';
 
-const CLI = resolve(__dirname, '..', '..', 'dist', 'cli', 'index.js');
+const CLI = resolve(__dirname, '..', '..', 'dist', 'main.js');
 
 interface LogLine {
   msg?: string;

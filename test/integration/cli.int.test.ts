@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { createTestToken, provisionTestToken, type TestToken } from '../helpers/token';
 
-const CLI = resolve(__dirname, '..', '..', 'dist', 'cli', 'index.js');
+const CLI = resolve(__dirname, '..', '..', 'dist', 'main.js');
 
 describe('operator CLI against a throwaway token (real SoftHSM2 token, built CLI)', () => {
   let t: TestToken;
