@@ -1,5 +1,7 @@
 import * as pkcs11 from 'pkcs11js';
+import { PlanError, type PlanErrorReason } from '../crypto/planError';
 import { ApiError } from '../errors/apiError';
+import type { ErrorCode } from '../errors/catalogue';
 import { TokenFault } from './faults';
 
 /**
@@ -135,12 +137,20 @@ export function ciphertextRefusal(e: unknown): string | undefined {
   return code === undefined ? undefined : ckrName(code);
 }
 
+/** The cloud code of each reason a planner (src/crypto/signPlan.ts, sm2Plan.ts) refuses a request for. */
+const PLAN_CODES: Readonly<Record<PlanErrorReason, ErrorCode>> = {
+  input: 'InvalidParameter',
+  unsupported: 'UnsupportedOperation',
+};
+
 /**
- * The cloud error for a token-layer failure. The response never carries the CKR: the cause is kept for the log.
- * `input` faults reach here only when our own pre-checks (key type, lengths) missed a case.
+ * The cloud error for a failure below the operations: a PKCS#11 error, a token fault, or a planner's refusal
+ * (PlanError, whose message is written for the caller). The response never carries the CKR: the cause is kept
+ * for the log. `input` faults reach here only when our own pre-checks (key type, lengths) missed a case.
  */
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
+  if (err instanceof PlanError) return new ApiError(PLAN_CODES[err.reason], err.message, { cause: err });
   if (err instanceof TokenFault) {
     if (err.kind === 'busy') {
       return new ApiError('Throttling.User', undefined, { cause: err, headers: { 'x-acs-retry-after': '100' } });
