@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { signV3Request } from '../helpers/signRequest';
 import { acsDate } from '../helpers/rawClient';
-import { KMS_VERSION, pop } from '../helpers/sdk';
+import { KMS_VERSION, pop } from '../helpers/clients';
 import { createTestToken, provisionTestToken, type TestToken } from '../helpers/token';
 
 const CLI = resolve(__dirname, '..', '..', 'dist', 'main.js');

@@ -17,7 +17,7 @@ import { silentLogger } from '../../src/observability/logger';
 import { generateKeyPair } from '../../src/token/objects';
 import { randomSerial, storeActiveIdentity, tokenSigner } from '../../src/token/provision';
 import { TokenManager } from '../../src/token/tokenManager';
-import { openssl, type Scratch } from './sdk';
+import { openssl, type Scratch } from './verify';
 
 /** The test module's path (built by globalSetup); throws the build's error when it could not be built. */
 function sm2TestModule(): string {
