@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { fuzzyMatch, page, pagingParams, warehouseInstanceId } from '../shared/repository';
+import type { ListCertWarehouseResult } from '../results';
 import { defineOperation } from '../types';
 
 /** `EndTime` of a warehouse that never expires: 9999-12-31T23:59:59Z in epoch milliseconds. */
@@ -22,7 +23,7 @@ export const listCertWarehouse = defineOperation({
     Type: z.string().optional(),
     ...pagingParams,
   }),
-  async handle(ctx, p) {
+  async handle(ctx, p): Promise<ListCertWarehouseResult> {
     const rows = ctx.tokens.tokens
       .map((token) => ({
         WhId: token.warehouseId,

@@ -5,6 +5,7 @@ import { signBlind } from '../shared/blind';
 import { casCertificateSelector, locateCas } from '../shared/lookup';
 import { casMessageType, casSubject } from '../shared/messages';
 import { assertAlgorithmFits, assertNotCaSigner, assertUsable, signCms, signWith } from '../shared/signing';
+import type { CasSignResult } from '../results';
 import { defineOperation } from '../types';
 
 /** CAS `Sign` (2020-04-07): sign with a repository certificate's private key, in the token. */
@@ -19,7 +20,7 @@ export const casSign = defineOperation({
     SigningAlgorithm: z.string().min(1),
   }),
   resource: (p) => p.CertIdentifier ?? p.CustomIdentifier,
-  async handle(ctx, p) {
+  async handle(ctx, p): Promise<CasSignResult> {
     const alg = casSignatureAlgorithm(p.SigningAlgorithm);
     if (!alg) throw invalidParameter('SigningAlgorithm', `expected one of ${CAS_SIGNATURE_NAMES.join(', ')}.`);
     if (p.MessageType === 'BLIND') {

@@ -3,6 +3,7 @@ import { casSignatureAlgorithm } from '../../crypto/algorithms';
 import { invalidParameter } from '../../errors/apiError';
 import { casMessageType, casVerifySubjects, decodeBase64 } from '../shared/messages';
 import { CAS_VERIFY_NAMES, assertVerifiable, verifySignature } from '../shared/verifying';
+import type { CasVerifyResult } from '../results';
 import { defineOperation } from '../types';
 import { casCertificateSelector, locateCas } from '../shared/lookup';
 
@@ -23,7 +24,7 @@ export const casVerify = defineOperation({
     SignatureValue: z.string().min(1),
   }),
   resource: (p) => p.CertIdentifier ?? p.CustomIdentifier,
-  async handle(ctx, p) {
+  async handle(ctx, p): Promise<CasVerifyResult> {
     const alg = casSignatureAlgorithm(p.SigningAlgorithm);
     if (!alg || alg.encoding === 'cms') {
       throw invalidParameter('SigningAlgorithm', `expected one of ${CAS_VERIFY_NAMES.join(', ')}.`);

@@ -4,6 +4,7 @@ import { ApiError, invalidParameter } from '../../errors/apiError';
 import { createCertificate as createOnToken } from '../../token/certificates';
 import type { TokenRegistry } from '../../token/tokenRegistry';
 import type { TokenManager } from '../../token/tokenManager';
+import type { CreateCertificateResult } from '../results';
 import { defineOperation, type OpContext } from '../types';
 
 /** The tag that records which access key created a certificate (for `accessKeys[].maxCertificates`). */
@@ -94,7 +95,7 @@ export const createCertificate = defineOperation({
     ExportablePrivateKey: z.enum(['true', 'false']).optional(),
     WarehouseId: z.coerce.number().int().positive().optional(),
   }),
-  async handle(ctx, p) {
+  async handle(ctx, p): Promise<CreateCertificateResult> {
     const names = parseNames(p.SubjectAlternativeNames);
     const token = targetToken(ctx, p.WarehouseId, p.KeySpec);
     assertQuota(ctx);
