@@ -1,4 +1,4 @@
 #!/usr/bin/env node
 'use strict';
-// The operator CLI; the build output lives in dist/ (npm start / npm test build it).
-require('../dist/cli/index.js');
+// The process entry (src/main.ts, package.json "main"); the build output lives in dist/ (npm start / npm test build it).
+require('../dist/main.js');

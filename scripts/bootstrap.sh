@@ -52,4 +52,4 @@ if [ ! -f "$stamp" ] || [ -n "$(find src tsconfig.json tsconfig.build.json packa
 fi
 
 # 4. The demo home and token (provisioned on first run; reused afterwards).
-node dist/cli/index.js demo provision
+node dist/main.js demo provision

@@ -17,7 +17,7 @@ import type { LoginGate } from './token/loginGate';
 import { TokenRegistry } from './token/tokenRegistry';
 
 /** A part that follows reloads (issue 16): the token's PIN retry (issue 12), metrics, …. */
-export type ReloadHook = (config: Config) => void | Promise<void>;
+type ReloadHook = (config: Config) => void | Promise<void>;
 
 /** What a reload did: applied (with the settings that still need a restart), or refused with one line. */
 export type ReloadOutcome = { ok: true; restartNeeded: string[] } | { ok: false; message: string };
@@ -43,7 +43,7 @@ export interface RunningDaemon {
 }
 
 /** Exit status of the ladder's last rung (EX_SOFTWARE): the supervisor restarts the process. */
-export const EXIT_TOKEN_FATAL = 70;
+const EXIT_TOKEN_FATAL = 70;
 
 /**
  * Starts the daemon: tokens open (login, index, probe), then the HTTP server listens.

@@ -33,7 +33,7 @@ function normalisedBinding(
 }
 
 /** The rate of each key in one of `processes` serving processes (connections are spread evenly among them). */
-export function ratesOf(config: Config, processes: number): Map<string, Rate | undefined> {
+function ratesOf(config: Config, processes: number): Map<string, Rate | undefined> {
   const out = new Map<string, Rate | undefined>();
   for (const k of config.auth.accessKeys) {
     if (k.qps === undefined) continue;

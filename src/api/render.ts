@@ -95,7 +95,7 @@ function send(
 }
 
 /** `<?xml …?><root>…</root>`: one element per field, arrays as repeated elements named after the field. */
-export function xmlDocument(root: string, fields: Record<string, unknown>): string {
+function xmlDocument(root: string, fields: Record<string, unknown>): string {
   return `<?xml version='1.0' encoding='UTF-8'?><${root}>${xmlFields(fields)}</${root}>`;
 }
 

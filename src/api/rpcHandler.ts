@@ -6,7 +6,6 @@ import { ApiError, invalidParameter, missingParameter } from '../errors/apiError
 import type { Logger } from '../observability/logger';
 import type { OperationRegistry } from '../ops/registry';
 import type { OpContext, Product } from '../ops/types';
-import type { TokenRegistry } from '../token/tokenRegistry';
 import { authenticate, type AuthDeps } from './auth/authenticate';
 import { requestedFormat } from './auth/requestedFormat';
 import type { NonceStore } from './auth/nonceStore';
@@ -19,7 +18,8 @@ import { isForm, parsePairs, readBody, splitUrl, type Pair } from './rpcRequest'
 
 export interface RpcDeps {
   readonly config: Config;
-  readonly tokens: TokenRegistry;
+  /** Handed through to the operations untouched: the api floor reaches tokens only through them. */
+  readonly tokens: OpContext['tokens'];
   readonly operations: OperationRegistry;
   /** The access keys and their rates; a reload swaps them, a request keeps the snapshot it started with. */
   readonly keyring: KeyRing;

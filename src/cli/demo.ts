@@ -14,7 +14,7 @@ import { demoSm2Token, demoSm2TokenEntry, ensureDemoSm2Token } from './demoSm2';
 import { buildSm2TestModule, isSm2TestModule } from './sm2TestToken';
 import { SOFTHSM_MODULE, deleteSoftHsmToken, initSoftHsmToken, softHsmTokenExists, writeSoftHsmConf } from './softhsm';
 
-export const DEMO_TOKEN_LABEL = 'p11bridge-demo';
+const DEMO_TOKEN_LABEL = 'p11bridge-demo';
 
 /** Files of the demo home; secrets are 0600 and never printed except by `demo` itself. */
 export function demoFiles(home: string) {

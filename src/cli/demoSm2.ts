@@ -11,7 +11,7 @@ import { provisionSm2Pair } from '../token/provisionSm2';
 import { TokenManager } from '../token/tokenManager';
 import { createSm2TestTokenDir, isSm2TestModule, tassSampleProfile } from './sm2TestToken';
 
-export const DEMO_SM2_TOKEN_LABEL = 'p11bridge-demo-sm2';
+const DEMO_SM2_TOKEN_LABEL = 'p11bridge-demo-sm2';
 
 /** The demo's SM2 token entry for the config (its warehouseId is chosen by the caller). */
 export function demoSm2TokenEntry(module: string, pinFile: string): Record<string, unknown> {

@@ -1,12 +1,6 @@
-import { rmSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfigFile, ConfigError } from '../config/load';
 import type { Config } from '../config/schema';
-import { createLogger } from '../observability/logger';
-import { startCluster } from '../cluster/primary';
-import { resolveWorkers, threadpoolSize } from '../cluster/workers';
-import { oneLine } from '../reload/prepare';
-import { startDaemon } from '../server';
 import { accessKeyConfigSnippet, newAccessKey } from './accessKeys';
 import { ACCESS_KEYS_HELP, parseGrant } from './accessKeysCommand';
 import { demoBanner, demoFiles, demoInfo, ensureDemo, recordDemoEndpoint } from './demo';
@@ -34,7 +28,7 @@ Usage:
 Environment: P11BRIDGE_HOME (demo home, default ./.p11bridge), P11BRIDGE_HOST, P11BRIDGE_PORT,
 P11BRIDGE_WORKERS, P11BRIDGE_LOG_LEVEL, SOFTHSM2_CONF.`;
 
-type Handler = (args: string[]) => Promise<number>;
+type Handler = (args: string[]) => Promise<CommandOutcome>;
 
 /** Applies --host/--port to a loaded config (they win over the file and the environment). */
 function withListen(config: Config, host: string | undefined, port: string | undefined): Config {
@@ -50,55 +44,17 @@ function withListen(config: Config, host: string | undefined, port: string | und
 }
 
 /**
- * Serves until SIGTERM/SIGINT, then stops gracefully: in this process when the config asks for one worker,
- * otherwise as a node:cluster primary with `server.workers` serving processes (src/cluster/primary.ts).
- * SIGHUP reloads: `reread()` reads the config file again (with the command line's overrides) and the daemon or
- * every worker applies it; a config that does not validate is refused with one error line, the running one kept.
+ * What a serving command hands to the process (src/main.ts): the config to serve, how to read it again on SIGHUP
+ * (the file with the command line's overrides), and who to tell once the daemon listens.
  */
-async function serve(
-  config: Config,
-  reread: () => Config,
-  onListening?: (host: string, port: number) => void,
-): Promise<number> {
-  // Sized before anything uses the threadpool (a worker inherits the same rule through its environment).
-  process.env.UV_THREADPOOL_SIZE ??= String(threadpoolSize(config));
-  const log = createLogger(config.logging.level);
-  const workers = resolveWorkers(config);
-  const daemon = workers > 1 ? await startCluster(config, log, { workers }) : await startDaemon(config, log);
-  onListening?.(daemon.host, daemon.port);
-  let exitCode = 0;
-  const pidFile = config.server.pidFile;
-  if (pidFile) writeFileSync(pidFile, `${process.pid}\n`, { mode: 0o644 });
-  const onHangup = (): void => {
-    let next: Config;
-    try {
-      next = reread();
-    } catch (e) {
-      log.error({ reason: oneLine(e) }, 'reload refused; the running configuration is kept');
-      return;
-    }
-    daemon.reload(next).catch((e: unknown) => log.error({ reason: oneLine(e) }, 'reload failed'));
-  };
-  process.on('SIGHUP', onHangup);
-  await new Promise<void>((resolve) => {
-    const onSignal = (signal: string): void => {
-      log.info({ signal }, 'shutting down');
-      daemon.stop().then(resolve, resolve);
-    };
-    process.once('SIGTERM', () => onSignal('SIGTERM'));
-    process.once('SIGINT', () => onSignal('SIGINT'));
-    if ('failed' in daemon) {
-      void daemon.failed.then((code) => {
-        exitCode = code;
-        daemon.stop().then(resolve, resolve);
-      });
-    }
-  });
-  process.off('SIGHUP', onHangup);
-  if (pidFile) rmSync(pidFile, { force: true });
-  log.flush();
-  return exitCode;
+export interface ServeRequest {
+  readonly config: Config;
+  readonly reread: () => Config;
+  readonly onListening?: (host: string, port: number) => void;
 }
+
+/** A command's result: an exit code, or a daemon for the process to run until it is stopped. */
+export type CommandOutcome = number | ServeRequest;
 
 const commands: Record<string, Handler> = {
   async serve(args) {
@@ -119,7 +75,7 @@ const commands: Record<string, Handler> = {
     }
     const file = values.config;
     const read = (): Config => withListen(loadConfigFile(file), values.host, values.port);
-    return serve(read(), read);
+    return { config: read(), reread: read };
   },
 
   async demo(args) {
@@ -158,17 +114,17 @@ const commands: Record<string, Handler> = {
         const withPid = { ...listen, server: { ...listen.server, pidFile: demoFiles(home).pid } };
         return tls ? withDemoTls(withPid, tls) : withPid;
       };
-      return serve(
-        read(config),
-        () => read(loadConfigFile(demoFiles(home).config)),
-        (host, port) => {
+      return {
+        config: read(config),
+        reread: () => read(loadConfigFile(demoFiles(home).config)),
+        onListening: (host, port) => {
           recordDemoEndpoint(home, host, port);
           demoInfo(home, config).then(
             (info) => console.log(tls ? demoTlsBanner(info, tls) : demoBanner(info)),
             (e: unknown) => console.error(`could not read the demo info: ${(e as Error).message}`),
           );
         },
-      );
+      };
     }
     const info = await demoInfo(home, config);
     console.log(values.json ? JSON.stringify(info) : demoBanner(info));
@@ -208,7 +164,8 @@ const commands: Record<string, Handler> = {
   },
 };
 
-async function main(argv: string[]): Promise<number> {
+/** Runs the command named by `argv[0]`; a serving command returns what to serve instead of serving it. */
+export async function runCommand(argv: string[]): Promise<CommandOutcome> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     console.log(HELP);
@@ -221,14 +178,3 @@ async function main(argv: string[]): Promise<number> {
   }
   return command(rest);
 }
-
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    // Operator-facing: the message, not a stack (config and token errors name what to fix).
-    console.error(`p11bridge: ${e instanceof Error ? e.message : String(e)}`);
-    process.exitCode = 1;
-  },
-);

@@ -56,7 +56,7 @@ export interface RunningCluster {
 }
 
 /** Exit status of a primary none of whose workers could serve (EX_UNAVAILABLE). */
-export const EXIT_NO_WORKER = 69;
+const EXIT_NO_WORKER = 69;
 
 /**
  * Starts `workers` serving processes on one port (node:cluster: the primary accepts, the workers serve). Each

@@ -9,7 +9,7 @@ interface Waiter {
 }
 
 /** How long a worker waits for the primary's answer before failing the requests (the primary is gone or stuck). */
-export const DEFAULT_CLAIM_TIMEOUT_MS = 5_000;
+const DEFAULT_CLAIM_TIMEOUT_MS = 5_000;
 
 /**
  * A worker's view of the replay window, which the cluster primary holds for every worker: a replayed request

@@ -12,7 +12,7 @@ const port = z.number().int().min(0).max(65535);
  * HTTPS on the serving port (issue 16). With it set the port speaks TLS only; HSTS is sent only then. Files are
  * re-read on reload, so a renewed certificate is served to new connections without a restart.
  */
-export const tlsSchema = z
+const tlsSchema = z
   .strictObject({
     /** PEM: the server certificate, then its chain. */
     certFile: z.string().min(1),
@@ -34,7 +34,7 @@ export const tlsSchema = z
  * most `headersTimeoutMs`, and a request with too many or too large parameters is refused before its signature
  * is computed.
  */
-export const limitsSchema = z
+const limitsSchema = z
   .strictObject({
     /** Open connections per serving process; past it new connections are closed at once. */
     maxConnections: z.number().int().min(1).default(4096),
@@ -54,7 +54,7 @@ export const limitsSchema = z
     path: ['headersTimeoutMs'],
   });
 
-export const serverSchema = z.strictObject({
+const serverSchema = z.strictObject({
   host: z.string().default('127.0.0.1'),
   port: port.default(8080),
   /** Node's default is 16 KiB; signatures and certificates ride in the URL (protocol §2). */
@@ -216,7 +216,7 @@ export const tokenSchema = z
     message: 'set tokenLabel or tokenSerial',
   });
 
-export const accessKeySchema = z.strictObject({
+const accessKeySchema = z.strictObject({
   id: z.string().min(1),
   secret: secretRef,
   enabled: z.boolean().default(true),
@@ -311,6 +311,4 @@ export const configSchema = z.strictObject({
 
 export type Config = z.infer<typeof configSchema>;
 export type TokenConfig = z.infer<typeof tokenSchema>;
-export type Sm2ProfileConfig = z.infer<typeof sm2ProfileSchema>;
 export type AccessKeyConfig = z.infer<typeof accessKeySchema>;
-export type ServerConfig = z.infer<typeof serverSchema>;

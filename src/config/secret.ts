@@ -52,7 +52,7 @@ export function resolveSecret(ref: SecretRef, env: NodeJS.ProcessEnv = process.e
  * Refuses a secret file that group or others may read or write, as ssh refuses such a private key: the secret
  * has already leaked to every account on the host. The message says how to mend it.
  */
-export function assertPrivateFile(path: string): void {
+function assertPrivateFile(path: string): void {
   let mode: number;
   try {
     mode = statSync(path).mode;

@@ -10,10 +10,10 @@ import type { Sm2CiphertextFormat } from './sm2Ciphertext';
 
 export type KeyType = 'RSA' | 'EC' | 'SM2';
 export type KeySpec = 'RSA_2048' | 'RSA_3072' | 'RSA_4096' | 'EC_P256' | 'EC_P256K' | 'EC_P384' | 'EC_SM2';
-export type HashName = 'sha256' | 'sm3';
+type HashName = 'sha256' | 'sm3';
 
 /** A PKCS#11 mechanism with its parameter, ready for C_SignInit / C_DecryptInit. */
-export interface MechanismSpec {
+interface MechanismSpec {
   readonly mechanism: number;
   readonly parameter?: pkcs11.IParams & Record<string, unknown>;
 }
@@ -24,10 +24,10 @@ export interface MechanismSpec {
  * - `digestInfo`: CKM_RSA_PKCS over DER DigestInfo(hash) (RFC 8017 §9.2);
  * - `digest`: the mechanism takes the bare digest (CKM_RSA_PKCS_PSS, CKM_ECDSA).
  */
-export type SignInput = 'message' | 'digestInfo' | 'digest';
+type SignInput = 'message' | 'digestInfo' | 'digest';
 
 /** How the token's output becomes the API's bytes. */
-export type SignatureEncoding = 'rsa' | 'ecdsa-der' | 'sm2-der' | 'cms';
+type SignatureEncoding = 'rsa' | 'ecdsa-der' | 'sm2-der' | 'cms';
 
 export interface SignatureAlgorithm {
   /** Stable internal name, used in logs and capability reports. */
@@ -39,9 +39,9 @@ export interface SignatureAlgorithm {
   readonly hash: HashName;
   readonly digestLength: number;
   /** Token-side hashing: used for RAW messages when the token offers it. */
-  readonly onMessage?: MechanismSpec & { readonly input: 'message' };
+  readonly onMessage?: MechanismSpec & { readonly input: Extract<SignInput, 'message'> };
   /** Hash in software, sign the digest: used for DIGEST, and for RAW when `onMessage` is absent on the token. */
-  readonly onDigest?: MechanismSpec & { readonly input: 'digestInfo' | 'digest' };
+  readonly onDigest?: MechanismSpec & { readonly input: Exclude<SignInput, 'message'> };
   /** Mechanisms come from the token's HSM profile (SM2 is vendor-defined; PKCS#11 has no number for it). */
   readonly vendorProfile?: 'sm2';
   /**

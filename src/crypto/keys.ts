@@ -17,10 +17,10 @@ import { EncodingError } from './encodingError';
 export type CurveName = 'P-256' | 'P-384' | 'SM2' | 'secp256k1';
 
 /** GB/T 32918 / GM/T 0006 OID of the sm2p256v1 curve, used with id-ecPublicKey as OpenSSL 3 does. */
-export const id_sm2p256v1 = '1.2.156.10197.1.301';
+const id_sm2p256v1 = '1.2.156.10197.1.301';
 
 /** SEC 2 OID of secp256k1 (KMS `EC_P256K`). */
-export const id_secp256k1 = '1.3.132.0.10';
+const id_secp256k1 = '1.3.132.0.10';
 
 const CURVES: Readonly<Record<CurveName, { oid: string; fieldSize: number }>> = {
   'P-256': { oid: id_secp256r1, fieldSize: 32 },
@@ -28,11 +28,6 @@ const CURVES: Readonly<Record<CurveName, { oid: string; fieldSize: number }>> = 
   SM2: { oid: id_sm2p256v1, fieldSize: 32 },
   secp256k1: { oid: id_secp256k1, fieldSize: 32 },
 };
-
-/** Field size in bytes (the length of each ECDSA half, and of each point coordinate). */
-export function curveFieldSize(curve: CurveName): number {
-  return CURVES[curve].fieldSize;
-}
 
 /** The DER `ECParameters { namedCurve }` for a curve: what CKA_EC_PARAMS holds and SPKI carries. */
 export function ecParamsFor(curve: CurveName): Buffer {

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Mechanism } from 'pkcs11js';
-import { ApiError } from '../errors/apiError';
 import { sm2Mechanism, type SignatureAlgorithm, type Sm2Profile } from './algorithms';
 import { digestInfo } from './digestInfo';
 import { ecdsaDerToRaw, ecdsaRawToDer } from './ecdsaSignature';
+import { PlanError } from './planError';
 import { SM2_DEFAULT_USER_ID, sm2E } from './sm2';
 
 /**
@@ -32,6 +32,7 @@ export interface SignPlan {
  * the token hashes the RAW message when it has the combined mechanism; otherwise (and for DIGEST)
  * the digest is computed here and the token signs it (DigestInfo for PKCS#1 v1.5, bare for PSS and ECDSA).
  * Both paths produce signatures that verify alike; for PKCS#1 v1.5 they are byte-identical.
+ * Throws `PlanError` when the token cannot make this signature or the digest does not fit the algorithm.
  */
 export function planSignature(
   alg: SignatureAlgorithm,
@@ -45,17 +46,11 @@ export function planSignature(
   }
   const onDigest = alg.onDigest;
   if (!onDigest || !mechanisms.has(onDigest.mechanism)) {
-    throw new ApiError(
-      'InvalidParameter',
-      `The algorithm ${alg.kmsName ?? alg.casName} is not supported by this token.`,
-    );
+    throw new PlanError('input', `The algorithm ${alg.kmsName ?? alg.casName} is not supported by this token.`);
   }
   const digest = subject.kind === 'digest' ? subject.digest : createHash(alg.hash).update(subject.data).digest();
   if (digest.length !== alg.digestLength) {
-    throw new ApiError(
-      'InvalidParameter',
-      `The digest must be ${alg.digestLength} bytes for ${alg.kmsName ?? alg.casName}.`,
-    );
+    throw new PlanError('input', `The digest must be ${alg.digestLength} bytes for ${alg.kmsName ?? alg.casName}.`);
   }
   const data = onDigest.input === 'digestInfo' ? digestInfo(alg.hash === 'sm3' ? 'sha256' : alg.hash, digest) : digest;
   return { mechanism: mech(onDigest), data };
@@ -91,28 +86,22 @@ function planSm2Signature(
 ): SignPlan {
   const name = alg.kmsName ?? alg.casName;
   if (!sm2) {
-    throw new ApiError(
-      'UnsupportedOperation',
-      `${name} needs SM2, which this token does not offer (no SM2 HSM profile).`,
-    );
+    throw new PlanError('unsupported', `${name} needs SM2, which this token does not offer (no SM2 HSM profile).`);
   }
   const { onE, onMessage } = sm2Signers(alg, sm2.profile, mechanisms);
   const userId = (subject.kind === 'message' ? subject.sm2UserId : undefined) ?? sm2.profile.userId;
   if (onE !== undefined) {
     const e = subject.kind === 'digest' ? subject.digest : sm2E(sm2.publicPoint, subject.data, userId);
     if (e.length !== alg.digestLength) {
-      throw new ApiError(
-        'InvalidParameter',
-        `The digest must be the ${alg.digestLength}-byte SM2 e value for ${name}.`,
-      );
+      throw new PlanError('input', `The digest must be the ${alg.digestLength}-byte SM2 e value for ${name}.`);
     }
     return { mechanism: { mechanism: onE }, data: e };
   }
   if (subject.kind === 'message' && onMessage !== undefined && userId === SM2_DEFAULT_USER_ID) {
     return { mechanism: { mechanism: onMessage }, data: subject.data };
   }
-  throw new ApiError(
-    'UnsupportedOperation',
+  throw new PlanError(
+    'unsupported',
     onMessage === undefined
       ? `${name}: the token behind this warehouse lists none of the SM2 signing mechanisms of its HSM profile.`
       : subject.kind === 'digest'

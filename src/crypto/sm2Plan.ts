@@ -1,6 +1,6 @@
 import type { Mechanism } from 'pkcs11js';
-import { ApiError } from '../errors/apiError';
 import { sm2Mechanism, type EncryptionAlgorithm, type KeySpecRow, type Sm2Profile } from './algorithms';
+import { PlanError } from './planError';
 import { encodeSm2Ciphertext, type Sm2Ciphertext } from './sm2Ciphertext';
 
 /**
@@ -18,7 +18,7 @@ export function keyGenerationMechanism(spec: KeySpecRow, profile: Sm2Profile | u
 
 /**
  * C_Decrypt for an SM2 ciphertext: the profile's `encrypt` mechanism, and the ciphertext re-encoded in the format
- * the token speaks (the API's is GM/T 0009 ASN.1). Throws UnsupportedOperation when the profile has no such role.
+ * the token speaks (the API's is GM/T 0009 ASN.1). Throws `PlanError` (`unsupported`) when the profile has no such role.
  */
 export function planSm2Decryption(
   alg: EncryptionAlgorithm,
@@ -27,7 +27,7 @@ export function planSm2Decryption(
 ): { readonly mechanism: Mechanism; readonly data: Buffer } {
   const mechanism = profile && alg.vendorRole ? sm2Mechanism(profile, alg.vendorRole) : undefined;
   if (!profile || mechanism === undefined) {
-    throw new ApiError('UnsupportedOperation', `${alg.name} needs an SM2 HSM profile with an encryption mechanism.`);
+    throw new PlanError('unsupported', `${alg.name} needs an SM2 HSM profile with an encryption mechanism.`);
   }
   return { mechanism: { mechanism }, data: encodeSm2Ciphertext(ciphertext, profile.ciphertextFormat) };
 }

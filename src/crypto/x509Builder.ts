@@ -34,11 +34,11 @@ import {
 
 // Callers build certificates from this module; these live in their own files but belong to the same job.
 export { formatName, parseDistinguishedName } from './distinguishedName';
-export { pemDecodeAll, pemEncode, type PemBlock } from './pem';
-export type { DerSigner, SignatureAlgorithmName } from './x509Signature';
+export { pemEncode } from './pem';
+export type { SignatureAlgorithmName } from './x509Signature';
 
 /** The keyUsage bits a certificate may assert (RFC 5280 §4.2.1.3). */
-export type KeyUsageName = 'digitalSignature' | 'nonRepudiation' | 'keyCertSign' | 'cRLSign' | 'keyEncipherment';
+type KeyUsageName = 'digitalSignature' | 'nonRepudiation' | 'keyCertSign' | 'cRLSign' | 'keyEncipherment';
 
 /** Everything an X.509 v3 certificate needs; the private key stays behind `signer`. */
 export interface CertificateRequestParams {

@@ -17,7 +17,7 @@ import { SM2_DEFAULT_USER_ID, sm2PublicPointOfSpki, sm2Verify } from './sm2';
 export type SignatureAlgorithmName = 'sha256WithRSAEncryption' | 'ecdsaWithSHA256' | 'ecdsaWithSHA384' | 'sm2WithSM3';
 
 /** SM2-with-SM3 (GM/T 0006-2012), as OpenSSL and the Chinese CAs write it. */
-export const id_sm2WithSM3 = '1.2.156.10197.1.501';
+const id_sm2WithSM3 = '1.2.156.10197.1.501';
 
 /**
  * Signs the DER `tbs` bytes and returns the signature exactly as X.509 carries it: RSASSA-PKCS1-v1_5 bytes

@@ -28,7 +28,7 @@ export function createLogger(level: string, destination?: pino.DestinationStream
 }
 
 /** Longest time a log line waits in the write buffer. */
-export const LOG_FLUSH_INTERVAL_MS = 500;
+const LOG_FLUSH_INTERVAL_MS = 500;
 
 /** A logger that drops everything (tests, CLI). */
 export function silentLogger(): Logger {

@@ -39,7 +39,7 @@ import { OperationRegistry } from './registry';
 import type { Operation } from './types';
 
 /** Every operation the daemon serves. Adding an operation is adding a file and a line here. */
-export const OPERATIONS: readonly Operation[] = [
+const OPERATIONS: readonly Operation[] = [
   // KMS 2016-01-20, certificate operations (protocol §9.3).
   certificatePrivateKeySign,
   certificatePublicKeyVerify,

@@ -26,10 +26,6 @@ export class OperationRegistry {
     throw new ApiError('InvalidAction.NotFound');
   }
 
-  all(): Operation[] {
-    return [...this.#byKey.values()];
-  }
-
   /** The product an Action/Version pair belongs to (for the error envelope's Recommend link), if any. */
   productOf(version: string | undefined): Product | undefined {
     for (const [p, v] of Object.entries(PRODUCTS)) if (v.version === version) return p as Product;

@@ -38,7 +38,7 @@ export type OpResult = Record<string, unknown>;
  * One API operation: product, action name, RAM action, parameter schema and handler.
  * The schema reads the merged request parameters (strings); unknown parameters are ignored as the cloud does.
  */
-export interface Operation<S extends z.ZodType = z.ZodType> {
+export interface Operation<S extends z.ZodType = z.ZodType, R extends OpResult = OpResult> {
   readonly product: Product;
   readonly action: string;
   /** The RAM action checked against the access key's permissions (`kms:CertificatePrivateKeySign`). */
@@ -46,10 +46,11 @@ export interface Operation<S extends z.ZodType = z.ZodType> {
   readonly params: S;
   /** The certificate identifier the call acts on, for resource-level permissions (undefined: not resource-bound). */
   resource?(params: z.infer<S>): string | undefined;
-  handle(ctx: OpContext, params: z.infer<S>): Promise<OpResult>;
+  /** Answers with the operation's response fields (src/ops/results.ts). */
+  handle(ctx: OpContext, params: z.infer<S>): Promise<R>;
 }
 
-/** Declares an operation with its parameter type inferred from the schema. */
-export function defineOperation<S extends z.ZodType>(op: Operation<S>): Operation<S> {
+/** Declares an operation with its parameter type inferred from the schema and its result type from the handler. */
+export function defineOperation<S extends z.ZodType, R extends OpResult>(op: Operation<S, R>): Operation<S, R> {
   return op;
 }

@@ -29,7 +29,7 @@ export function prepareReload(running: Config, next: Config): PreparedReload {
 }
 
 /** The dotted names of changed settings that only a restart applies. */
-export function restartOnlyChanges(a: Config, b: Config): string[] {
+function restartOnlyChanges(a: Config, b: Config): string[] {
   const out: string[] = [];
   const { tls: tlsA, ...serverA } = a.server;
   const { tls: tlsB, ...serverB } = b.server;

@@ -40,12 +40,12 @@ export interface ArnScope {
 }
 
 /** The KMS `Arn` of a certificate identifier. */
-export function certificateArn(scope: ArnScope, id: string): string {
+function certificateArn(scope: ArnScope, id: string): string {
   return `acs:kms:${scope.regionId}:${scope.accountId}:certificate/${id}`;
 }
 
 /** At most this many SubjectAlternativeNames (KMS CreateCertificate: "a maximum of 10 domain names"). */
-export const MAX_SUBJECT_ALTERNATIVE_NAMES = 10;
+const MAX_SUBJECT_ALTERNATIVE_NAMES = 10;
 
 /** `YYYY-MM-DDThh:mm:ssZ`, the KMS date format (DescribeCertificate). */
 export function kmsDate(d: Date): string {
@@ -53,7 +53,7 @@ export function kmsDate(d: Date): string {
 }
 
 /** Label prefix of the chain certificates stored for an identifier (`<id>/chain/0`, `<id>/chain/1`, …). */
-export function chainLabelPrefix(id: string): string {
+function chainLabelPrefix(id: string): string {
   return `${id}/chain/`;
 }
 
@@ -66,7 +66,7 @@ const REQUIRED_SUBJECT: ReadonlyArray<readonly [string, string]> = [
 ];
 
 /** Parses a CreateCertificate `Subject` (RFC 2253/4514) and checks that CN, C, O and OU are present (KMS doc). */
-export function parseKmsSubject(subject: string): Name {
+function parseKmsSubject(subject: string): Name {
   let name: Name;
   try {
     name = parseDistinguishedName(subject);
@@ -85,7 +85,7 @@ export function parseKmsSubject(subject: string): Name {
 }
 
 /** Checks SubjectAlternativeNames: at most 10 DNS names (A-labels, optional `*.` wildcard). */
-export function checkSubjectAlternativeNames(names: readonly string[]): void {
+function checkSubjectAlternativeNames(names: readonly string[]): void {
   if (names.length > MAX_SUBJECT_ALTERNATIVE_NAMES) {
     throw invalidParameter(
       'SubjectAlternativeNames',

@@ -1,5 +1,7 @@
 import * as pkcs11 from 'pkcs11js';
+import { PlanError, type PlanErrorReason } from '../crypto/planError';
 import { ApiError } from '../errors/apiError';
+import type { ErrorCode } from '../errors/catalogue';
 import { TokenFault } from './faults';
 
 /**
@@ -124,11 +126,31 @@ export function describeFault(e: unknown): string {
 }
 
 /**
- * The cloud error for a token-layer failure. The response never carries the CKR: the cause is kept for the log.
- * `input` faults reach here only when our own pre-checks (key type, lengths) missed a case.
+ * For a failed C_Decrypt: the CKR name (for the log) when the token itself refused the ciphertext, else undefined.
+ * With the key, mechanism and session known good, a PKCS#11 refusal that the token layer answered as InternalError
+ * (SoftHSM2 reports a bad OAEP encoding as CKR_GENERAL_ERROR) or InvalidParameter (an `input` fault) is the
+ * caller's ciphertext; faults (busy, unavailable) and everything that is not a PKCS#11 error stay what they are.
+ */
+export function ciphertextRefusal(e: unknown): string | undefined {
+  if (!(e instanceof ApiError) || (e.code !== 'InternalError' && e.code !== 'InvalidParameter')) return undefined;
+  const code = ckrOf(e.cause);
+  return code === undefined ? undefined : ckrName(code);
+}
+
+/** The cloud code of each reason a planner (src/crypto/signPlan.ts, sm2Plan.ts) refuses a request for. */
+const PLAN_CODES: Readonly<Record<PlanErrorReason, ErrorCode>> = {
+  input: 'InvalidParameter',
+  unsupported: 'UnsupportedOperation',
+};
+
+/**
+ * The cloud error for a failure below the operations: a PKCS#11 error, a token fault, or a planner's refusal
+ * (PlanError, whose message is written for the caller). The response never carries the CKR: the cause is kept
+ * for the log. `input` faults reach here only when our own pre-checks (key type, lengths) missed a case.
  */
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
+  if (err instanceof PlanError) return new ApiError(PLAN_CODES[err.reason], err.message, { cause: err });
   if (err instanceof TokenFault) {
     if (err.kind === 'busy') {
       return new ApiError('Throttling.User', undefined, { cause: err, headers: { 'x-acs-retry-after': '100' } });

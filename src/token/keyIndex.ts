@@ -41,7 +41,7 @@ export interface KeyEntry {
 }
 
 /** A private key the index refused or flagged (extractable or not sensitive). */
-export interface InsecureKey {
+interface InsecureKey {
   label: string;
   sensitive: boolean;
   extractable: boolean;
@@ -268,7 +268,7 @@ export function isKeyPairLabel(label: string): boolean {
  * Issuer chains among a set of certificates, linear in their number: issuers are looked up by subject name (not
  * by scanning), each certificate's chain is computed once and shared by every leaf below it.
  */
-export function chainBuilder(pool: readonly X509Certificate[]): (leaf: X509Certificate) => Buffer[] {
+function chainBuilder(pool: readonly X509Certificate[]): (leaf: X509Certificate) => Buffer[] {
   const bySubject = new Map<string, X509Certificate[]>();
   for (const c of pool) {
     const list = bySubject.get(c.subject);

@@ -15,7 +15,7 @@ export interface LoginGate {
 }
 
 /** Environment variable through which the cluster primary gives its workers one fingerprint key. */
-export const PIN_KEY_ENV = 'P11BRIDGE_PIN_FINGERPRINT_KEY';
+const PIN_KEY_ENV = 'P11BRIDGE_PIN_FINGERPRINT_KEY';
 
 const fingerprintKey: Buffer = (() => {
   const fromEnv = process.env[PIN_KEY_ENV];

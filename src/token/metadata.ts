@@ -13,7 +13,7 @@ export const METADATA_APPLICATION = 'p11bridge';
  */
 export const KMS_KEY_APPLICATION = 'p11bridge-kms-key';
 
-export const certificateStatus = z.enum(['PENDING', 'ACTIVE', 'INACTIVE', 'REVOKED']);
+const certificateStatus = z.enum(['PENDING', 'ACTIVE', 'INACTIVE', 'REVOKED']);
 export type CertificateStatus = z.infer<typeof certificateStatus>;
 
 const metadataSchema = z.object({

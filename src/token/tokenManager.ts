@@ -1,13 +1,13 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import * as pkcs11 from 'pkcs11js';
 import type { TokenConfig } from '../config/schema';
-import type { EncryptionAlgorithm, KeySpecRow, SignatureAlgorithm, Sm2Profile } from '../crypto/algorithms';
+import type { KeySpecRow, SignatureAlgorithm, Sm2Profile } from '../crypto/algorithms';
 import { encodeSignature, planSignature, type SignSubject } from '../crypto/signPlan';
 import { SM2_DEFAULT_USER_ID, sm2PublicPointOfSpki } from '../crypto/sm2';
 import { ApiError } from '../errors/apiError';
 import type { Logger } from '../observability/logger';
 import { capabilitiesOf, NO_CAPABILITIES, type ProbeResult, type TokenCapabilities } from './capabilities';
-import { ckrName, ckrOf, classify, describeFault, isAlreadyInitialized, isNotInitialized, toApiError } from './ckr';
+import { classify, describeFault, isAlreadyInitialized, isNotInitialized, toApiError } from './ckr';
 import { isTokenFault, TokenFault } from './faults';
 import { KeyDirectory, type DataRecord } from './keyDirectory';
 import type { KeyEntry } from './keyIndex';
@@ -736,6 +736,3 @@ class TokenNotFound extends Error {}
 function isNotFound(e: unknown): boolean {
   return e instanceof TokenNotFound;
 }
-
-export { ckrName, ckrOf };
-export type { EncryptionAlgorithm };

@@ -3,7 +3,7 @@ import { createPublicKey, randomUUID, verify } from 'node:crypto';
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { performance } from 'node:perf_hooks';
-import { signV3Request, type SignedV3Request } from '../../src/api/auth/signRequest';
+import { signV3Request, type SignedV3Request } from '../helpers/signRequest';
 import { LatencyRecorder } from './stats';
 
 /**

@@ -21,7 +21,7 @@ interface ProfileNode {
 }
 
 /** The subset of the DevTools `Profiler.Profile` used here. */
-export interface CpuProfile {
+interface CpuProfile {
   nodes: ProfileNode[];
   startTime: number;
   endTime: number;
@@ -30,7 +30,7 @@ export interface CpuProfile {
 }
 
 /** One function (or area) with its time, in ms over the profile and µs per request. */
-export interface ProfileLine {
+interface ProfileLine {
   readonly name: string;
   readonly location: string;
   readonly ms: number;

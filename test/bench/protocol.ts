@@ -89,7 +89,7 @@ export interface CommandMessage {
   readonly command: Command;
 }
 
-export type ReplyMessage =
+type ReplyMessage =
   | { readonly type: 'reply'; readonly seq: number; readonly ok: true; readonly value: unknown }
   | { readonly type: 'reply'; readonly seq: number; readonly ok: false; readonly error: string };
 

@@ -4,8 +4,8 @@ import { cpus, loadavg, release, totalmem, type } from 'node:os';
 import type { ProfileSummary } from './profile';
 
 export type AlgorithmLabel = 'RSA-2048' | 'P-256';
-export type ServerLabel = 'token' | 'reference' | 'daemon';
-export type Mode = 'direct' | 'http' | 'fixed-rate';
+type ServerLabel = 'token' | 'reference' | 'daemon';
+type Mode = 'direct' | 'http' | 'fixed-rate';
 
 /** One measured cell of the table. */
 export interface Cell {
@@ -147,7 +147,7 @@ export function deriveCells(measured: ReadonlyArray<{ key: CellKey; sample: Samp
 }
 
 /** Cells measured while other processes used more than this share of the machine are flagged as noisy. */
-export const NOISY_OTHER_LOAD_PCT = 25;
+const NOISY_OTHER_LOAD_PCT = 25;
 
 const isNoisy = (c: Cell): boolean => (c.otherCpuPct ?? 0) > NOISY_OTHER_LOAD_PCT;
 
@@ -344,7 +344,7 @@ function cellRow(c: Cell): string[] {
 }
 
 /** The table as aligned plain text (terminal). */
-export function textTable(cells: readonly Cell[]): string {
+function textTable(cells: readonly Cell[]): string {
   const rows = [[...COLUMNS], ...cells.map(cellRow)];
   const widths = COLUMNS.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   const numeric = (i: number): boolean => i >= 4;
@@ -354,7 +354,7 @@ export function textTable(cells: readonly Cell[]): string {
 }
 
 /** The table as GitHub markdown. */
-export function markdownTable(cells: readonly Cell[]): string {
+function markdownTable(cells: readonly Cell[]): string {
   const head = `| ${COLUMNS.join(' | ')} |`;
   const rule = `|${COLUMNS.map((_, i) => (i >= 4 ? '---:' : '---')).join('|')}|`;
   return [head, rule, ...cells.map((c) => `| ${cellRow(c).join(' | ')} |`)].join('\n');
@@ -421,11 +421,11 @@ export function textReport(r: BenchReport): string {
   ].join('\n');
 }
 
-export const DOC_BEGIN = '<!-- bench:begin (written by `npm run bench -- --write-doc`; edit outside the markers) -->';
-export const DOC_END = '<!-- bench:end -->';
+const DOC_BEGIN = '<!-- bench:begin (written by `npm run bench -- --write-doc`; edit outside the markers) -->';
+const DOC_END = '<!-- bench:end -->';
 
 /** The generated section of docs/performance.md. */
-export function markdownSection(r: BenchReport): string {
+function markdownSection(r: BenchReport): string {
   return [
     DOC_BEGIN,
     '',

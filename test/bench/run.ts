@@ -9,7 +9,7 @@ import { loadavg } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { demoFiles, ensureDemo } from '../../src/cli/demo';
-import type { SignedV3Request } from '../../src/api/auth/signRequest';
+import type { SignedV3Request } from '../helpers/signRequest';
 import { BenchChild, cpuDelta } from './children';
 import { hostSample, otherLoad } from './hostLoad';
 import { closedLoop, fixedRate, probe, signedRequests, useTls, type LoadResult } from './load';

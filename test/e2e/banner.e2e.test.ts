@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { demoBanner, demoExamples, type DemoInfo } from '../../src/cli/demo';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon';
-import { nodeVerify } from '../helpers/sdk';
+import { nodeVerify } from '../helpers/verify';
 
 let d: TestDaemon;
 let info: DemoInfo;

@@ -12,7 +12,9 @@ import { generateKeyPair } from '../../src/token/objects';
 import { randomSerial, storeActiveIdentity, tokenSigner } from '../../src/token/provision';
 import type { TokenManager } from '../../src/token/tokenManager';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon';
-import { cas3, nodeVerify, opensslVerifyData, Scratch, sdkError } from '../helpers/sdk';
+import { cas3 } from '../helpers/clients';
+import { expectCloudError } from '../helpers/sdkErrors';
+import { nodeVerify, opensslVerifyData, Scratch } from '../helpers/verify';
 
 const big = (b: Buffer): bigint => BigInt(`0x${b.toString('hex') || '0'}`);
 const bytes = (x: bigint, k: number): Buffer => Buffer.from(x.toString(16).padStart(k * 2, '0'), 'hex');
@@ -149,38 +151,47 @@ describe('CAS Sign MessageType=BLIND (RSA blind signing)', () => {
   it('refuses a blinded message not smaller than the modulus with 400 InvalidParameter', async () => {
     const { n, k } = publicNumbers(rsa.certificatePem);
     for (const tooBig of [bytes(n, k), Buffer.alloc(k, 0xff), Buffer.alloc(k + 1, 1)]) {
-      const err = await sdkError(() => blindSign(cas3(d), rsa.id, tooBig.toString('base64')));
-      expect(err).toMatchObject({ statusCode: 400, code: 'InvalidParameter' });
+      const err = await expectCloudError(() => blindSign(cas3(d), rsa.id, tooBig.toString('base64')), {
+        statusCode: 400,
+        code: 'InvalidParameter',
+      });
       expect(err.message).toContain('modulus');
     }
   });
 
   it('refuses a certificate with an EC key with 400 InvalidParameter naming RSA', async () => {
-    const err = await sdkError(() => blindSign(cas3(d), ec.id, Buffer.from('x').toString('base64')));
-    expect(err).toMatchObject({ statusCode: 400, code: 'InvalidParameter' });
+    const err = await expectCloudError(() => blindSign(cas3(d), ec.id, Buffer.from('x').toString('base64')), {
+      statusCode: 400,
+      code: 'InvalidParameter',
+    });
     expect(err.message).toContain('RSA');
   });
 
   it('refuses a key that may decrypt, even when listed, with 400 UnsupportedOperation', async () => {
-    const err = await sdkError(() => blindSign(cas3(d), decryptingId, Buffer.from('x').toString('base64')));
-    expect(err).toMatchObject({ statusCode: 400, code: 'UnsupportedOperation' });
+    const err = await expectCloudError(() => blindSign(cas3(d), decryptingId, Buffer.from('x').toString('base64')), {
+      statusCode: 400,
+      code: 'UnsupportedOperation',
+    });
     expect(err.message).toContain('decrypt');
   });
 
   it('refuses a certificate the config does not list with 400 UnsupportedOperation', async () => {
-    const err = await sdkError(() => blindSign(cas3(d), unlistedId, Buffer.from('x').toString('base64')));
-    expect(err).toMatchObject({ statusCode: 400, code: 'UnsupportedOperation' });
+    const err = await expectCloudError(() => blindSign(cas3(d), unlistedId, Buffer.from('x').toString('base64')), {
+      statusCode: 400,
+      code: 'UnsupportedOperation',
+    });
     expect(err.message).toContain('cas.blindSigning');
   });
 
   it('refuses SHA256withECDSA and SHA256withRSA/P7 as the algorithm of a blind signature', async () => {
     for (const signingAlgorithm of ['SHA256withECDSA', 'SHA256withRSA/P7']) {
-      const err = await sdkError(() =>
-        cas3(d).sign(
-          new SignRequest({ certIdentifier: rsa.id, message: 'AQ==', messageType: 'BLIND', signingAlgorithm }),
-        ),
+      await expectCloudError(
+        () =>
+          cas3(d).sign(
+            new SignRequest({ certIdentifier: rsa.id, message: 'AQ==', messageType: 'BLIND', signingAlgorithm }),
+          ),
+        { statusCode: 400, code: 'InvalidParameter' },
       );
-      expect(err).toMatchObject({ statusCode: 400, code: 'InvalidParameter' });
     }
   });
 });

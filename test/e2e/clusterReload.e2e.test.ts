@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { newAccessKey } from '../../src/cli/accessKeys';
-import { pop } from '../helpers/sdk';
+import { pop } from '../helpers/clients';
 import { createTestToken, provisionTestToken, type TestToken } from '../helpers/token';
 
-const CLI = resolve(__dirname, '..', '..', 'dist', 'cli', 'index.js');
+const CLI = resolve(__dirname, '..', '..', 'dist', 'main.js');
 
 interface LogLine {
   msg?: string;

@@ -16,7 +16,8 @@ import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { loadConfigFile } from '../../src/config/load';
 import type { DemoInfo } from '../../src/cli/demo';
-import { cas3, casSign, coreCaller, isDerEcdsaSignature, Scratch } from '../helpers/sdk';
+import { cas3, casSign, coreCaller } from '../helpers/clients';
+import { isDerEcdsaSignature, Scratch } from '../helpers/verify';
 import { opensslSm2Verify, smCryptoVerify } from '../helpers/sm2Token';
 
 const CLI = resolve(__dirname, '..', '..', 'dist', 'cli', 'index.js');

@@ -1,13 +1,12 @@
 /**
  * The gateway with the official clients (issue: gateway): every client generation signs with nothing but an
  * endpoint and credentials, and every error path reaches each SDK as the cloud's code with the cloud's HTTP
- * status (protocol §7, §8.5, §8.6). Hand-made requests (src/api/auth/signRequest.ts over node:http) cover
+ * status (protocol §7, §8.5, §8.6). Hand-made requests (test/helpers/signRequest.ts over node:http) cover
  * what no SDK lets a caller do: an old date, a replayed nonce, Format=XML, a malformed URL.
  */
 import { createHash } from 'node:crypto';
 import { startTestDaemon, type TestCertificate, type TestDaemon } from '../helpers/daemon';
 import {
-  acsDate,
   as,
   CAS_VERSION,
   cas13,
@@ -15,18 +14,14 @@ import {
   cas3,
   casSign,
   coreCaller,
-  jsonOf,
   KMS_VERSION,
-  nodeVerify,
   pop,
-  rawRequest,
-  sdkError,
   teaCaller,
-  v1Request,
-  v3Request,
-  type RawResponse,
   type Target,
-} from '../helpers/sdk';
+} from '../helpers/clients';
+import { acsDate, jsonOf, rawRequest, v1Request, v3Request, type RawResponse } from '../helpers/rawHttp';
+import { expectCloudError } from '../helpers/sdkErrors';
+import { nodeVerify } from '../helpers/verify';
 
 type Daemon = Awaited<ReturnType<typeof startTestDaemon>>;
 
@@ -211,40 +206,55 @@ describe('every official client signs with only an endpoint and credentials', ()
 describe('authentication errors reach the SDKs with the cloud status and code', () => {
   test('rejects a wrong AccessKeySecret with 400 SignatureDoesNotMatch (V3, V1 and pop-core)', async () => {
     const wrong = { ...t, accessKeySecret: `${t.accessKeySecret}x` };
-    const v3 = await sdkError(() => casSign(cas3(wrong), casFields(rsa)));
-    expect(v3).toMatchObject({ name: 'ClientError', statusCode: 400, code: 'SignatureDoesNotMatch' });
-    const v1 = await sdkError(() =>
-      coreCaller(wrong, { signatureAlgorithm: 'v2' })('CertificatePrivateKeySign', kmsQuery(rsa)),
+    const v3 = await expectCloudError(() => casSign(cas3(wrong), casFields(rsa)), {
+      name: 'ClientError',
+      statusCode: 400,
+      code: 'SignatureDoesNotMatch',
+    });
+    await expectCloudError(
+      () => coreCaller(wrong, { signatureAlgorithm: 'v2' })('CertificatePrivateKeySign', kmsQuery(rsa)),
+      { statusCode: 400, code: 'SignatureDoesNotMatch' },
     );
-    expect(v1).toMatchObject({ statusCode: 400, code: 'SignatureDoesNotMatch' });
-    const p = await sdkError(() => pop(wrong, KMS_VERSION).request('CertificatePrivateKeySign', kmsQuery(rsa)));
-    expect(p).toMatchObject({ name: 'SignatureDoesNotMatchError', code: 'SignatureDoesNotMatch', statusCode: 400 });
+    await expectCloudError(() => pop(wrong, KMS_VERSION).request('CertificatePrivateKeySign', kmsQuery(rsa)), {
+      name: 'SignatureDoesNotMatchError',
+      code: 'SignatureDoesNotMatch',
+      statusCode: 400,
+    });
     recordData(v3.data);
   });
 
   test('rejects an unknown AccessKeyId with 404 InvalidAccessKeyId.NotFound', async () => {
     const unknown = { ...t, accessKeyId: 'LTAI5tNOSUCHKEY000000000' };
-    const e = await sdkError(() => casSign(cas3(unknown), casFields(rsa)));
-    expect(e).toMatchObject({ statusCode: 404, code: 'InvalidAccessKeyId.NotFound' });
-    const e13 = await sdkError(() => cas13Sign(cas13(unknown), casFields(rsa)));
-    expect(e13).toMatchObject({ statusCode: 404, code: 'InvalidAccessKeyId.NotFound' });
-    const p = await sdkError(() =>
-      pop(unknown, CAS_VERSION).request('Sign', {
-        CertIdentifier: rsa.id,
-        Message: 'x',
-        MessageType: 'RAW',
-        SigningAlgorithm: 'SHA256withRSA',
-      }),
+    await expectCloudError(() => casSign(cas3(unknown), casFields(rsa)), {
+      statusCode: 404,
+      code: 'InvalidAccessKeyId.NotFound',
+    });
+    await expectCloudError(() => cas13Sign(cas13(unknown), casFields(rsa)), {
+      statusCode: 404,
+      code: 'InvalidAccessKeyId.NotFound',
+    });
+    await expectCloudError(
+      () =>
+        pop(unknown, CAS_VERSION).request('Sign', {
+          CertIdentifier: rsa.id,
+          Message: 'x',
+          MessageType: 'RAW',
+          SigningAlgorithm: 'SHA256withRSA',
+        }),
+      { code: 'InvalidAccessKeyId.NotFound', statusCode: 404 },
     );
-    expect(p).toMatchObject({ code: 'InvalidAccessKeyId.NotFound', statusCode: 404 });
   });
 
   test('rejects a disabled AccessKey with 400 InvalidAccessKeyId.Inactive', async () => {
     const disabled = as(t, d.extraKeys.disabled!);
-    const e = await sdkError(() => coreCaller(disabled)('CertificatePrivateKeySign', kmsQuery(rsa)));
-    expect(e).toMatchObject({ statusCode: 400, code: 'InvalidAccessKeyId.Inactive' });
-    const v1 = await sdkError(() => casSign(cas3(disabled, { signatureAlgorithm: 'v2' }), casFields(rsa)));
-    expect(v1).toMatchObject({ statusCode: 400, code: 'InvalidAccessKeyId.Inactive' });
+    await expectCloudError(() => coreCaller(disabled)('CertificatePrivateKeySign', kmsQuery(rsa)), {
+      statusCode: 400,
+      code: 'InvalidAccessKeyId.Inactive',
+    });
+    await expectCloudError(() => casSign(cas3(disabled, { signatureAlgorithm: 'v2' }), casFields(rsa)), {
+      statusCode: 400,
+      code: 'InvalidAccessKeyId.Inactive',
+    });
   });
 
   test('rejects a request whose Timestamp is 16 minutes old with 400 InvalidTimeStamp.Expired (V1 and V3)', async () => {
@@ -305,53 +315,70 @@ describe('authentication errors reach the SDKs with the cloud status and code', 
   });
 
   test('rejects an STS security token with 400 InvalidSecurityToken.Malformed', async () => {
-    const e = await sdkError(() => casSign(cas3(t, { securityToken: 'CAIS.test-security-token+/=' }), casFields(rsa)));
-    expect(e).toMatchObject({ name: 'ClientError', statusCode: 400, code: 'InvalidSecurityToken.Malformed' });
-    const v1 = await sdkError(() =>
-      casSign(cas3(t, { securityToken: 'CAIS.test', signatureAlgorithm: 'v2' }), casFields(rsa)),
+    await expectCloudError(() => casSign(cas3(t, { securityToken: 'CAIS.test-security-token+/=' }), casFields(rsa)), {
+      name: 'ClientError',
+      statusCode: 400,
+      code: 'InvalidSecurityToken.Malformed',
+    });
+    await expectCloudError(
+      () => casSign(cas3(t, { securityToken: 'CAIS.test', signatureAlgorithm: 'v2' }), casFields(rsa)),
+      { statusCode: 400, code: 'InvalidSecurityToken.Malformed' },
     );
-    expect(v1).toMatchObject({ statusCode: 400, code: 'InvalidSecurityToken.Malformed' });
   });
 });
 
 describe('routing and parameter errors', () => {
   test('answers an unknown action with 404 InvalidAction.NotFound', async () => {
-    const e = await sdkError(() => coreCaller(t)('NoSuchAction', {}));
-    expect(e).toMatchObject({ statusCode: 404, code: 'InvalidAction.NotFound' });
-    const v1 = await sdkError(() => teaCaller(t, { signatureAlgorithm: 'v2' })('NoSuchAction', {}, CAS_VERSION));
-    expect(v1).toMatchObject({ statusCode: 404, code: 'InvalidAction.NotFound' });
+    await expectCloudError(() => coreCaller(t)('NoSuchAction', {}), {
+      statusCode: 404,
+      code: 'InvalidAction.NotFound',
+    });
+    await expectCloudError(() => teaCaller(t, { signatureAlgorithm: 'v2' })('NoSuchAction', {}, CAS_VERSION), {
+      statusCode: 404,
+      code: 'InvalidAction.NotFound',
+    });
   });
 
   test('answers a known action under a wrong Version with 400 InvalidVersion', async () => {
-    const e = await sdkError(() => coreCaller(t)('CertificatePrivateKeySign', kmsQuery(rsa), '2099-01-01'));
-    expect(e).toMatchObject({ statusCode: 400, code: 'InvalidVersion' });
-    const p = await sdkError(() => pop(t, '2014-05-26').request('CertificatePrivateKeySign', kmsQuery(rsa)));
-    expect(p).toMatchObject({ code: 'InvalidVersion', statusCode: 400 });
+    await expectCloudError(() => coreCaller(t)('CertificatePrivateKeySign', kmsQuery(rsa), '2099-01-01'), {
+      statusCode: 400,
+      code: 'InvalidVersion',
+    });
+    await expectCloudError(() => pop(t, '2014-05-26').request('CertificatePrivateKeySign', kmsQuery(rsa)), {
+      code: 'InvalidVersion',
+      statusCode: 400,
+    });
   });
 
   test('answers CertificatePrivateKeySign without Message with 400 MissingParameter naming Message', async () => {
     const noMessage = kmsQuery(rsa);
     delete noMessage.Message;
-    const e = await sdkError(() => coreCaller(t)('CertificatePrivateKeySign', noMessage));
-    expect(e).toMatchObject({ statusCode: 400, code: 'MissingParameter' });
+    const e = await expectCloudError(() => coreCaller(t)('CertificatePrivateKeySign', noMessage), {
+      statusCode: 400,
+      code: 'MissingParameter',
+    });
     expect(e.message).toContain('Message');
     expect(e.data?.Message).toBe('Message is mandatory for this action.');
-    const p = await sdkError(() => pop(t, KMS_VERSION).request('CertificatePrivateKeySign', noMessage, 'POST'));
-    expect(p).toMatchObject({ code: 'MissingParameter', statusCode: 400 });
+    await expectCloudError(() => pop(t, KMS_VERSION).request('CertificatePrivateKeySign', noMessage, 'POST'), {
+      code: 'MissingParameter',
+      statusCode: 400,
+    });
     recordData(e.data);
   });
 
   test('a 20 KiB Message in the URL gets a clean 400 InvalidParameter (RAW > 4 KB), not 431', async () => {
     const big = Buffer.alloc(15 * 1024, 0x61).toString('base64');
     expect(big.length).toBeGreaterThanOrEqual(20 * 1024);
-    const e = await sdkError(() => coreCaller(t)('CertificatePrivateKeySign', kmsQuery(rsa, { Message: big })));
-    expect(e).toMatchObject({ name: 'ClientError', statusCode: 400, code: 'InvalidParameter' });
+    const e = await expectCloudError(
+      () => coreCaller(t)('CertificatePrivateKeySign', kmsQuery(rsa, { Message: big })),
+      { name: 'ClientError', statusCode: 400, code: 'InvalidParameter' },
+    );
     expect(e.message).toContain('4096');
     // The same 20 KiB through CAS (V1, every common parameter in the URL too): read in full, then refused.
-    const cas = await sdkError(() =>
-      casSign(cas3(t, { signatureAlgorithm: 'v2' }), casFields(rsa, { message: 'a'.repeat(20 * 1024) })),
+    await expectCloudError(
+      () => casSign(cas3(t, { signatureAlgorithm: 'v2' }), casFields(rsa, { message: 'a'.repeat(20 * 1024) })),
+      { statusCode: 400, code: 'InvalidParameter' },
     );
-    expect(cas).toMatchObject({ statusCode: 400, code: 'InvalidParameter' });
   });
 
   test('a malformed percent-encoding in the URL gets a JSON error, not a stack trace', async () => {
@@ -384,13 +411,16 @@ describe('routing and parameter errors', () => {
 describe('permissions', () => {
   test('a key allowed only yundun-cert:Sign calling KMS gets 403 Forbidden.RAM with AccessDeniedDetail.AuthAction', async () => {
     const casOnly = as(t, d.extraKeys.casOnly!);
-    const e = await sdkError(() => coreCaller(casOnly)('CertificatePrivateKeySign', kmsQuery(rsa)));
-    expect(e).toMatchObject({ name: 'ClientError', statusCode: 403, code: 'Forbidden.RAM' });
+    const e = await expectCloudError(() => coreCaller(casOnly)('CertificatePrivateKeySign', kmsQuery(rsa)), {
+      name: 'ClientError',
+      statusCode: 403,
+      code: 'Forbidden.RAM',
+    });
     expect(e.accessDeniedDetail?.AuthAction).toBe('kms:CertificatePrivateKeySign');
-    const e1 = await sdkError(() =>
-      teaCaller(casOnly, { signatureAlgorithm: 'v2' })('CertificatePrivateKeySign', kmsQuery(rsa)),
+    const e1 = await expectCloudError(
+      () => teaCaller(casOnly, { signatureAlgorithm: 'v2' })('CertificatePrivateKeySign', kmsQuery(rsa)),
+      { statusCode: 403, code: 'Forbidden.RAM' },
     );
-    expect(e1).toMatchObject({ statusCode: 403, code: 'Forbidden.RAM' });
     expect(e1.accessDeniedDetail?.AuthAction).toBe('kms:CertificatePrivateKeySign');
     // The same key may call CAS Sign.
     const ok = await casSign(cas3(casOnly), casFields(rsa));
@@ -403,21 +433,26 @@ describe('permissions', () => {
     // Positive control: the EC certificate is allowed.
     const ok = await coreCaller(ecOnly)('CertificatePrivateKeySign', kmsQuery(ec));
     expect(ok.statusCode).toBe(200);
-    const kms = await sdkError(() => coreCaller(ecOnly)('CertificatePrivateKeySign', kmsQuery(rsa)));
-    expect(kms).toMatchObject({ statusCode: 403, code: 'Forbidden.RAM' });
+    const kms = await expectCloudError(() => coreCaller(ecOnly)('CertificatePrivateKeySign', kmsQuery(rsa)), {
+      statusCode: 403,
+      code: 'Forbidden.RAM',
+    });
     expect(kms.accessDeniedDetail?.AuthAction).toBe('kms:CertificatePrivateKeySign');
-    const cas = await sdkError(() => casSign(cas3(ecOnly), casFields(rsa)));
-    expect(cas).toMatchObject({ statusCode: 403, code: 'Forbidden.RAM' });
+    const cas = await expectCloudError(() => casSign(cas3(ecOnly), casFields(rsa)), {
+      statusCode: 403,
+      code: 'Forbidden.RAM',
+    });
     expect(cas.accessDeniedDetail?.AuthAction).toBe('yundun-cert:Sign');
-    const p = await sdkError(() =>
-      pop(ecOnly, CAS_VERSION).request('Sign', {
-        CertIdentifier: rsa.id,
-        Message: 'x',
-        MessageType: 'RAW',
-        SigningAlgorithm: 'SHA256withRSA',
-      }),
+    await expectCloudError(
+      () =>
+        pop(ecOnly, CAS_VERSION).request('Sign', {
+          CertIdentifier: rsa.id,
+          Message: 'x',
+          MessageType: 'RAW',
+          SigningAlgorithm: 'SHA256withRSA',
+        }),
+      { name: 'Forbidden.RAMError', code: 'Forbidden.RAM', statusCode: 403 },
     );
-    expect(p).toMatchObject({ name: 'Forbidden.RAMError', code: 'Forbidden.RAM', statusCode: 403 });
   });
 });
 
@@ -501,15 +536,15 @@ describe('Format=XML', () => {
   });
 
   test('openapi-core V3 parses an XML error (Format=XML in the query) into a ClientError with the code', async () => {
-    const e = await sdkError(() =>
-      coreCaller(t)('CertificatePrivateKeySign', kmsQuery(rsa, { CertificateId: 'no-such-cert', Format: 'XML' })),
+    const e = await expectCloudError(
+      () => coreCaller(t)('CertificatePrivateKeySign', kmsQuery(rsa, { CertificateId: 'no-such-cert', Format: 'XML' })),
+      { name: 'ClientError', statusCode: 404, code: 'Certificate.NotFound' },
     );
-    expect(e).toMatchObject({ name: 'ClientError', statusCode: 404, code: 'Certificate.NotFound' });
     expect(e.message).toContain('The specified certificate is not found.');
-    const tea = await sdkError(() =>
-      teaCaller(t)('CertificatePrivateKeySign', kmsQuery(rsa, { CertificateId: 'no-such-cert', Format: 'XML' })),
+    await expectCloudError(
+      () => teaCaller(t)('CertificatePrivateKeySign', kmsQuery(rsa, { CertificateId: 'no-such-cert', Format: 'XML' })),
+      { statusCode: 404, code: 'Certificate.NotFound' },
     );
-    expect(tea).toMatchObject({ statusCode: 404, code: 'Certificate.NotFound' });
   });
 });
 

@@ -6,7 +6,8 @@ import { verify, X509Certificate } from 'node:crypto';
 import { validateConfig } from '../../src/config/load';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon';
 import { signedPost } from '../helpers/rawClient';
-import { coreCaller, sdkError, as } from '../helpers/sdk';
+import { coreCaller, as } from '../helpers/clients';
+import { sdkError } from '../helpers/sdkErrors';
 
 type Daemon = TestDaemon & { extraKeys: Record<string, { id: string; secret: string }> };
 

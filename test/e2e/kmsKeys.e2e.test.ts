@@ -19,7 +19,9 @@ import { purgeExpiredKeys } from '../../src/identities/keys/lifecycle';
 import { privateKeyAttributes } from '../../src/token/objects';
 import type { TokenManager } from '../../src/token/tokenManager';
 import { startTestDaemon } from '../helpers/daemon';
-import { kmsClient, openssl, Scratch, sdkError, teaCaller, type RpcCaller } from '../helpers/sdk';
+import { kmsClient, teaCaller, type RpcCaller } from '../helpers/clients';
+import { openssl, Scratch } from '../helpers/verify';
+import { sdkError } from '../helpers/sdkErrors';
 
 type Daemon = Awaited<ReturnType<typeof startTestDaemon>>;
 

@@ -5,7 +5,8 @@
  */
 import { createHmac } from 'node:crypto';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon';
-import { acsDate, coreCaller, jsonOf, KMS_VERSION, rawRequest } from '../helpers/sdk';
+import { coreCaller, KMS_VERSION } from '../helpers/clients';
+import { acsDate, jsonOf, rawRequest } from '../helpers/rawHttp';
 
 /** RFC 3986 encoding as Alibaba's V1 clients do it. */
 function encode(s: string): string {

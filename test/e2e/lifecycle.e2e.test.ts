@@ -18,18 +18,9 @@ import { readTlv } from '../../src/crypto/der';
 import { privateKeyAttributes } from '../../src/token/objects';
 import type { TokenManager } from '../../src/token/tokenManager';
 import { startTestDaemon } from '../helpers/daemon';
-import {
-  CAS_VERSION,
-  cas3,
-  casSign,
-  coreCaller,
-  nodeVerify,
-  openssl,
-  opensslVerifyData,
-  Scratch,
-  sdkError,
-  type RpcCaller,
-} from '../helpers/sdk';
+import { CAS_VERSION, cas3, casSign, coreCaller, type RpcCaller } from '../helpers/clients';
+import { sdkError, expectCloudError } from '../helpers/sdkErrors';
+import { nodeVerify, openssl, opensslVerifyData, Scratch } from '../helpers/verify';
 import { openToken } from '../helpers/token';
 
 type Daemon = Awaited<ReturnType<typeof startTestDaemon>>;
@@ -192,8 +183,10 @@ describe('a certificate from CreateCertificate to DeleteCertificate', () => {
     expect(run(['req', '-in', csrFile, '-noout', '-text'])).toContain('ecdsa-with-SHA256');
     expect(await privateKeyAttributes(tm, ckaIdOf(ecId))).toMatchObject({ sensitive: true, extractable: false });
     expect(tm.lookup(ecId)?.canDecrypt).toBe(false);
-    const sm2 = await sdkError(() => kms('CreateCertificate', { Subject: SUBJECT, KeySpec: 'EC_SM2' }));
-    expect(sm2).toMatchObject({ statusCode: 400, code: 'Rejected.UnsupportedOperation' });
+    const sm2 = await expectCloudError(() => kms('CreateCertificate', { Subject: SUBJECT, KeySpec: 'EC_SM2' }), {
+      statusCode: 400,
+      code: 'Rejected.UnsupportedOperation',
+    });
     expect(sm2.message).toContain('SM2');
   });
 
@@ -244,17 +237,20 @@ describe('a certificate from CreateCertificate to DeleteCertificate', () => {
     });
     expect(described.body).not.toHaveProperty('Serial');
     expect(String(described.body.CreatedAt)).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
-    const sign = await sdkError(() =>
-      kms('CertificatePrivateKeySign', {
-        CertificateId: rsaId,
-        Algorithm: 'RSA_PKCS1_SHA_256',
-        MessageType: 'RAW',
-        Message: message.toString('base64'),
-      }),
+    await expectCloudError(
+      () =>
+        kms('CertificatePrivateKeySign', {
+          CertificateId: rsaId,
+          Algorithm: 'RSA_PKCS1_SHA_256',
+          MessageType: 'RAW',
+          Message: message.toString('base64'),
+        }),
+      { statusCode: 409, code: 'Rejected.Pending' },
     );
-    expect(sign).toMatchObject({ statusCode: 409, code: 'Rejected.Pending' });
-    const status = await sdkError(() => kms('UpdateCertificateStatus', { CertificateId: rsaId, Status: 'ACTIVE' }));
-    expect(status).toMatchObject({ statusCode: 409, code: 'Rejected.Pending' });
+    await expectCloudError(() => kms('UpdateCertificateStatus', { CertificateId: rsaId, Status: 'ACTIVE' }), {
+      statusCode: 409,
+      code: 'Rejected.Pending',
+    });
     // PENDING identities have no certificate to list.
     const listed = await cas3(d).listCert(new ListCertRequest({}));
     expect(listed.body?.certList?.map((c) => c.identifier)).not.toContain(rsaId);
@@ -292,8 +288,10 @@ describe('a certificate from CreateCertificate to DeleteCertificate', () => {
   });
 
   test('UploadCertificate refuses a certificate for another key, garbage, and a chain that does not link (400)', async () => {
-    const forEc = await sdkError(() => kms('UploadCertificate', { CertificateId: rsaId, Certificate: ecCert }));
-    expect(forEc).toMatchObject({ statusCode: 400, code: 'InvalidParameter' });
+    const forEc = await expectCloudError(
+      () => kms('UploadCertificate', { CertificateId: rsaId, Certificate: ecCert }),
+      { statusCode: 400, code: 'InvalidParameter' },
+    );
     expect(forEc.message).toContain('public key');
     for (const query of [
       { CertificateId: rsaId, Certificate: 'not a certificate' },
@@ -307,8 +305,10 @@ describe('a certificate from CreateCertificate to DeleteCertificate', () => {
       const e = await sdkError(() => kms('UploadCertificate', query));
       expect({ statusCode: e.statusCode, code: e.code }).toEqual({ statusCode: 400, code: 'InvalidParameter' });
     }
-    const nf = await sdkError(() => kms('UploadCertificate', { CertificateId: 'no-such-cert', Certificate: rsaCert }));
-    expect(nf).toMatchObject({ statusCode: 404, code: 'Certificate.NotFound' });
+    await expectCloudError(() => kms('UploadCertificate', { CertificateId: 'no-such-cert', Certificate: rsaCert }), {
+      statusCode: 404,
+      code: 'Certificate.NotFound',
+    });
     expect(tm.lookup(rsaId)?.metadata.status).toBe('PENDING');
     expect(
       await objects([
@@ -422,14 +422,15 @@ describe('a certificate from CreateCertificate to DeleteCertificate', () => {
           });
           expect(Buffer.from(String(dec.body.Plaintext), 'base64').equals(plaintext)).toBe(true);
         }
-        const tooBig = await sdkError(() =>
-          kms('CertificatePublicKeyEncrypt', {
-            CertificateId: rsaId,
-            Algorithm: algorithm,
-            Plaintext: randomBytes(215).toString('base64'),
-          }),
+        const tooBig = await expectCloudError(
+          () =>
+            kms('CertificatePublicKeyEncrypt', {
+              CertificateId: rsaId,
+              Algorithm: algorithm,
+              Plaintext: randomBytes(215).toString('base64'),
+            }),
+          { statusCode: 400, code: 'InvalidParameter' },
         );
-        expect(tooBig).toMatchObject({ statusCode: 400, code: 'InvalidParameter' });
         expect(tooBig.message).toContain('214');
       }
     });
@@ -487,17 +488,18 @@ describe('a certificate from CreateCertificate to DeleteCertificate', () => {
         }),
       );
       expect(back.body?.plaintext).toBe(Buffer.from([0xff, 0xfe, 0]).toString('base64'));
-      const notText = await sdkError(() =>
-        client.decrypt(
-          new DecryptRequest({
-            certIdentifier: rsaId,
-            algorithm: 'RSAES_OAEP_SHA_1',
-            ciphertextBlob: binary.body?.ciphertextBlob,
-            messageType: 'RAW',
-          }),
-        ),
+      await expectCloudError(
+        () =>
+          client.decrypt(
+            new DecryptRequest({
+              certIdentifier: rsaId,
+              algorithm: 'RSAES_OAEP_SHA_1',
+              ciphertextBlob: binary.body?.ciphertextBlob,
+              messageType: 'RAW',
+            }),
+          ),
+        { statusCode: 400, code: 'InvalidParameter' },
       );
-      expect(notText).toMatchObject({ statusCode: 400, code: 'InvalidParameter' });
     });
 
     test('RSAES_OAEP_SHA_256 is 400 Rejected.UnsupportedOperation (KMS) / UnsupportedOperation (CAS) on this token, for decryption and encryption alike', async () => {
@@ -505,29 +507,32 @@ describe('a certificate from CreateCertificate to DeleteCertificate', () => {
         { key: new X509Certificate(rsaCert).publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
         Buffer.from('sha-256'),
       ).toString('base64');
-      const dec = await sdkError(() =>
-        kms('CertificatePrivateKeyDecrypt', {
-          CertificateId: rsaId,
-          Algorithm: 'RSAES_OAEP_SHA_256',
-          CiphertextBlob: blob,
-        }),
+      const dec = await expectCloudError(
+        () =>
+          kms('CertificatePrivateKeyDecrypt', {
+            CertificateId: rsaId,
+            Algorithm: 'RSAES_OAEP_SHA_256',
+            CiphertextBlob: blob,
+          }),
+        { statusCode: 400, code: 'Rejected.UnsupportedOperation' },
       );
-      expect(dec).toMatchObject({ statusCode: 400, code: 'Rejected.UnsupportedOperation' });
       expect(dec.message).toContain('RSAES_OAEP_SHA_256');
-      const enc = await sdkError(() =>
-        kms('CertificatePublicKeyEncrypt', {
-          CertificateId: rsaId,
-          Algorithm: 'RSAES_OAEP_SHA_256',
-          Plaintext: 'aGk=',
-        }),
+      await expectCloudError(
+        () =>
+          kms('CertificatePublicKeyEncrypt', {
+            CertificateId: rsaId,
+            Algorithm: 'RSAES_OAEP_SHA_256',
+            Plaintext: 'aGk=',
+          }),
+        { statusCode: 400, code: 'Rejected.UnsupportedOperation' },
       );
-      expect(enc).toMatchObject({ statusCode: 400, code: 'Rejected.UnsupportedOperation' });
-      const casDec = await sdkError(() =>
-        cas3(d).decrypt(
-          new DecryptRequest({ certIdentifier: rsaId, algorithm: 'RSAES_OAEP_SHA_256', ciphertextBlob: blob }),
-        ),
+      await expectCloudError(
+        () =>
+          cas3(d).decrypt(
+            new DecryptRequest({ certIdentifier: rsaId, algorithm: 'RSAES_OAEP_SHA_256', ciphertextBlob: blob }),
+          ),
+        { statusCode: 400, code: 'UnsupportedOperation' },
       );
-      expect(casDec).toMatchObject({ statusCode: 400, code: 'UnsupportedOperation' });
     });
 
     test('garbage ciphertext is 400 InvalidParameter, not a 500, and the token keeps decrypting', async () => {
@@ -549,14 +554,15 @@ describe('a certificate from CreateCertificate to DeleteCertificate', () => {
         expect(e.message).toContain('CiphertextBlob');
         expect(e.message).not.toMatch(/CKR_/);
       }
-      const notB64 = await sdkError(() =>
-        kms('CertificatePrivateKeyDecrypt', {
-          CertificateId: rsaId,
-          Algorithm: 'RSAES_OAEP_SHA_1',
-          CiphertextBlob: '***',
-        }),
+      await expectCloudError(
+        () =>
+          kms('CertificatePrivateKeyDecrypt', {
+            CertificateId: rsaId,
+            Algorithm: 'RSAES_OAEP_SHA_1',
+            CiphertextBlob: '***',
+          }),
+        { statusCode: 400, code: 'InvalidParameter' },
       );
-      expect(notB64).toMatchObject({ statusCode: 400, code: 'InvalidParameter' });
       const enc = await kms('CertificatePublicKeyEncrypt', {
         CertificateId: rsaId,
         Algorithm: 'RSAES_OAEP_SHA_1',
@@ -596,10 +602,16 @@ describe('a certificate from CreateCertificate to DeleteCertificate', () => {
         code: 'Rejected.Disabled',
       });
     }
-    const casE = await sdkError(() =>
-      casSign(cas3(d), { certIdentifier: rsaId, message: 'x', messageType: 'RAW', signingAlgorithm: 'SHA256withRSA' }),
+    await expectCloudError(
+      () =>
+        casSign(cas3(d), {
+          certIdentifier: rsaId,
+          message: 'x',
+          messageType: 'RAW',
+          signingAlgorithm: 'SHA256withRSA',
+        }),
+      { statusCode: 409, code: 'Rejected.Disabled' },
     );
-    expect(casE).toMatchObject({ statusCode: 409, code: 'Rejected.Disabled' });
     expect((await kms('DescribeCertificate', { CertificateId: rsaId })).body.Status).toBe('INACTIVE');
 
     // The state is on the token: another manager of the same token (another daemon) reads it from there.
@@ -623,15 +635,16 @@ describe('a certificate from CreateCertificate to DeleteCertificate', () => {
       Message: message.toString('base64'),
     });
     await kms('UpdateCertificateStatus', { CertificateId: ecId, Status: 'REVOKED' });
-    const e = await sdkError(() =>
-      kms('CertificatePrivateKeySign', {
-        CertificateId: ecId,
-        Algorithm: 'ECDSA_SHA_256',
-        MessageType: 'RAW',
-        Message: message.toString('base64'),
-      }),
+    await expectCloudError(
+      () =>
+        kms('CertificatePrivateKeySign', {
+          CertificateId: ecId,
+          Algorithm: 'ECDSA_SHA_256',
+          MessageType: 'RAW',
+          Message: message.toString('base64'),
+        }),
+      { statusCode: 409, code: 'Rejected.Revoked' },
     );
-    expect(e).toMatchObject({ statusCode: 409, code: 'Rejected.Revoked' });
     const verified = await kms('CertificatePublicKeyVerify', {
       CertificateId: ecId,
       Algorithm: 'ECDSA_SHA_256',
@@ -655,8 +668,10 @@ describe('a certificate from CreateCertificate to DeleteCertificate', () => {
     const described = await kms('DescribeWarehouseCert', { CertIdentifier: ecId }, CAS_VERSION);
     expect(described.body.CertStatus).toBe('revoked');
     await kms('UpdateCertificateStatus', { CertificateId: ecId, Status: 'ACTIVE' });
-    const bad = await sdkError(() => kms('UpdateCertificateStatus', { CertificateId: ecId, Status: 'PENDING' }));
-    expect(bad).toMatchObject({ statusCode: 400, code: 'InvalidParameter' });
+    await expectCloudError(() => kms('UpdateCertificateStatus', { CertificateId: ecId, Status: 'PENDING' }), {
+      statusCode: 400,
+      code: 'InvalidParameter',
+    });
   });
 
   test('uploading again (renewal) replaces the certificate and chain objects and keeps the status', async () => {

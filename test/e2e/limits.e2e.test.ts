@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import { Agent } from 'node:http';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon';
 import { signedPost } from '../helpers/rawClient';
-import { rawRequest } from '../helpers/sdk';
+import { rawRequest } from '../helpers/rawHttp';
 
 jest.setTimeout(60_000);
 

@@ -9,7 +9,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { signV3Request } from '../../src/api/auth/signRequest';
+import { signV3Request } from '../helpers/signRequest';
 import { newAccessKey } from '../../src/cli/accessKeys';
 import { validateConfig } from '../../src/config/load';
 import type { Config } from '../../src/config/schema';

@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { stringify } from 'yaml';
-import { signV3Request } from '../../src/api/auth/signRequest';
+import { signV3Request } from '../helpers/signRequest';
 import { acsDate } from '../helpers/rawClient';
-import { KMS_VERSION, pop } from '../helpers/sdk';
+import { KMS_VERSION, pop } from '../helpers/clients';
 import { ServeProcess } from '../helpers/serveProcess';
 import { createTestToken, provisionTestToken, type TestToken } from '../helpers/token';
 

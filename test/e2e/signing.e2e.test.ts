@@ -7,10 +7,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type CasClient from '@alicloud/cas20200407';
 import { startTestDaemon, type TestCertificate } from '../helpers/daemon';
+import { cas3, casSign, coreCaller, teaCaller, type RpcCaller } from '../helpers/clients';
+import { expectCloudError } from '../helpers/sdkErrors';
 import {
-  cas3,
-  casSign,
-  coreCaller,
   isDerEcdsaSignature,
   nodeVerify,
   nodeVerifyCms,
@@ -18,10 +17,7 @@ import {
   opensslVerifyData,
   opensslVerifyDigest,
   Scratch,
-  sdkError,
-  teaCaller,
-  type RpcCaller,
-} from '../helpers/sdk';
+} from '../helpers/verify';
 
 type Daemon = Awaited<ReturnType<typeof startTestDaemon>>;
 type Kind = 'pkcs1' | 'pss' | 'ecdsa';
@@ -157,8 +153,11 @@ describe('the demo token (default config: CAS RAW is the literal UTF-8 string)',
       expect(nodeVerify(ec.certificatePem, 'ecdsa', max, await kmsSignature(ec, 'ECDSA_SHA_256', 'RAW', max))).toBe(
         true,
       );
-      const e = await sdkError(() => kmsSignature(ec, 'ECDSA_SHA_256', 'RAW', randomBytes(4097)));
-      expect(e).toMatchObject({ name: 'ClientError', statusCode: 400, code: 'InvalidParameter' });
+      const e = await expectCloudError(() => kmsSignature(ec, 'ECDSA_SHA_256', 'RAW', randomBytes(4097)), {
+        name: 'ClientError',
+        statusCode: 400,
+        code: 'InvalidParameter',
+      });
       expect(e.message).toContain('4097');
     });
 
@@ -178,50 +177,55 @@ describe('the demo token (default config: CAS RAW is the literal UTF-8 string)',
         Message: 'MTIzNA==',
         ...over,
       };
-      const e = await sdkError(() => kms('CertificatePrivateKeySign', query));
-      expect(e).toMatchObject({ statusCode: 400, code: 'InvalidParameter' });
+      await expectCloudError(() => kms('CertificatePrivateKeySign', query), {
+        statusCode: 400,
+        code: 'InvalidParameter',
+      });
     });
 
     test('rejects RSA_PKCS1_SHA_256 and RSA_PSS_SHA_256 on the EC certificate with 400 InvalidParameter', async () => {
       for (const Algorithm of ['RSA_PKCS1_SHA_256', 'RSA_PSS_SHA_256']) {
-        const e = await sdkError(() =>
-          kms('CertificatePrivateKeySign', {
-            CertificateId: ec.id,
-            Algorithm,
-            MessageType: 'RAW',
-            Message: 'MTIzNA==',
-          }),
+        const e = await expectCloudError(
+          () =>
+            kms('CertificatePrivateKeySign', {
+              CertificateId: ec.id,
+              Algorithm,
+              MessageType: 'RAW',
+              Message: 'MTIzNA==',
+            }),
+          { statusCode: 400, code: 'InvalidParameter' },
         );
-        expect(e).toMatchObject({ statusCode: 400, code: 'InvalidParameter' });
         expect(e.message).toContain('EC_P256');
       }
     });
 
     test('answers SM2DSA on this SoftHSM2 token with 400 Rejected.UnsupportedOperation naming SM2', async () => {
       for (const cert of [rsa, ec]) {
-        const e = await sdkError(() =>
-          kms('CertificatePrivateKeySign', {
-            CertificateId: cert.id,
-            Algorithm: 'SM2DSA',
-            MessageType: 'RAW',
-            Message: 'MTIzNA==',
-          }),
+        const e = await expectCloudError(
+          () =>
+            kms('CertificatePrivateKeySign', {
+              CertificateId: cert.id,
+              Algorithm: 'SM2DSA',
+              MessageType: 'RAW',
+              Message: 'MTIzNA==',
+            }),
+          { statusCode: 400, code: 'Rejected.UnsupportedOperation' },
         );
-        expect(e).toMatchObject({ statusCode: 400, code: 'Rejected.UnsupportedOperation' });
         expect(e.message).toContain('SM2');
       }
     });
 
     test('answers an unknown CertificateId with 404 Certificate.NotFound', async () => {
-      const e = await sdkError(() =>
-        kms('CertificatePrivateKeySign', {
-          CertificateId: '12345678-1234-1234-1234-123456780000',
-          Algorithm: 'RSA_PKCS1_SHA_256',
-          MessageType: 'RAW',
-          Message: 'MTIzNA==',
-        }),
+      await expectCloudError(
+        () =>
+          kms('CertificatePrivateKeySign', {
+            CertificateId: '12345678-1234-1234-1234-123456780000',
+            Algorithm: 'RSA_PKCS1_SHA_256',
+            MessageType: 'RAW',
+            Message: 'MTIzNA==',
+          }),
+        { name: 'ClientError', statusCode: 404, code: 'Certificate.NotFound' },
       );
-      expect(e).toMatchObject({ name: 'ClientError', statusCode: 404, code: 'Certificate.NotFound' });
     });
   });
 
@@ -298,47 +302,50 @@ describe('the demo token (default config: CAS RAW is the literal UTF-8 string)',
       ['an unknown SigningAlgorithm', { signingAlgorithm: 'SHA1withRSA' }],
       ['SHA256withECDSA on the RSA certificate', { signingAlgorithm: 'SHA256withECDSA' }],
     ])('rejects %s with 400 InvalidParameter', async (_name, over) => {
-      const e = await sdkError(() =>
-        casSign(cas, {
-          certIdentifier: rsa.id,
-          signingAlgorithm: 'SHA256withRSA',
-          messageType: 'RAW',
-          message: 'x',
-          ...over,
-        }),
+      await expectCloudError(
+        () =>
+          casSign(cas, {
+            certIdentifier: rsa.id,
+            signingAlgorithm: 'SHA256withRSA',
+            messageType: 'RAW',
+            message: 'x',
+            ...over,
+          }),
+        { name: 'ClientError', statusCode: 400, code: 'InvalidParameter' },
       );
-      expect(e).toMatchObject({ name: 'ClientError', statusCode: 400, code: 'InvalidParameter' });
     });
 
     test('rejects SHA256withRSA, SHA256withRSA/PSS and SHA256withRSA/P7 on the EC certificate with 400 InvalidParameter', async () => {
       for (const signingAlgorithm of ['SHA256withRSA', 'SHA256withRSA/PSS', 'SHA256withRSA/P7']) {
-        const e = await sdkError(() =>
-          casSign(cas, { certIdentifier: ec.id, signingAlgorithm, messageType: 'RAW', message: 'x' }),
+        await expectCloudError(
+          () => casSign(cas, { certIdentifier: ec.id, signingAlgorithm, messageType: 'RAW', message: 'x' }),
+          { statusCode: 400, code: 'InvalidParameter' },
         );
-        expect(e).toMatchObject({ statusCode: 400, code: 'InvalidParameter' });
       }
     });
 
     test('answers SM3withSM2 on this SoftHSM2 token with 400 UnsupportedOperation naming SM2', async () => {
       for (const cert of [rsa, ec]) {
-        const e = await sdkError(() =>
-          casSign(cas, { certIdentifier: cert.id, signingAlgorithm: 'SM3withSM2', messageType: 'RAW', message: 'x' }),
+        const e = await expectCloudError(
+          () =>
+            casSign(cas, { certIdentifier: cert.id, signingAlgorithm: 'SM3withSM2', messageType: 'RAW', message: 'x' }),
+          { statusCode: 400, code: 'UnsupportedOperation' },
         );
-        expect(e).toMatchObject({ statusCode: 400, code: 'UnsupportedOperation' });
         expect(e.message).toContain('SM2');
       }
     });
 
     test('answers an unknown CertIdentifier with 400 NotFound', async () => {
-      const e = await sdkError(() =>
-        casSign(cas, {
-          certIdentifier: 'no-such-identifier',
-          signingAlgorithm: 'SHA256withRSA',
-          messageType: 'RAW',
-          message: 'x',
-        }),
+      await expectCloudError(
+        () =>
+          casSign(cas, {
+            certIdentifier: 'no-such-identifier',
+            signingAlgorithm: 'SHA256withRSA',
+            messageType: 'RAW',
+            message: 'x',
+          }),
+        { name: 'ClientError', statusCode: 400, code: 'NotFound' },
       );
-      expect(e).toMatchObject({ name: 'ClientError', statusCode: 400, code: 'NotFound' });
     });
   });
 
@@ -412,14 +419,15 @@ describe('a daemon configured with cas.rawMessageEncoding=base64 (the older CAS 
 
   test('MessageType=RAW with a literal (non-base64) string is 400 InvalidParameter', async () => {
     const ec = certOf(d, 'EC_P256');
-    const e = await sdkError(() =>
-      casSign(cas, {
-        certIdentifier: ec.id,
-        signingAlgorithm: 'SHA256withECDSA',
-        messageType: 'RAW',
-        message: 'héllo wörld',
-      }),
+    await expectCloudError(
+      () =>
+        casSign(cas, {
+          certIdentifier: ec.id,
+          signingAlgorithm: 'SHA256withECDSA',
+          messageType: 'RAW',
+          message: 'héllo wörld',
+        }),
+      { statusCode: 400, code: 'InvalidParameter' },
     );
-    expect(e).toMatchObject({ statusCode: 400, code: 'InvalidParameter' });
   });
 });

@@ -19,18 +19,9 @@ import { join } from 'node:path';
 import { pemEncode } from '../../src/crypto/pem';
 import type { TokenManager } from '../../src/token/tokenManager';
 import { startTestDaemon } from '../helpers/daemon';
-import {
-  cas3,
-  casSign,
-  coreCaller,
-  isDerEcdsaSignature,
-  KMS_VERSION,
-  openssl,
-  pop,
-  Scratch,
-  sdkError,
-  type RpcCaller,
-} from '../helpers/sdk';
+import { cas3, casSign, coreCaller, KMS_VERSION, pop, type RpcCaller } from '../helpers/clients';
+import { sdkError, expectCloudError } from '../helpers/sdkErrors';
+import { isDerEcdsaSignature, openssl, Scratch } from '../helpers/verify';
 import {
   clientE,
   createSm2TestToken,
@@ -247,14 +238,15 @@ describe('SM2PKE encryption and decryption (GM/T 0009 ASN.1 ciphertexts)', () =>
       expect(parsed).toMatch(/SEQUENCE[\s\S]*INTEGER[\s\S]*INTEGER[\s\S]*OCTET STRING[\s\S]*OCTET STRING/);
       expect((await kmsDecrypt(leafId, blob)).equals(plaintext)).toBe(true);
     }
-    const tooLong = await sdkError(() =>
-      kms('CertificatePublicKeyEncrypt', {
-        CertificateId: leafId,
-        Algorithm: 'SM2PKE',
-        Plaintext: randomBytes(6048).toString('base64'),
-      }),
+    await expectCloudError(
+      () =>
+        kms('CertificatePublicKeyEncrypt', {
+          CertificateId: leafId,
+          Algorithm: 'SM2PKE',
+          Plaintext: randomBytes(6048).toString('base64'),
+        }),
+      { statusCode: 400, code: 'InvalidParameter' },
     );
-    expect(tooLong).toMatchObject({ statusCode: 400, code: 'InvalidParameter' });
   });
 
   test('CAS: Encrypt → Decrypt round-trips text (RAW) and bytes (Base64)', async () => {
@@ -298,8 +290,7 @@ describe('SM2PKE encryption and decryption (GM/T 0009 ASN.1 ciphertexts)', () =>
     const offCurve = Buffer.from(good);
     offCurve[6] = (offCurve[6] ?? 0) ^ 1; // inside the x coordinate of C1
     for (const blob of [Buffer.from('not a ciphertext'), offCurve, tampered]) {
-      const e = await sdkError(() => kmsDecrypt(leafId, blob));
-      expect(e).toMatchObject({ statusCode: 400, code: 'InvalidParameter' });
+      await expectCloudError(() => kmsDecrypt(leafId, blob), { statusCode: 400, code: 'InvalidParameter' });
     }
   });
 });
@@ -422,51 +413,57 @@ describe('several tokens in one daemon, and tokens without SM2', () => {
 
   test('SM2DSA and SM3withSM2 on the SoftHSM2 certificates stay 400 Rejected.UnsupportedOperation (KMS) and UnsupportedOperation (CAS) naming SM2', async () => {
     for (const spec of ['EC_P256', 'RSA_2048']) {
-      const e = await sdkError(() => kmsSign(softhsmCert(spec), 'RAW', Buffer.from('x')));
-      expect(e).toMatchObject({ statusCode: 400, code: 'Rejected.UnsupportedOperation' });
+      const e = await expectCloudError(() => kmsSign(softhsmCert(spec), 'RAW', Buffer.from('x')), {
+        statusCode: 400,
+        code: 'Rejected.UnsupportedOperation',
+      });
       expect(e.message).toContain('SM2');
-      const c = await sdkError(() =>
-        casSign(cas, {
-          certIdentifier: softhsmCert(spec),
-          signingAlgorithm: 'SM3withSM2',
-          messageType: 'RAW',
-          message: 'x',
-        }),
+      const c = await expectCloudError(
+        () =>
+          casSign(cas, {
+            certIdentifier: softhsmCert(spec),
+            signingAlgorithm: 'SM3withSM2',
+            messageType: 'RAW',
+            message: 'x',
+          }),
+        { statusCode: 400, code: 'UnsupportedOperation' },
       );
-      expect(c).toMatchObject({ statusCode: 400, code: 'UnsupportedOperation' });
       expect(c.message).toContain('SM2');
     }
   });
 
   test('EC_SM2 on warehouse 1 is 400 Rejected.UnsupportedOperation naming SM2; SM2PKE on its RSA key is 400 InvalidParameter', async () => {
-    const enc = await sdkError(() =>
-      kms('CertificatePublicKeyEncrypt', {
-        CertificateId: softhsmCert('RSA_2048'),
-        Algorithm: 'SM2PKE',
-        Plaintext: 'eA==',
-      }),
+    await expectCloudError(
+      () =>
+        kms('CertificatePublicKeyEncrypt', {
+          CertificateId: softhsmCert('RSA_2048'),
+          Algorithm: 'SM2PKE',
+          Plaintext: 'eA==',
+        }),
+      { statusCode: 400, code: 'InvalidParameter' },
+    ); // an RSA key: the algorithm does not fit
+    const create = await expectCloudError(
+      () => kms('CreateCertificate', { Subject: 'CN=a,OU=b,O=c,C=CN', KeySpec: 'EC_SM2', WarehouseId: '1' }),
+      { statusCode: 400, code: 'Rejected.UnsupportedOperation' },
     );
-    expect(enc).toMatchObject({ statusCode: 400, code: 'InvalidParameter' }); // an RSA key: the algorithm does not fit
-    const create = await sdkError(() =>
-      kms('CreateCertificate', { Subject: 'CN=a,OU=b,O=c,C=CN', KeySpec: 'EC_SM2', WarehouseId: '1' }),
-    );
-    expect(create).toMatchObject({ statusCode: 400, code: 'Rejected.UnsupportedOperation' });
     expect(create.message).toContain('SM2');
   });
 
   test('an algorithm that does not fit an SM2 key is 400 InvalidParameter (ECDSA_SHA_256, RSAES_OAEP_SHA_1)', async () => {
-    const e = await sdkError(() =>
-      kms('CertificatePrivateKeySign', {
-        CertificateId: leafId,
-        Algorithm: 'ECDSA_SHA_256',
-        MessageType: 'RAW',
-        Message: 'eA==',
-      }),
+    await expectCloudError(
+      () =>
+        kms('CertificatePrivateKeySign', {
+          CertificateId: leafId,
+          Algorithm: 'ECDSA_SHA_256',
+          MessageType: 'RAW',
+          Message: 'eA==',
+        }),
+      { statusCode: 400, code: 'InvalidParameter' },
     );
-    expect(e).toMatchObject({ statusCode: 400, code: 'InvalidParameter' });
-    const o = await sdkError(() =>
-      kms('CertificatePublicKeyEncrypt', { CertificateId: leafId, Algorithm: 'RSAES_OAEP_SHA_1', Plaintext: 'eA==' }),
+    await expectCloudError(
+      () =>
+        kms('CertificatePublicKeyEncrypt', { CertificateId: leafId, Algorithm: 'RSAES_OAEP_SHA_1', Plaintext: 'eA==' }),
+      { statusCode: 400, code: 'InvalidParameter' },
     );
-    expect(o).toMatchObject({ statusCode: 400, code: 'InvalidParameter' });
   });
 });

@@ -14,20 +14,10 @@ import {
 } from '@alicloud/cas20200407';
 import { createHash, X509Certificate } from 'node:crypto';
 import { startTestDaemon, type TestCertificate, type TestDaemon } from '../helpers/daemon';
-import {
-  as,
-  CAS_VERSION,
-  cas3,
-  casSign,
-  coreCaller,
-  jsonOf,
-  openssl,
-  rawRequest,
-  sdkError,
-  v1Request,
-  type RpcCaller,
-  type Target,
-} from '../helpers/sdk';
+import { as, CAS_VERSION, cas3, casSign, coreCaller, type RpcCaller, type Target } from '../helpers/clients';
+import { jsonOf, rawRequest, v1Request } from '../helpers/rawHttp';
+import { sdkError, expectCloudError } from '../helpers/sdkErrors';
+import { openssl } from '../helpers/verify';
 
 type Daemon = Awaited<ReturnType<typeof startTestDaemon>>;
 
@@ -136,11 +126,15 @@ describe('CAS ListCert', () => {
   });
 
   test('answers a bad Status or ShowSize with 400 InvalidParameter', async () => {
-    const e = await sdkError(() => cas3(t).listCert(new ListCertRequest({ status: 'VALID' })));
-    expect(e).toMatchObject({ statusCode: 400, code: 'InvalidParameter' });
+    const e = await expectCloudError(() => cas3(t).listCert(new ListCertRequest({ status: 'VALID' })), {
+      statusCode: 400,
+      code: 'InvalidParameter',
+    });
     expect(e.message).toContain('Status');
-    const size = await sdkError(() => cas3(t).listCert(new ListCertRequest({ showSize: 0 })));
-    expect(size).toMatchObject({ statusCode: 400, code: 'InvalidParameter' });
+    await expectCloudError(() => cas3(t).listCert(new ListCertRequest({ showSize: 0 })), {
+      statusCode: 400,
+      code: 'InvalidParameter',
+    });
   });
 
   test('renders Format=XML with one CertList element per certificate', async () => {
@@ -199,10 +193,11 @@ describe('CAS warehouses', () => {
   });
 
   test('DescribeWarehouseCert answers an unknown identifier with 400 NotFound and none with 400 MissingParameter', async () => {
-    const e = await sdkError(() => cas('DescribeWarehouseCert', { CertIdentifier: 'no-such-cert' }));
-    expect(e).toMatchObject({ statusCode: 400, code: 'NotFound' });
-    const missing = await sdkError(() => cas('DescribeWarehouseCert', {}));
-    expect(missing).toMatchObject({ statusCode: 400, code: 'MissingParameter' });
+    await expectCloudError(() => cas('DescribeWarehouseCert', { CertIdentifier: 'no-such-cert' }), {
+      statusCode: 400,
+      code: 'NotFound',
+    });
+    await expectCloudError(() => cas('DescribeWarehouseCert', {}), { statusCode: 400, code: 'MissingParameter' });
   });
 
   test('GetCertWarehouseQuota counts the identities against the configured quota (default 1000 per token)', async () => {
@@ -271,10 +266,14 @@ describe('CAS Verify', () => {
         code: 'InvalidParameter',
       });
     }
-    const missing = await sdkError(() => client.verify(req({ certIdentifier: 'no-such-cert' })));
-    expect(missing).toMatchObject({ statusCode: 400, code: 'NotFound' });
-    const forbidden = await sdkError(() => cas3(as(t, d.extraKeys.ecOnly!)).verify(req({})));
-    expect(forbidden).toMatchObject({ statusCode: 403, code: 'Forbidden.RAM' });
+    await expectCloudError(() => client.verify(req({ certIdentifier: 'no-such-cert' })), {
+      statusCode: 400,
+      code: 'NotFound',
+    });
+    await expectCloudError(() => cas3(as(t, d.extraKeys.ecOnly!)).verify(req({})), {
+      statusCode: 403,
+      code: 'Forbidden.RAM',
+    });
   });
 });
 
@@ -330,8 +329,10 @@ describe('KMS CertificatePublicKeyVerify', () => {
       Message: message.toString('base64'),
       SignatureValue: 'AAAA',
     };
-    const nf = await sdkError(() => kms('CertificatePublicKeyVerify', { ...q, CertificateId: 'no-such-cert' }));
-    expect(nf).toMatchObject({ statusCode: 404, code: 'Certificate.NotFound' });
+    await expectCloudError(() => kms('CertificatePublicKeyVerify', { ...q, CertificateId: 'no-such-cert' }), {
+      statusCode: 404,
+      code: 'Certificate.NotFound',
+    });
     for (const over of [
       { Algorithm: 'ECDSA_SHA_256' },
       { Algorithm: 'SM2DSA' },
@@ -349,8 +350,10 @@ describe('KMS CertificatePublicKeyVerify', () => {
     }
     const unsigned: Record<string, string> = { ...q };
     delete unsigned.SignatureValue;
-    const missing = await sdkError(() => kms('CertificatePublicKeyVerify', unsigned));
-    expect(missing).toMatchObject({ statusCode: 400, code: 'MissingParameter' });
+    const missing = await expectCloudError(() => kms('CertificatePublicKeyVerify', unsigned), {
+      statusCode: 400,
+      code: 'MissingParameter',
+    });
     expect(missing.message).toContain('SignatureValue');
   });
 });
@@ -428,28 +431,31 @@ describe('KMS GetCertificate and DescribeCertificate on provisioned certificates
 
 describe('Encrypt and Decrypt refusals on the demo keys', () => {
   test('the demo signing keys neither encrypt nor decrypt: 400 InvalidParameter naming the certificate', async () => {
-    const e = await sdkError(() =>
-      cas3(t).encrypt(
-        new EncryptRequest({ certIdentifier: rsa.id, algorithm: 'RSAES_OAEP_SHA_1', plaintext: 'hello' }),
-      ),
+    const e = await expectCloudError(
+      () =>
+        cas3(t).encrypt(
+          new EncryptRequest({ certIdentifier: rsa.id, algorithm: 'RSAES_OAEP_SHA_1', plaintext: 'hello' }),
+        ),
+      { statusCode: 400, code: 'InvalidParameter' },
     );
-    expect(e).toMatchObject({ statusCode: 400, code: 'InvalidParameter' });
     expect(e.message).toContain('CertIdentifier');
-    const k = await sdkError(() =>
-      kms('CertificatePublicKeyEncrypt', {
-        CertificateId: rsa.id,
-        Algorithm: 'RSAES_OAEP_SHA_1',
-        Plaintext: 'aGVsbG8=',
-      }),
+    const k = await expectCloudError(
+      () =>
+        kms('CertificatePublicKeyEncrypt', {
+          CertificateId: rsa.id,
+          Algorithm: 'RSAES_OAEP_SHA_1',
+          Plaintext: 'aGVsbG8=',
+        }),
+      { statusCode: 400, code: 'InvalidParameter' },
     );
-    expect(k).toMatchObject({ statusCode: 400, code: 'InvalidParameter' });
     expect(k.message).toContain('CertificateId');
-    const dec = await sdkError(() =>
-      cas3(t).decrypt(
-        new DecryptRequest({ certIdentifier: rsa.id, algorithm: 'RSAES_OAEP_SHA_1', ciphertextBlob: 'AAAA' }),
-      ),
+    await expectCloudError(
+      () =>
+        cas3(t).decrypt(
+          new DecryptRequest({ certIdentifier: rsa.id, algorithm: 'RSAES_OAEP_SHA_1', ciphertextBlob: 'AAAA' }),
+        ),
+      { statusCode: 400, code: 'InvalidParameter' },
     );
-    expect(dec).toMatchObject({ statusCode: 400, code: 'InvalidParameter' });
   });
 
   test('an algorithm that does not fit the key, or is unknown, is 400 InvalidParameter naming Algorithm', async () => {

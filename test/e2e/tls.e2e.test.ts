@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon';
 import { signedPost } from '../helpers/rawClient';
-import { nodeVerify } from '../helpers/sdk';
+import { nodeVerify } from '../helpers/verify';
 import { makeTlsFiles, type TlsFiles } from '../helpers/tls';
 
 const MESSAGE = 'over TLS';

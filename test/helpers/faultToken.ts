@@ -16,7 +16,7 @@ import { dirname, join, resolve } from 'node:path';
 import { SOFTHSM_MODULE } from '../../src/cli/softhsm';
 
 /** CK_FUNCTION_LIST order (PKCS#11 2.40 §5): the order of the module's counters. */
-export const PKCS11_FUNCTIONS = [
+const PKCS11_FUNCTIONS = [
   'C_Initialize',
   'C_Finalize',
   'C_GetInfo',
@@ -87,13 +87,13 @@ export const PKCS11_FUNCTIONS = [
   'C_WaitForSlotEvent',
 ] as const;
 
-export type Pkcs11FunctionName = (typeof PKCS11_FUNCTIONS)[number];
+type Pkcs11FunctionName = (typeof PKCS11_FUNCTIONS)[number];
 
 /** Calls per function: every PKCS#11 function name, 0 when never called. */
-export type FaultCounts = Record<Pkcs11FunctionName, number>;
+type FaultCounts = Record<Pkcs11FunctionName, number>;
 
 /** The environment variables the module reads at C_Initialize. */
-export interface FaultEnv {
+interface FaultEnv {
   /** The real module every call is forwarded to. */
   readonly P11FAULT_MODULE: string;
   readonly P11FAULT_CONTROL: string;
@@ -140,7 +140,7 @@ const OPTION = '(?: (?:token=[^\\s#]{1,32}|times=[1-9]\\d*|after=\\d+))';
 const RULE = new RegExp(`^${FUNCTION} ${ACTION}${OPTION}*$`);
 
 /** Throws on a rule the module would reject (it would only log it to stderr and ignore it). */
-export function assertFaultRule(rule: string): void {
+function assertFaultRule(rule: string): void {
   if (!RULE.test(rule.trim().replace(/\s+/g, ' '))) {
     throw new Error(
       `bad fault rule ${JSON.stringify(rule)}: expected "<C_Function|*> fail <CKR_NAME|0xHEX>|delay <ms>|hang` +

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { request, type Agent } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { signV3Request } from '../../src/api/auth/signRequest';
+import { signV3Request } from './signRequest';
 
 export interface RawResponse {
   status: number;

@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 
 /** The built CLI (dist/), as an operator runs it. */
-export const CLI = resolve(__dirname, '..', '..', 'dist', 'cli', 'index.js');
+const CLI = resolve(__dirname, '..', '..', 'dist', 'main.js');
 
 export interface LogLine {
   msg?: string;

@@ -14,10 +14,10 @@ import { pemEncode } from '../../src/crypto/pem';
 import { silentLogger } from '../../src/observability/logger';
 import { provisionSm2Pair } from '../../src/token/provisionSm2';
 import { TokenManager } from '../../src/token/tokenManager';
-import { openssl, type Scratch } from './sdk';
+import { openssl, type Scratch } from './verify';
 
 /** The test module's path (built by globalSetup); throws the build's error when it could not be built. */
-export function sm2TestModule(): string {
+function sm2TestModule(): string {
   const path = process.env.P11BRIDGE_SM2_TEST_MODULE;
   if (!path) {
     throw new Error(
@@ -28,7 +28,7 @@ export function sm2TestModule(): string {
 }
 
 /** The `sm2` section of docs/hsm/sm2-tass.yaml, as raw config (the numbers the test module implements). */
-export const tassProfile = tassSampleProfile;
+const tassProfile = tassSampleProfile;
 
 export interface Sm2TestToken {
   readonly label: string;
@@ -83,7 +83,7 @@ export async function openSm2Token(t: Sm2TestToken, overrides: Partial<TokenConf
   return m;
 }
 
-export const SM2_CA_SUBJECT = 'CN=p11bridge SM2 test CA,O=p11bridge,C=CN';
+const SM2_CA_SUBJECT = 'CN=p11bridge SM2 test CA,O=p11bridge,C=CN';
 
 /**
  * Provisions an SM2 CA (self-signed, SM2-with-SM3) and an SM2 leaf that signs and decrypts, issued by that CA,
@@ -107,7 +107,7 @@ export async function provisionSm2TestToken(t: Sm2TestToken): Promise<{ ca: stri
 // Independent SM2 verification.
 
 /** The uncompressed public point (hex, 04‖x‖y) of an SM2 certificate, read by node:crypto. */
-export function sm2PublicHex(certificatePem: string): string {
+function sm2PublicHex(certificatePem: string): string {
   const spki = new X509Certificate(certificatePem).publicKey.export({ type: 'spki', format: 'der' });
   // SubjectPublicKeyInfo of a 256-bit EC key: the BIT STRING's last 65 bytes are the point.
   return spki.subarray(spki.length - 65).toString('hex');

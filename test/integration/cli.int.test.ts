@@ -7,7 +7,7 @@ import { parse, stringify } from 'yaml';
 import { loadConfigFile } from '../../src/config/load';
 import { createTestToken, provisionTestToken, type TestToken } from '../helpers/token';
 
-const CLI = resolve(__dirname, '..', '..', 'dist', 'cli', 'index.js');
+const CLI = resolve(__dirname, '..', '..', 'dist', 'main.js');
 
 describe('operator CLI against a throwaway token (real SoftHSM2 token, built CLI)', () => {
   let t: TestToken;

@@ -9,7 +9,7 @@ import { createTestToken, openToken, provisionTestToken, type TestToken } from '
 
 const RSA = kmsSignatureAlgorithm('RSA_PKCS1_SHA_256') as SignatureAlgorithm;
 const ECDSA = kmsSignatureAlgorithm('ECDSA_SHA_256') as SignatureAlgorithm;
-const CLI = resolve(__dirname, '..', '..', 'dist', 'cli', 'index.js');
+const CLI = resolve(__dirname, '..', '..', 'dist', 'main.js');
 
 describe('recovery when the token is re-initialised underneath the daemon (real SoftHSM2 token)', () => {
   let t: TestToken;

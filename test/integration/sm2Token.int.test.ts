@@ -11,7 +11,7 @@ import { pemEncode } from '../../src/crypto/pem';
 import { sm2PublicPointOfSpki, sm2Verify } from '../../src/crypto/sm2';
 import { TokenManager } from '../../src/token/tokenManager';
 import { generateKeyPair, privateKeyAttributes } from '../../src/token/objects';
-import { Scratch } from '../helpers/sdk';
+import { Scratch } from '../helpers/verify';
 import {
   clientE,
   createSm2TestToken,

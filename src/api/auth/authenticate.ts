@@ -76,10 +76,10 @@ export interface AuthResult {
 }
 
 /** Timestamps more than 15 minutes from the server clock are expired (protocol §4, §7 item 5). */
-export const DEFAULT_MAX_SKEW_MS = 15 * 60 * 1000;
+const DEFAULT_MAX_SKEW_MS = 15 * 60 * 1000;
 
 /** Longest accepted nonce: SDKs send 32 or 64 hex, docs suggest a UUID (36); this bounds cache memory. */
-export const MAX_NONCE_LENGTH = 128;
+const MAX_NONCE_LENGTH = 128;
 
 /** Common and authentication parameters (protocol §4): never passed on as business parameters. */
 const COMMON_PARAMS: ReadonlySet<string> = new Set([

@@ -13,7 +13,7 @@ export const DEFAULT_NONCE_TTL_MS = 31 * 60 * 1000;
  * An entry costs at most 36 bytes (a 64-bit hash and a time in typed arrays at ≤ 50 % load, plus a flag), so a
  * full cache holds about 290 MB; memory is taken as traffic comes, not up front.
  */
-export const DEFAULT_NONCE_MAX_ENTRIES = 8_000_000;
+const DEFAULT_NONCE_MAX_ENTRIES = 8_000_000;
 
 /** The `ServiceUnavailable` message when the window is full (the cluster's workers repeat it). */
 export const WINDOW_FULL_MESSAGE = 'The replay-protection window is full; retry later.';
@@ -23,7 +23,7 @@ export const SHARE_FULL_MESSAGE =
   'Request was denied due to user flow control: this AccessKey holds its full share of the replay-protection window.';
 
 /** How often {@link NonceCache.record} drops expired buckets when the cache is not full. */
-export const DEFAULT_NONCE_SWEEP_INTERVAL_MS = 1_000;
+const DEFAULT_NONCE_SWEEP_INTERVAL_MS = 1_000;
 
 /** Options of {@link NonceCache}; every field has a default. */
 export interface NonceCacheOptions {

@@ -6,7 +6,7 @@ import { canonicalQuery, type ParamPair } from './canonicalQuery';
  * The V3 algorithms we verify, each with the node:crypto hash behind both the payload hash, the canonical
  * request hash and the HMAC (protocol §6). `ACS3-RSA-SHA256` exists in the SDK but is not offered (§6 notes).
  */
-export const V3_ALGORITHMS = {
+const V3_ALGORITHMS = {
   'ACS3-HMAC-SHA256': 'sha256',
   'ACS3-HMAC-SM3': 'sm3',
 } as const;

@@ -5,7 +5,7 @@ import { updateRecord } from './lifecycle';
 import { allKeys } from './resolve';
 
 /** Most aliases one key may carry (the cloud's quota is 50 per key). */
-export const MAX_ALIASES_PER_KEY = 50;
+const MAX_ALIASES_PER_KEY = 50;
 
 const ALIAS = /^alias\/[a-zA-Z0-9:/_-]{1,249}$/;
 

@@ -63,7 +63,7 @@ export function checkSpecAndUsage(keySpec: string, keyUsage: string | undefined)
  * The first ready token among `candidates` (config order) that can generate key pairs of `spec`, or
  * Rejected.UnsupportedOperation.
  */
-export function tokenFor(candidates: readonly TokenManager[], spec: KmsKeySpec): TokenManager {
+function tokenFor(candidates: readonly TokenManager[], spec: KmsKeySpec): TokenManager {
   const row = keySpecRow(spec);
   const token = row ? candidates.find((t) => t.isReady() && t.canGenerate(row)) : undefined;
   if (!token) {
@@ -92,7 +92,7 @@ export async function generateVersion(
 }
 
 /** Writes a key's record (one object per KeyId) and re-reads the index. */
-export async function writeRecord(token: TokenManager, record: KmsKeyRecord): Promise<void> {
+async function writeRecord(token: TokenManager, record: KmsKeyRecord): Promise<void> {
   await storeDataObject(token, KMS_KEY_APPLICATION, record.keyId, serializeKeyRecord(record));
   // Full, here and in sibling processes: a key's versions are key pairs labelled `<keyId>/<versionId>`.
   await token.identityChanged(record.keyId, { full: true });
@@ -155,7 +155,7 @@ export async function setKeyEnabled(key: KmsKey, enabled: boolean): Promise<void
 }
 
 /** The deletion window the cloud allows (ScheduleKeyDeletion `PendingWindowInDays`). */
-export const PENDING_WINDOW_DAYS = { min: 7, max: 366 } as const;
+const PENDING_WINDOW_DAYS = { min: 7, max: 366 } as const;
 
 /** KMS ScheduleKeyDeletion: PendingDeletion until `now + days`; the key refuses every use meanwhile. */
 export async function scheduleKeyDeletion(key: KmsKey, days: number, now: Date = new Date()): Promise<string> {

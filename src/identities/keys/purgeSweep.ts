@@ -3,7 +3,7 @@ import type { TokenRegistry } from '../../token/tokenRegistry';
 import { purgeExpiredKeys } from './lifecycle';
 
 /** How often the daemon destroys the objects of keys whose deletion window ended (decision 0015). */
-export const KEY_PURGE_INTERVAL_MS = 60 * 60 * 1000;
+const KEY_PURGE_INTERVAL_MS = 60 * 60 * 1000;
 
 /**
  * Starts the periodic purge of expired KMS keys on every ready token; returns the function that stops it. A key past

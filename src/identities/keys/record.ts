@@ -11,11 +11,10 @@ import { z } from 'zod';
 export const KMS_KEY_SPECS = ['RSA_2048', 'RSA_3072', 'EC_P256', 'EC_P256K', 'EC_SM2'] as const;
 export type KmsKeySpec = (typeof KMS_KEY_SPECS)[number];
 
-export const KMS_KEY_USAGES = ['SIGN/VERIFY', 'ENCRYPT/DECRYPT'] as const;
+const KMS_KEY_USAGES = ['SIGN/VERIFY', 'ENCRYPT/DECRYPT'] as const;
 export type KmsKeyUsage = (typeof KMS_KEY_USAGES)[number];
 
-export const KMS_KEY_STATES = ['Enabled', 'Disabled', 'PendingDeletion'] as const;
-export type KmsKeyState = (typeof KMS_KEY_STATES)[number];
+const KMS_KEY_STATES = ['Enabled', 'Disabled', 'PendingDeletion'] as const;
 
 const versionSchema = z.object({
   versionId: z.string().min(1),

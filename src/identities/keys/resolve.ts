@@ -22,7 +22,7 @@ export function aliasArn(scope: ArnScope, aliasName: string): string {
  * A key that is PendingDeletion and whose window has ended is gone for every caller, even before the periodic
  * purge has destroyed its objects (lifecycle.ts purgeExpiredKeys).
  */
-export function isExpired(key: KmsKey, now: Date): boolean {
+function isExpired(key: KmsKey, now: Date): boolean {
   const d = key.record.deleteDate;
   return key.record.state === 'PendingDeletion' && d !== undefined && Date.parse(d) <= now.getTime();
 }

@@ -5,7 +5,7 @@ import { generateVersion, updateRecord } from './lifecycle';
 import { kmsDate, type KmsKeyVersionRecord } from './record';
 
 /** Most versions a key may have (a bound on token objects; the cloud documents none for manual rotation). */
-export const MAX_KEY_VERSIONS = 100;
+const MAX_KEY_VERSIONS = 100;
 
 /**
  * KMS CreateKeyVersion: a new key pair in the token becomes the primary version; older versions keep their key

@@ -2,8 +2,9 @@ import { z } from 'zod';
 import { invalidParameter } from '../../errors/apiError';
 import { decodeBase64 } from '../shared/messages';
 import { assertEncryptionFits, decryptWith, findEncryptionAlgorithm } from '../shared/encryption';
+import type { CasDecryptResult } from '../results';
 import { defineOperation } from '../types';
-import { casCertificateSelector, locateCas } from './sign';
+import { casCertificateSelector, locateCas } from '../shared/lookup';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -26,7 +27,7 @@ export const casDecrypt = defineOperation({
       .default('BASE64'),
   }),
   resource: (p) => p.CertIdentifier ?? p.CustomIdentifier,
-  async handle(ctx, p) {
+  async handle(ctx, p): Promise<CasDecryptResult> {
     const alg = findEncryptionAlgorithm(p.Algorithm);
     const ciphertext = decodeBase64('CiphertextBlob', p.CiphertextBlob);
     const located = locateCas(ctx.tokens, p);

@@ -2,8 +2,9 @@ import { z } from 'zod';
 import { ApiError } from '../../errors/apiError';
 import { certificateFacts, issuerEntry } from '../../token/certificates';
 import { certType, describeStatus, warehouseInstanceId } from '../shared/repository';
+import type { DescribeWarehouseCertResult } from '../results';
 import { defineOperation } from '../types';
-import { casCertificateSelector, locateCas } from './sign';
+import { casCertificateSelector, locateCas } from '../shared/lookup';
 
 /**
  * CAS `DescribeWarehouseCert` (2020-04-07, 2026 docs): the certificate PEM with its chain, and its facts.
@@ -15,7 +16,7 @@ export const describeWarehouseCert = defineOperation({
   ramAction: 'yundun-cert:DescribeWarehouseCert',
   params: z.object({ ...casCertificateSelector }),
   resource: (p) => p.CertIdentifier ?? p.CustomIdentifier,
-  async handle(ctx, p) {
+  async handle(ctx, p): Promise<DescribeWarehouseCertResult> {
     const located = locateCas(ctx.tokens, p);
     ctx.assertCanUse(located.entry.id);
     const facts = certificateFacts(located.entry, ctx.config.server);

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { decodeBase64 } from '../shared/messages';
 import { assertEncryptionFits, encryptFor, findEncryptionAlgorithm } from '../shared/encryption';
+import type { CasEncryptResult } from '../results';
 import { defineOperation } from '../types';
-import { casCertificateSelector, locateCas } from './sign';
+import { casCertificateSelector, locateCas } from '../shared/lookup';
 
 /**
  * CAS `Encrypt` (2020-04-07): RSAES-OAEP with the certificate's public key, in software. `MessageType` RAW
@@ -23,7 +24,7 @@ export const casEncrypt = defineOperation({
       .default('RAW'),
   }),
   resource: (p) => p.CertIdentifier ?? p.CustomIdentifier,
-  async handle(ctx, p) {
+  async handle(ctx, p): Promise<CasEncryptResult> {
     const alg = findEncryptionAlgorithm(p.Algorithm);
     const plaintext = p.MessageType === 'BASE64' ? decodeBase64('Plaintext', p.Plaintext) : Buffer.from(p.Plaintext);
     const located = locateCas(ctx.tokens, p);

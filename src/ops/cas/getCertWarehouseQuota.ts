@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { GetCertWarehouseQuotaResult } from '../results';
 import { defineOperation } from '../types';
 
 /**
@@ -11,7 +12,7 @@ export const getCertWarehouseQuota = defineOperation({
   action: 'GetCertWarehouseQuota',
   ramAction: 'yundun-cert:GetCertWarehouseQuota',
   params: z.object({}),
-  async handle(ctx) {
+  async handle(ctx): Promise<GetCertWarehouseQuotaResult> {
     const useCount = ctx.tokens.tokens.reduce((n, token) => n + token.entries().length, 0);
     const total = ctx.tokens.tokens.reduce((n, token) => n + token.config.warehouse.quota, 0);
     return { TotalQuota: total, UseCount: useCount };

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { certificateSignAlgorithm } from '../../crypto/certificateSignAlgorithm';
 import { certificateDetails } from '../../token/certificates';
 import { certType, fuzzyMatch, listStatus, page, pagingParams, warehouseInstanceId } from '../shared/repository';
+import type { ListCertResult } from '../results';
 import { defineOperation } from '../types';
 
 /**
@@ -26,7 +27,7 @@ export const listCert = defineOperation({
     Identifiers: z.string().optional(),
     ...pagingParams,
   }),
-  async handle(ctx, p) {
+  async handle(ctx, p): Promise<ListCertResult> {
     const wanted = identifierSet(p.Identifiers);
     const rows = ctx.tokens.tokens
       .filter((token) => p.WarehouseId === undefined || token.warehouseId === p.WarehouseId)

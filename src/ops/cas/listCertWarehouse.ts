@@ -1,12 +1,13 @@
 import { z } from 'zod';
 import { fuzzyMatch, page, pagingParams, warehouseInstanceId } from '../shared/repository';
+import type { ListCertWarehouseResult } from '../results';
 import { defineOperation } from '../types';
 
 /** `EndTime` of a warehouse that never expires: 9999-12-31T23:59:59Z in epoch milliseconds. */
-export const NEVER_EXPIRES = Date.UTC(9999, 11, 31, 23, 59, 59);
+const NEVER_EXPIRES = Date.UTC(9999, 11, 31, 23, 59, 59);
 
 /** A token's warehouse type: `uploadPCA`, "certificate repository of uploaded private certificates". */
-export const WAREHOUSE_TYPE = 'uploadPCA';
+const WAREHOUSE_TYPE = 'uploadPCA';
 
 /**
  * CAS `ListCertWarehouse` (2020-04-07): one warehouse per configured token. `Qps` is the token's configured
@@ -22,7 +23,7 @@ export const listCertWarehouse = defineOperation({
     Type: z.string().optional(),
     ...pagingParams,
   }),
-  async handle(ctx, p) {
+  async handle(ctx, p): Promise<ListCertWarehouseResult> {
     const rows = ctx.tokens.tokens
       .map((token) => ({
         WhId: token.warehouseId,

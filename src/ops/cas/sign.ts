@@ -1,38 +1,12 @@
 import { z } from 'zod';
 import { CAS_SIGNATURE_NAMES, casSignatureAlgorithm } from '../../crypto/algorithms';
-import { ApiError, invalidParameter, missingParameter } from '../../errors/apiError';
-import type { TokenRegistry, Located } from '../../token/tokenRegistry';
+import { invalidParameter } from '../../errors/apiError';
 import { signBlind } from '../shared/blind';
+import { casCertificateSelector, locateCas } from '../shared/lookup';
 import { casMessageType, casSubject } from '../shared/messages';
 import { assertAlgorithmFits, assertNotCaSigner, assertUsable, signCms, signWith } from '../shared/signing';
+import type { CasSignResult } from '../results';
 import { defineOperation } from '../types';
-
-export const casCertificateSelector = {
-  CertIdentifier: z.string().min(1).optional(),
-  CustomIdentifier: z.string().min(1).optional(),
-  WarehouseId: z.coerce.number().int().positive().optional(),
-};
-
-/**
- * Finds the certificate of a CAS call: `CertIdentifier`, or `CustomIdentifier` (a unique key, optionally
- * within `WarehouseId`). Unknown: CAS's `NotFound` (400), its public error table's code.
- */
-export function locateCas(
-  tokens: TokenRegistry,
-  p: { CertIdentifier?: string | undefined; CustomIdentifier?: string | undefined; WarehouseId?: number | undefined },
-): Located {
-  if (p.WarehouseId !== undefined && !tokens.byWarehouse(p.WarehouseId)) {
-    throw invalidParameter('WarehouseId', `no warehouse ${p.WarehouseId}.`);
-  }
-  let located: Located | undefined;
-  if (p.CertIdentifier !== undefined) located = tokens.locate(p.CertIdentifier, p.WarehouseId);
-  else if (p.CustomIdentifier !== undefined)
-    located =
-      tokens.locateCustom(p.CustomIdentifier, p.WarehouseId) ?? tokens.locate(p.CustomIdentifier, p.WarehouseId);
-  else throw missingParameter('CertIdentifier');
-  if (!located) throw new ApiError('NotFound');
-  return located;
-}
 
 /** CAS `Sign` (2020-04-07): sign with a repository certificate's private key, in the token. */
 export const casSign = defineOperation({
@@ -46,7 +20,7 @@ export const casSign = defineOperation({
     SigningAlgorithm: z.string().min(1),
   }),
   resource: (p) => p.CertIdentifier ?? p.CustomIdentifier,
-  async handle(ctx, p) {
+  async handle(ctx, p): Promise<CasSignResult> {
     const alg = casSignatureAlgorithm(p.SigningAlgorithm);
     if (!alg) throw invalidParameter('SigningAlgorithm', `expected one of ${CAS_SIGNATURE_NAMES.join(', ')}.`);
     if (p.MessageType === 'BLIND') {

@@ -3,8 +3,9 @@ import { casSignatureAlgorithm } from '../../crypto/algorithms';
 import { invalidParameter } from '../../errors/apiError';
 import { casMessageType, casVerifySubjects, decodeBase64 } from '../shared/messages';
 import { CAS_VERIFY_NAMES, assertVerifiable, verifySignature } from '../shared/verifying';
+import type { CasVerifyResult } from '../results';
 import { defineOperation } from '../types';
-import { casCertificateSelector, locateCas } from './sign';
+import { casCertificateSelector, locateCas } from '../shared/lookup';
 
 /**
  * CAS `Verify` (2020-04-07): verifies a signature with a repository certificate's public key, in software.
@@ -23,7 +24,7 @@ export const casVerify = defineOperation({
     SignatureValue: z.string().min(1),
   }),
   resource: (p) => p.CertIdentifier ?? p.CustomIdentifier,
-  async handle(ctx, p) {
+  async handle(ctx, p): Promise<CasVerifyResult> {
     const alg = casSignatureAlgorithm(p.SigningAlgorithm);
     if (!alg || alg.encoding === 'cms') {
       throw invalidParameter('SigningAlgorithm', `expected one of ${CAS_VERIFY_NAMES.join(', ')}.`);

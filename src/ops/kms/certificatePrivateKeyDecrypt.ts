@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { assertEncryptionFits, decryptWith, findEncryptionAlgorithm } from '../shared/encryption';
 import { locateKms } from '../shared/lookup';
 import { decodeBase64 } from '../shared/messages';
+import type { CertificatePrivateKeyDecryptResult } from '../results';
 import { defineOperation } from '../types';
 
 /** KMS `CertificatePrivateKeyDecrypt` (2016-01-20): RSAES-OAEP decryption with the private key, in the token. */
@@ -15,7 +16,7 @@ export const certificatePrivateKeyDecrypt = defineOperation({
     CiphertextBlob: z.string().min(1),
   }),
   resource: (p) => p.CertificateId,
-  async handle(ctx, p) {
+  async handle(ctx, p): Promise<CertificatePrivateKeyDecryptResult> {
     const alg = findEncryptionAlgorithm(p.Algorithm);
     const ciphertext = decodeBase64('CiphertextBlob', p.CiphertextBlob);
     const located = locateKms(ctx, p.CertificateId);

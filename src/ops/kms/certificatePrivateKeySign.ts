@@ -3,6 +3,7 @@ import { KMS_SIGNATURE_NAMES, kmsSignatureAlgorithm } from '../../crypto/algorit
 import { ApiError, invalidParameter } from '../../errors/apiError';
 import { kmsSubject } from '../shared/messages';
 import { assertAlgorithmFits, assertNotCaSigner, assertUsable, signWith } from '../shared/signing';
+import type { CertificatePrivateKeySignResult } from '../results';
 import { defineOperation } from '../types';
 
 /** KMS `CertificatePrivateKeySign` (2016-01-20): sign with a certificate's private key, in the token. */
@@ -17,7 +18,7 @@ export const certificatePrivateKeySign = defineOperation({
     Message: z.string(),
   }),
   resource: (p) => p.CertificateId,
-  async handle(ctx, p) {
+  async handle(ctx, p): Promise<CertificatePrivateKeySignResult> {
     const alg = kmsSignatureAlgorithm(p.Algorithm);
     if (!alg) throw invalidParameter('Algorithm', `expected one of ${KMS_SIGNATURE_NAMES.join(', ')}.`);
     const subject = kmsSubject(p.MessageType, p.Message, alg);

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { assertEncryptionFits, encryptFor, findEncryptionAlgorithm } from '../shared/encryption';
 import { locateKms } from '../shared/lookup';
 import { decodeBase64 } from '../shared/messages';
+import type { CertificatePublicKeyEncryptResult } from '../results';
 import { defineOperation } from '../types';
 
 /** KMS `CertificatePublicKeyEncrypt` (2016-01-20): RSAES-OAEP with the certificate's public key, in software. */
@@ -15,7 +16,7 @@ export const certificatePublicKeyEncrypt = defineOperation({
     Plaintext: z.string().min(1),
   }),
   resource: (p) => p.CertificateId,
-  async handle(ctx, p) {
+  async handle(ctx, p): Promise<CertificatePublicKeyEncryptResult> {
     const alg = findEncryptionAlgorithm(p.Algorithm);
     const plaintext = decodeBase64('Plaintext', p.Plaintext);
     const located = locateKms(ctx, p.CertificateId);

@@ -4,6 +4,7 @@ import { invalidParameter } from '../../errors/apiError';
 import { locateKms } from '../shared/lookup';
 import { decodeBase64, kmsSubject } from '../shared/messages';
 import { assertVerifiable, verifySignature } from '../shared/verifying';
+import type { CertificatePublicKeyVerifyResult } from '../results';
 import { defineOperation } from '../types';
 
 /** KMS `CertificatePublicKeyVerify` (2016-01-20): verifies a signature with the certificate's public key, in software. */
@@ -19,7 +20,7 @@ export const certificatePublicKeyVerify = defineOperation({
     SignatureValue: z.string().min(1),
   }),
   resource: (p) => p.CertificateId,
-  async handle(ctx, p) {
+  async handle(ctx, p): Promise<CertificatePublicKeyVerifyResult> {
     const alg = kmsSignatureAlgorithm(p.Algorithm);
     if (!alg) throw invalidParameter('Algorithm', `expected one of ${KMS_SIGNATURE_NAMES.join(', ')}.`);
     const subject = kmsSubject(p.MessageType, p.Message, alg);

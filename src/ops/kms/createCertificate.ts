@@ -4,10 +4,11 @@ import { ApiError, invalidParameter } from '../../errors/apiError';
 import { createCertificate as createOnToken } from '../../token/certificates';
 import type { TokenRegistry } from '../../token/tokenRegistry';
 import type { TokenManager } from '../../token/tokenManager';
+import type { CreateCertificateResult } from '../results';
 import { defineOperation, type OpContext } from '../types';
 
 /** The tag that records which access key created a certificate (for `accessKeys[].maxCertificates`). */
-export const CREATED_BY_TAG = 'p11bridge:createdBy';
+const CREATED_BY_TAG = 'p11bridge:createdBy';
 
 /** The KeySpec values KMS CreateCertificate documents. */
 const KEY_SPECS = ['RSA_2048', 'EC_P256', 'EC_SM2'] as const;
@@ -94,7 +95,7 @@ export const createCertificate = defineOperation({
     ExportablePrivateKey: z.enum(['true', 'false']).optional(),
     WarehouseId: z.coerce.number().int().positive().optional(),
   }),
-  async handle(ctx, p) {
+  async handle(ctx, p): Promise<CreateCertificateResult> {
     const names = parseNames(p.SubjectAlternativeNames);
     const token = targetToken(ctx, p.WarehouseId, p.KeySpec);
     assertQuota(ctx);

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { keySpecRow } from '../../crypto/algorithms';
 import { certificateFacts, formatKeyIdentifier, kmsDate } from '../../token/certificates';
 import { locateKms } from '../shared/lookup';
+import type { DescribeCertificateResult } from '../results';
 import { defineOperation } from '../types';
 
 /**
@@ -16,7 +17,7 @@ export const describeCertificate = defineOperation({
   ramAction: 'kms:DescribeCertificate',
   params: z.object({ CertificateId: z.string().min(1) }),
   resource: (p) => p.CertificateId,
-  async handle(ctx, p) {
+  async handle(ctx, p): Promise<DescribeCertificateResult> {
     const located = locateKms(ctx, p.CertificateId);
     const f = certificateFacts(located.entry, ctx.config.server);
     const cert = f.certificate;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { certificateFacts } from '../../token/certificates';
 import { locateKms } from '../shared/lookup';
+import type { GetCertificateResult } from '../results';
 import { defineOperation } from '../types';
 
 /**
@@ -13,7 +14,7 @@ export const getCertificate = defineOperation({
   ramAction: 'kms:GetCertificate',
   params: z.object({ CertificateId: z.string().min(1) }),
   resource: (p) => p.CertificateId,
-  async handle(ctx, p) {
+  async handle(ctx, p): Promise<GetCertificateResult> {
     const located = locateKms(ctx, p.CertificateId);
     const facts = certificateFacts(located.entry, ctx.config.server);
     return {

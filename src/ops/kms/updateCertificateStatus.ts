@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { setCertificateStatus } from '../../token/certificates';
 import { locateKms } from '../shared/lookup';
+import type { EmptyResult } from '../results';
 import { defineOperation } from '../types';
 
 /**
@@ -16,7 +17,7 @@ export const updateCertificateStatus = defineOperation({
     Status: z.enum(['ACTIVE', 'INACTIVE', 'REVOKED']),
   }),
   resource: (p) => p.CertificateId,
-  async handle(ctx, p) {
+  async handle(ctx, p): Promise<EmptyResult> {
     const located = locateKms(ctx, p.CertificateId);
     await setCertificateStatus(located.token, located.entry.id, p.Status);
     return {};

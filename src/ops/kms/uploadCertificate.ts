@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { uploadCertificate as uploadToToken } from '../../token/certificates';
 import { locateKms } from '../shared/lookup';
+import type { EmptyResult } from '../results';
 import { defineOperation } from '../types';
 
 /**
@@ -17,7 +18,7 @@ export const uploadCertificate = defineOperation({
     CertificateChain: z.string().optional(),
   }),
   resource: (p) => p.CertificateId,
-  async handle(ctx, p) {
+  async handle(ctx, p): Promise<EmptyResult> {
     const located = locateKms(ctx, p.CertificateId);
     await uploadToToken(located.token, located.entry.id, p.Certificate, p.CertificateChain);
     return {};

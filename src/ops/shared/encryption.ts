@@ -1,5 +1,4 @@
 import { constants, publicEncrypt } from 'node:crypto';
-import type { Mechanism } from 'pkcs11js';
 import { ENCRYPTION_ALGORITHMS, encryptionAlgorithm, type EncryptionAlgorithm } from '../../crypto/algorithms';
 import { rsaPublicNumbers } from '../../crypto/digestVerify';
 import { sm2Encrypt, sm2PublicPoint, sm2PublicPointOfSpki } from '../../crypto/sm2';
@@ -7,12 +6,12 @@ import { decodeSm2Ciphertext, type Sm2Ciphertext } from '../../crypto/sm2Ciphert
 import { planSm2Decryption } from '../../crypto/sm2Plan';
 import { ApiError, invalidParameter } from '../../errors/apiError';
 import type { Logger } from '../../observability/logger';
-import { ckrName, ckrOf } from '../../token/ckr';
+import { ciphertextRefusal, toApiError } from '../../token/ckr';
 import type { Located } from '../../token/tokenRegistry';
 import { assertUsable } from './signing';
 
 /** The `Algorithm` values both products accept for Encrypt/Decrypt. */
-export const ENCRYPTION_NAMES = ENCRYPTION_ALGORITHMS.map((a) => a.name);
+const ENCRYPTION_NAMES = ENCRYPTION_ALGORITHMS.map((a) => a.name);
 
 /** The encryption row for an `Algorithm` value (CAS's `RSAESOAEPSHA_1` spelling included). */
 export function findEncryptionAlgorithm(name: string): EncryptionAlgorithm {
@@ -65,7 +64,7 @@ function hashLength(alg: EncryptionAlgorithm): number {
 }
 
 /** The largest plaintext for this key: k − 2·hLen − 2 (RFC 8017 §7.1.1); 214 / 190 bytes for RSA-2048. */
-export function maxPlaintext(located: Located, alg: EncryptionAlgorithm): number {
+function maxPlaintext(located: Located, alg: EncryptionAlgorithm): number {
   return located.entry.signatureLength - 2 * hashLength(alg) - 2;
 }
 
@@ -114,8 +113,8 @@ export async function decryptWith(
   if (BigInt(`0x${ciphertext.toString('hex')}`) >= rsaPublicNumbers(entry.publicKey).n) {
     throw invalidParameter('CiphertextBlob', 'it is not a ciphertext of this key (not below the modulus).');
   }
-  const spec = alg.decrypt as NonNullable<EncryptionAlgorithm['decrypt']>;
-  const mechanism: Mechanism = { mechanism: spec.mechanism, parameter: spec.parameter as Mechanism['parameter'] };
+  // assertEncryptionFits proved the row has a decryption mechanism.
+  const mechanism = alg.decrypt as NonNullable<EncryptionAlgorithm['decrypt']>;
   try {
     return await token.decrypt(entry.id, mechanism, ciphertext);
   } catch (e) {
@@ -125,10 +124,9 @@ export async function decryptWith(
 
 /** A token's refusal of a ciphertext, as the caller sees it: one InvalidParameter for every failure (no oracle). */
 function refusedCiphertext(e: unknown, alg: EncryptionAlgorithm, log: Logger, requestId: string): unknown {
-  const cause = e instanceof ApiError ? e.cause : e;
-  const code = ckrOf(cause);
-  if (e instanceof ApiError && (e.code === 'InternalError' || e.code === 'InvalidParameter') && code !== undefined) {
-    log.info({ requestId, ckr: ckrName(code) }, 'the token could not decrypt the ciphertext');
+  const ckr = ciphertextRefusal(e);
+  if (ckr !== undefined) {
+    log.info({ requestId, ckr }, 'the token could not decrypt the ciphertext');
     return invalidParameter(
       'CiphertextBlob',
       `it cannot be decrypted with the key of this certificate and ${alg.name}.`,
@@ -167,7 +165,12 @@ async function sm2DecryptWith(
       'it is not an SM2 ciphertext (GM/T 0009 SEQUENCE { x, y, hash, ciphertext }).',
     );
   }
-  const plan = planSm2Decryption(alg, located.token.sm2Profile, parts);
+  let plan: ReturnType<typeof planSm2Decryption>;
+  try {
+    plan = planSm2Decryption(alg, located.token.sm2Profile, parts);
+  } catch (e) {
+    throw toApiError(e); // the planner's refusal in cloud terms (src/token/ckr.ts names the code)
+  }
   try {
     // The plaintext is shorter than its ciphertext, whatever the format.
     return await located.token.decrypt(located.entry.id, plan.mechanism, plan.data, plan.data.length);

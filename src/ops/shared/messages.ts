@@ -4,7 +4,7 @@ import type { SignatureAlgorithm } from '../../crypto/algorithms';
 import type { SignSubject } from '../../crypto/signPlan';
 
 /** The largest RAW message both products accept (KMS: "≤ 4KB"; CAS: "< 4KB"): 4096 bytes of decoded data. */
-export const MAX_RAW_BYTES = 4096;
+const MAX_RAW_BYTES = 4096;
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const HEX64 = /^[0-9a-fA-F]{64}$/;

@@ -28,7 +28,7 @@ export function certType(entry: KeyEntry): 'CA' | 'CERT' {
 }
 
 /** The largest page a list operation returns. */
-export const MAX_SHOW_SIZE = 1000;
+const MAX_SHOW_SIZE = 1000;
 
 /** `CurrentPage` (default 1) and `ShowSize` (default 50, at most 1000), as the CAS list operations take them. */
 export const pagingParams = {

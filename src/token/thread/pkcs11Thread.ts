@@ -20,7 +20,7 @@ function workerEntry(): string {
 }
 
 /** A PKCS#11 error that crossed from a thread: the pkcs11js class, with the CKR code, and whether an op is active. */
-export function toPkcs11Error(e: ThreadError): Error {
+function toPkcs11Error(e: ThreadError): Error {
   if (e.code === undefined) return new Error(e.message);
   const err = new pkcs11.Pkcs11Error(e.message, e.code, e.method ?? '');
   if (e.operationActive) Object.assign(err, { operationActive: true });

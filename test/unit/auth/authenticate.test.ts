@@ -8,7 +8,7 @@ import {
 import { canonicalQuery } from '../../../src/api/auth/canonicalQuery';
 import { percentEncode } from '../../../src/api/auth/percentEncode';
 import { NonceCache } from '../../../src/api/auth/replayCache';
-import { signV1Query, signV3Request, type SignV3RequestInput } from '../../../src/api/auth/signRequest';
+import { signV1Query, signV3Request, type SignV3RequestInput } from '../../helpers/signRequest';
 import { v1Signature, v1StringToSign } from '../../../src/api/auth/signatureV1';
 import type { V3Algorithm } from '../../../src/api/auth/signatureV3';
 import { ApiError } from '../../../src/errors/apiError';

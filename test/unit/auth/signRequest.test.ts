@@ -5,7 +5,7 @@
  */
 import OpenApiUtil from '@alicloud/openapi-core/dist/utils';
 
-import { signV1Query, signV3Request, type SignV3RequestInput } from '../../../src/api/auth/signRequest';
+import { signV1Query, signV3Request, type SignV3RequestInput } from '../../helpers/signRequest';
 import type { V3Algorithm } from '../../../src/api/auth/signatureV3';
 import { decodePairs } from './requestView';
 

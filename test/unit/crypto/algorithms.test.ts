@@ -9,6 +9,8 @@ import {
   type SignatureAlgorithm,
 } from '../../../src/crypto/algorithms';
 import { encodeSignature, planSignature, tokenSupports } from '../../../src/crypto/signPlan';
+import { PlanError } from '../../../src/crypto/planError';
+import { toApiError } from '../../../src/token/ckr';
 
 const row = (name: string): SignatureAlgorithm => {
   const r = kmsSignatureAlgorithm(name) ?? casSignatureAlgorithm(name);
@@ -103,6 +105,20 @@ describe('algorithm table', () => {
     expect(() => planSignature(row('ECDSA_SHA_256'), { kind: 'digest', digest: Buffer.alloc(32) }, new Set())).toThrow(
       /not supported/,
     );
+    // Crypto's own error, whose reason the one translator (src/token/ckr.ts) answers as InvalidParameter, as before.
+    for (const [digest, mechanisms] of [
+      [Buffer.alloc(20), SOFTHSM],
+      [Buffer.alloc(32), new Set<number>()],
+    ] as const) {
+      let thrown: unknown;
+      try {
+        planSignature(row('ECDSA_SHA_256'), { kind: 'digest', digest }, mechanisms);
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown).toBeInstanceOf(PlanError);
+      expect(toApiError(thrown)).toMatchObject({ code: 'InvalidParameter', status: 400 });
+    }
     expect(tokenSupports(row('ECDSA_SHA_256'), SOFTHSM)).toBe(true);
     expect(tokenSupports(row('SM2DSA'), SOFTHSM)).toBe(false);
   });

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { sm2 as smCrypto } from 'sm-crypto';
 import { parse } from 'yaml';
+import type { ApiError } from '../../../src/errors/apiError';
+import { toApiError } from '../../../src/token/ckr';
 import { sm2ProfileSchema } from '../../../src/config/schema';
 import {
   ENCRYPTION_ALGORITHMS,
@@ -16,6 +18,7 @@ import { ecdsaRawToDer } from '../../../src/crypto/ecdsaSignature';
 import { EncodingError } from '../../../src/crypto/encodingError';
 import { ecParamsFor, ecSpki } from '../../../src/crypto/keys';
 import { pemEncode } from '../../../src/crypto/pem';
+import { PlanError } from '../../../src/crypto/planError';
 import { encodeSignature, planSignature, tokenSupports } from '../../../src/crypto/signPlan';
 import { sm2E, sm2EncryptParts, sm2Verify } from '../../../src/crypto/sm2';
 import { decodeSm2Ciphertext } from '../../../src/crypto/sm2Ciphertext';
@@ -24,6 +27,20 @@ import { buildCertificate } from '../../../src/crypto/x509Builder';
 import { certificateSignatureValid } from '../../../src/crypto/x509Signature';
 import { X509Certificate } from 'node:crypto';
 import { opensslDir } from './support/openssl';
+
+/**
+ * What the caller sees when a planner refuses: the crypto floor throws its own PlanError, and the one translator
+ * (src/token/ckr.ts toApiError) names the cloud code. Fails the test when the planner does not refuse.
+ */
+function refusal(plan: () => unknown): ApiError {
+  try {
+    plan();
+  } catch (e) {
+    expect(e).toBeInstanceOf(PlanError);
+    return toApiError(e);
+  }
+  throw new Error('the planner did not refuse');
+}
 
 /** The TASS sample profile, read from the documented file (the numbers the test token implements). */
 const TASS: Sm2Profile = sm2ProfileSchema.parse(
@@ -51,9 +68,10 @@ describe('planSignature for SM2 (the profile maps the row’s roles to vendor nu
   it('DIGEST: the value is e already and is passed as is; a wrong length is InvalidParameter', () => {
     const e = sm2E(point, message);
     expect(planSignature(SM2DSA, { kind: 'digest', digest: e }, ALL, ctx).data.equals(e)).toBe(true);
-    expect(() => planSignature(SM2DSA, { kind: 'digest', digest: Buffer.alloc(31) }, ALL, ctx)).toThrow(
-      expect.objectContaining({ code: 'InvalidParameter' }),
-    );
+    expect(refusal(() => planSignature(SM2DSA, { kind: 'digest', digest: Buffer.alloc(31) }, ALL, ctx))).toMatchObject({
+      code: 'InvalidParameter',
+      cause: expect.any(PlanError),
+    });
   });
 
   it('a per-signature user ID (X.509 uses the default) wins over the profile’s', () => {
@@ -71,14 +89,15 @@ describe('planSignature for SM2 (the profile maps the row’s roles to vendor nu
       mechanism: { mechanism: 0x80008100 },
       data: message,
     });
-    expect(() => planSignature(SM2DSA, { kind: 'digest', digest: Buffer.alloc(32) }, listed, ctx)).toThrow(
-      expect.objectContaining({ code: 'UnsupportedOperation' }),
-    );
+    expect(
+      refusal(() => planSignature(SM2DSA, { kind: 'digest', digest: Buffer.alloc(32) }, listed, ctx)),
+    ).toMatchObject({ code: 'UnsupportedOperation', cause: expect.any(PlanError) });
     // The token computes Z_A with its default ID: a configured other ID cannot be honoured.
     const alice = { profile: { ...TASS, userId: 'alice' }, publicPoint: point };
-    expect(() => planSignature(SM2DSA, { kind: 'message', data: message }, listed, alice)).toThrow(
-      expect.objectContaining({ code: 'UnsupportedOperation' }),
-    );
+    expect(refusal(() => planSignature(SM2DSA, { kind: 'message', data: message }, listed, alice))).toMatchObject({
+      code: 'UnsupportedOperation',
+      cause: expect.any(PlanError),
+    });
   });
 
   it('a sign mechanism that takes the message (signInput: message) is used like the combined one', () => {
@@ -90,12 +109,13 @@ describe('planSignature for SM2 (the profile maps the row’s roles to vendor nu
   });
 
   it('without an SM2 profile, or with none of its signing numbers listed, SM2 is UnsupportedOperation', () => {
-    expect(() => planSignature(SM2DSA, { kind: 'message', data: message }, ALL)).toThrow(
-      expect.objectContaining({ code: 'UnsupportedOperation' }),
-    );
-    expect(() => planSignature(SM2DSA, { kind: 'message', data: message }, new Set([0x80008001]), ctx)).toThrow(
-      expect.objectContaining({ code: 'UnsupportedOperation' }),
-    );
+    expect(refusal(() => planSignature(SM2DSA, { kind: 'message', data: message }, ALL))).toMatchObject({
+      code: 'UnsupportedOperation',
+      cause: expect.any(PlanError),
+    });
+    expect(
+      refusal(() => planSignature(SM2DSA, { kind: 'message', data: message }, new Set([0x80008001]), ctx)),
+    ).toMatchObject({ code: 'UnsupportedOperation', cause: expect.any(PlanError) });
     expect(tokenSupports(SM2DSA, ALL)).toBe(false);
     expect(tokenSupports(SM2DSA, ALL, TASS)).toBe(true);
     expect(tokenSupports(SM2DSA, new Set([0x80008001]), TASS)).toBe(false);
@@ -126,12 +146,14 @@ describe('the other vendor plans', () => {
     expect(plan.mechanism).toEqual({ mechanism: 0x80008200 });
     expect(decodeSm2Ciphertext(plan.data, 'c1c3c2').c2.equals(parts.c2)).toBe(true);
     const noEncrypt: Sm2Profile = { ...TASS, mechanisms: { keyPairGen: 1, sign: 2 } };
-    expect(() => planSm2Decryption(SM2PKE, noEncrypt, parts)).toThrow(
-      expect.objectContaining({ code: 'UnsupportedOperation' }),
-    );
-    expect(() => planSm2Decryption(SM2PKE, undefined, parts)).toThrow(
-      expect.objectContaining({ code: 'UnsupportedOperation' }),
-    );
+    expect(refusal(() => planSm2Decryption(SM2PKE, noEncrypt, parts))).toMatchObject({
+      code: 'UnsupportedOperation',
+      cause: expect.any(PlanError),
+    });
+    expect(refusal(() => planSm2Decryption(SM2PKE, undefined, parts))).toMatchObject({
+      code: 'UnsupportedOperation',
+      cause: expect.any(PlanError),
+    });
   });
 
   it('key generation: the standard mechanism for RSA and EC rows, the profile’s for EC_SM2 (none without one)', () => {

@@ -1,6 +1,13 @@
 import * as pkcs11 from 'pkcs11js';
 import { ApiError } from '../../../src/errors/apiError';
-import { ckrName, classify, describeFault, toApiError, type FaultClass } from '../../../src/token/ckr';
+import {
+  ciphertextRefusal,
+  ckrName,
+  classify,
+  describeFault,
+  toApiError,
+  type FaultClass,
+} from '../../../src/token/ckr';
 import { TokenFault } from '../../../src/token/faults';
 
 const err = (code: number): Error => new pkcs11.Pkcs11Error(ckrName(code), code, 'C_Test');
@@ -73,5 +80,18 @@ describe('the CKR translator', () => {
   it('names unknown codes in hex for the log', () => {
     expect(ckrName(0x8000_1234)).toBe('CKR_0x80001234');
     expect(describeFault(new TokenFault('timeout', 'late'))).toBe('timeout: late');
+  });
+
+  it('reads a token refusal of a ciphertext (InternalError or InvalidParameter over a CKR) as its CKR name', () => {
+    // SoftHSM2 answers a bad OAEP encoding with CKR_GENERAL_ERROR, which the token layer reports as InternalError.
+    expect(ciphertextRefusal(toApiError(err(pkcs11.CKR_GENERAL_ERROR)))).toBe('CKR_GENERAL_ERROR');
+    expect(ciphertextRefusal(toApiError(err(pkcs11.CKR_ENCRYPTED_DATA_INVALID)))).toBe('CKR_ENCRYPTED_DATA_INVALID');
+  });
+
+  it('does not read a busy or broken token, or an error without a CKR, as a refused ciphertext', () => {
+    expect(ciphertextRefusal(toApiError(new TokenFault('busy', 'x')))).toBeUndefined();
+    expect(ciphertextRefusal(toApiError(err(pkcs11.CKR_DEVICE_REMOVED)))).toBeUndefined();
+    expect(ciphertextRefusal(new ApiError('InternalError', undefined, { cause: new Error('boom') }))).toBeUndefined();
+    expect(ciphertextRefusal(err(pkcs11.CKR_GENERAL_ERROR))).toBeUndefined();
   });
 });

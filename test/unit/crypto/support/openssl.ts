@@ -6,7 +6,7 @@ import { join } from 'node:path';
 /** The `openssl` CLI as an independent verifier, run in a throwaway directory. */
 
 /** Exit status and text output of one openssl run. */
-export interface OpensslResult {
+interface OpensslResult {
   readonly status: number | null;
   readonly stdout: string;
   readonly stderr: string;

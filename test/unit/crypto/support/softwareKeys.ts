@@ -33,7 +33,7 @@ export function rsaSigner(key: SoftwareKey): DerSigner {
 }
 
 /** ECDSA over the message: raw r ‖ s from the "token", DER-encoded by the code under test. */
-export function ecdsaSigner(key: SoftwareKey, hash: 'sha256' | 'sha384'): DerSigner {
+function ecdsaSigner(key: SoftwareKey, hash: 'sha256' | 'sha384'): DerSigner {
   return async (data) => ecdsaRawToDer(sign(hash, data, { key: key.privateKey, dsaEncoding: 'ieee-p1363' }));
 }
 

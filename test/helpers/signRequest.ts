@@ -1,6 +1,6 @@
-import { canonicalQuery, type ParamPair } from './canonicalQuery';
-import { percentEncode } from './percentEncode';
-import { V1_SIGNATURE_METHOD, V1_SIGNATURE_VERSION, v1Signature, v1StringToSign } from './signatureV1';
+import { canonicalQuery, type ParamPair } from '../../src/api/auth/canonicalQuery';
+import { percentEncode } from '../../src/api/auth/percentEncode';
+import { V1_SIGNATURE_METHOD, V1_SIGNATURE_VERSION, v1Signature, v1StringToSign } from '../../src/api/auth/signatureV1';
 import {
   v3CanonicalHeaders,
   v3CanonicalRequest,
@@ -8,7 +8,7 @@ import {
   v3Signature,
   v3StringToSign,
   type V3Algorithm,
-} from './signatureV3';
+} from '../../src/api/auth/signatureV3';
 
 /** Inputs of {@link signV3Request}; the clock and the nonce are the caller's. */
 export interface SignV3RequestInput {
