@@ -20,7 +20,7 @@ import { cas3, casSign, coreCaller } from '../helpers/clients';
 import { isDerEcdsaSignature, Scratch } from '../helpers/verify';
 import { opensslSm2Verify, smCryptoVerify } from '../helpers/sm2Token';
 
-const CLI = resolve(__dirname, '..', '..', 'dist', 'cli', 'index.js');
+const CLI = resolve(__dirname, '..', '..', 'dist', 'main.js');
 const home = mkdtempSync(join(tmpdir(), 'p11bridge-demo-sm2-'));
 const env = { ...process.env, P11BRIDGE_HOME: home, P11BRIDGE_WORKERS: '1', P11BRIDGE_LOG_LEVEL: 'warn' };
 const scratch = new Scratch();

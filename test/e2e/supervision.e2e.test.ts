@@ -64,7 +64,8 @@ describe('cluster supervision when no worker can serve (real SoftHSM2, built CLI
     console.log(`primary exited ${code} after ${after} ms; ${restarts} failed restarts retried`);
     expect(code).toBe(69);
     expect(restarts).toBeGreaterThanOrEqual(2);
-    expect(after).toBeGreaterThanOrEqual(4000);
+    // The primary checks every 500 ms when a worker last listened, so it may give up up to one tick early.
+    expect(after).toBeGreaterThanOrEqual(4000 - 500);
     expect(after).toBeLessThan(20000);
     expect(serve.lines.some((l) => l.msg === 'no worker could serve: the primary gives up')).toBe(true);
   });
