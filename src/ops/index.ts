@@ -25,6 +25,9 @@ import { updateAlias } from './kms/updateAlias';
 import { deleteAlias } from './kms/deleteAlias';
 import { listAliases } from './kms/listAliases';
 import { listAliasesByKeyId } from './kms/listAliasesByKeyId';
+import { listResourceTags } from './kms/listResourceTags';
+import { tagResource } from './kms/tagResource';
+import { untagResource } from './kms/untagResource';
 import { certificatePrivateKeyDecrypt } from './kms/certificatePrivateKeyDecrypt';
 import { certificatePrivateKeySign } from './kms/certificatePrivateKeySign';
 import { certificatePublicKeyEncrypt } from './kms/certificatePublicKeyEncrypt';
@@ -71,6 +74,9 @@ export const OPERATIONS: readonly Operation[] = [
   deleteAlias,
   listAliases,
   listAliasesByKeyId,
+  tagResource,
+  untagResource,
+  listResourceTags,
   // CAS 2020-04-07 (protocol §9.1).
   casSign,
   casVerify,
