@@ -6,6 +6,8 @@ import { listCert } from './cas/listCert';
 import { listCertWarehouse } from './cas/listCertWarehouse';
 import { casSign } from './cas/sign';
 import { casVerify } from './cas/verify';
+import { asymmetricDecrypt } from './kms/asymmetricDecrypt';
+import { asymmetricEncrypt } from './kms/asymmetricEncrypt';
 import { asymmetricSign } from './kms/asymmetricSign';
 import { asymmetricVerify } from './kms/asymmetricVerify';
 import { getPublicKey } from './kms/getPublicKey';
@@ -77,6 +79,8 @@ export const OPERATIONS: readonly Operation[] = [
   tagResource,
   untagResource,
   listResourceTags,
+  asymmetricEncrypt,
+  asymmetricDecrypt,
   // CAS 2020-04-07 (protocol §9.1).
   casSign,
   casVerify,

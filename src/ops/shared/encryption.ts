@@ -8,6 +8,7 @@ import { planSm2Decryption } from '../../crypto/sm2Plan';
 import { ApiError, invalidParameter } from '../../errors/apiError';
 import type { Logger } from '../../observability/logger';
 import { ckrName, ckrOf } from '../../token/ckr';
+import type { KeySource } from '../../token/tokenManager';
 import type { Located } from '../../token/tokenRegistry';
 import { assertUsable } from './signing';
 
@@ -93,7 +94,8 @@ export function encryptFor(located: Located, alg: EncryptionAlgorithm, plaintext
  * ciphertext's length and range are checked here (public facts); any other refusal is the token finding no
  * valid OAEP encoding. SoftHSM2 answers that with CKR_GENERAL_ERROR, which the token layer reports as an internal
  * error; here, with the key, mechanism and session known good, it is the caller's ciphertext: InvalidParameter,
- * one message for every padding failure (no oracle), the token's code logged and never sent.
+ * one message for every padding failure (no oracle), the token's code logged and never sent. `from`: a certificate
+ * identity, or a KMS key version's key pair (its entry id is then the version's label).
  */
 export async function decryptWith(
   located: Located,
@@ -101,8 +103,9 @@ export async function decryptWith(
   ciphertext: Buffer,
   log: Logger,
   requestId: string,
+  from: KeySource = 'identity',
 ): Promise<Buffer> {
-  if (alg.vendorProfile === 'sm2') return sm2DecryptWith(located, alg, ciphertext, log, requestId);
+  if (alg.vendorProfile === 'sm2') return sm2DecryptWith(located, alg, ciphertext, log, requestId, from);
   const { entry, token } = located;
   const k = entry.signatureLength;
   if (ciphertext.length !== k) {
@@ -117,7 +120,7 @@ export async function decryptWith(
   const spec = alg.decrypt as NonNullable<EncryptionAlgorithm['decrypt']>;
   const mechanism: Mechanism = { mechanism: spec.mechanism, parameter: spec.parameter as Mechanism['parameter'] };
   try {
-    return await token.decrypt(entry.id, mechanism, ciphertext);
+    return await token.decrypt(entry.id, mechanism, ciphertext, undefined, from);
   } catch (e) {
     throw refusedCiphertext(e, alg, log, requestId);
   }
@@ -129,10 +132,7 @@ function refusedCiphertext(e: unknown, alg: EncryptionAlgorithm, log: Logger, re
   const code = ckrOf(cause);
   if (e instanceof ApiError && (e.code === 'InternalError' || e.code === 'InvalidParameter') && code !== undefined) {
     log.info({ requestId, ckr: ckrName(code) }, 'the token could not decrypt the ciphertext');
-    return invalidParameter(
-      'CiphertextBlob',
-      `it cannot be decrypted with the key of this certificate and ${alg.name}.`,
-    );
+    return invalidParameter('CiphertextBlob', `it cannot be decrypted with this key and ${alg.name}.`);
   }
   return e;
 }
@@ -156,6 +156,7 @@ async function sm2DecryptWith(
   ciphertext: Buffer,
   log: Logger,
   requestId: string,
+  from: KeySource,
 ): Promise<Buffer> {
   let parts: Sm2Ciphertext;
   try {
@@ -170,7 +171,7 @@ async function sm2DecryptWith(
   const plan = planSm2Decryption(alg, located.token.sm2Profile, parts);
   try {
     // The plaintext is shorter than its ciphertext, whatever the format.
-    return await located.token.decrypt(located.entry.id, plan.mechanism, plan.data, plan.data.length);
+    return await located.token.decrypt(located.entry.id, plan.mechanism, plan.data, plan.data.length, from);
   } catch (e) {
     throw refusedCiphertext(e, alg, log, requestId);
   }
