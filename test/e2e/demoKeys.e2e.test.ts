@@ -165,9 +165,7 @@ describe('the demo KMS signing keys', () => {
       });
       for (const value of [s1.value, String(s3.body.Value)]) {
         const sig = Buffer.from(value, 'base64');
-        expect(verify('sha256', message, { key: createPublicKey(k.publicKeyPem), dsaEncoding: 'der' }, sig)).toBe(
-          true,
-        );
+        expect(verify('sha256', message, { key: createPublicKey(k.publicKeyPem), dsaEncoding: 'der' }, sig)).toBe(true);
         const r = openssl([
           'dgst',
           '-sha256',
