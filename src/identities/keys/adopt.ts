@@ -41,7 +41,8 @@ async function adoptable(token: TokenManager, ref: KeyPairRef, usage: KmsKeyUsag
   if (isKeyPairLabel(key.label)) throw new Error(`the key pair "${key.label}" is already a KMS key version`);
   if (key.ckaId.length === 0) throw new Error('the private key has no CKA_ID: its public key cannot be matched');
   await token.refreshIndex();
-  const entry = token.entries().find((e) => e.ckaId.equals(key.ckaId) && e.id === (key.label || e.id));
+  // A private key without a label is not addressable in the index (keyIndex.ts): it is not found here either.
+  const entry = token.entries().find((e) => e.ckaId.equals(key.ckaId) && e.id === key.label);
   if (!entry) throw new Error(`the key pair with ${refText(ref)} is not readable as a key pair (see the daemon log)`);
   if (entry.certificate || entry.metadataHandle) {
     throw new Error(`"${entry.id}" is a certificate identity; manage it with p11bridge certs`);
