@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { loadConfigFile } from '../config/load';
 import type { Config, TokenConfig } from '../config/schema';
 import { pemEncode } from '../crypto/pem';
+import { demoKeysOf, ensureDemoKeys, type DemoKeyInfo } from '../identities/keys/demoKeys';
 import { silentLogger, type Logger } from '../observability/logger';
 import { DEMO_SIGNING_SPECS, provisionDemo } from '../token/provision';
 import { storeMetadata } from '../token/objects';
@@ -131,6 +132,9 @@ export async function ensureDemo(
       const ids = demoIds(files.ids);
       await provisionDemo(token, ids ? { ids } : {});
     }
+    // After the certificates: a home provisioned before the demo had KMS keys gets them here, on its next start.
+    const created = await ensureDemoKeys(token, config.server, accessKeyId);
+    if (created.length > 0) log.info({ keyIds: created }, 'demo KMS signing keys generated inside the token');
   } finally {
     await token.close();
   }
@@ -158,6 +162,8 @@ export interface DemoInfo {
     /** Set on the SM2 test token's certificates (`--sm2`): a PKCS#11 test double, not an HSM. */
     testDouble?: true;
   }>;
+  /** The demo's KMS signing keys (one per spec the demo token generates), primary version and public key. */
+  keys: DemoKeyInfo[];
 }
 
 /** Reads the demo info from the home and every token of the config (the tokens are only read, never written). */
@@ -168,22 +174,33 @@ export async function demoInfo(home: string, config: Config): Promise<DemoInfo> 
     : {};
   if (config.tokens.length === 0) throw new Error('demo config has no token');
   const certificates: DemoInfo['certificates'] = [];
-  for (const tokenConfig of config.tokens) certificates.push(...(await tokenCertificates(tokenConfig)));
+  const keys: DemoKeyInfo[] = [];
+  for (const tokenConfig of config.tokens) {
+    const read = await tokenIdentities(tokenConfig);
+    certificates.push(...read.certificates);
+    keys.push(...read.keys);
+  }
   return {
     endpoint: `${state.host ?? config.server.host}:${state.port ?? config.server.port}`,
     accessKeyId: readFileSync(files.accessKeyId, 'utf8').trim(),
     accessKeySecret: readFileSync(files.accessKeySecret, 'utf8').trim(),
     certificates,
+    keys,
   };
 }
 
-/** The signing certificates of one token (its CA left out), by key spec; marked when the token is a test double. */
-async function tokenCertificates(tokenConfig: TokenConfig): Promise<DemoInfo['certificates']> {
+/**
+ * The signing certificates of one token (its CA left out), by key spec, marked when the token is a test double;
+ * and its demo KMS keys.
+ */
+async function tokenIdentities(
+  tokenConfig: TokenConfig,
+): Promise<{ certificates: DemoInfo['certificates']; keys: DemoKeyInfo[] }> {
   const token = new TokenManager(tokenConfig, silentLogger());
   await token.open();
   try {
     const testDouble = isSm2TestModule(tokenConfig.module) ? { testDouble: true as const } : {};
-    return token
+    const certificates = token
       .entries()
       .filter((e) => !e.isCA && e.certificate)
       .sort((a, b) => (a.keySpec ?? '').localeCompare(b.keySpec ?? ''))
@@ -195,6 +212,7 @@ async function tokenCertificates(tokenConfig: TokenConfig): Promise<DemoInfo['ce
         chainPem: e.chain.map((c) => pemEncode('CERTIFICATE', c)).join(''),
         ...testDouble,
       }));
+    return { certificates, keys: demoKeysOf(token) };
   } finally {
     await token.close();
   }
@@ -257,6 +275,7 @@ export function demoBanner(info: DemoInfo): string {
         `    ${c.id}  ${c.keySpec}  WarehouseId ${c.warehouseId}${c.testDouble ? '  (SM2 test token: a test double, not an HSM)' : ''}`,
     ),
     ...testDoubleNotice(info),
+    ...demoKeyLines(info),
     '',
     '  CAS, with the official SDK (npm i @alicloud/cas20200407 @alicloud/openapi-core), as a file run with node:',
     ...indent(examples.cas),
@@ -267,6 +286,18 @@ export function demoBanner(info: DemoInfo): string {
     '  npx p11bridge demo --json   prints all of this, with the certificates and chain, as JSON.',
     '',
   ].join('\n');
+}
+
+/**
+ * The banner's lines on the demo KMS keys (AsymmetricSign/GetPublicKey take KeyId and KeyVersionId), shared by the
+ * HTTP and HTTPS banners.
+ */
+export function demoKeyLines(info: DemoInfo): string[] {
+  if (info.keys.length === 0) return [];
+  return [
+    '  KMS signing keys (KeyId  KeyVersionId  KeySpec; AsymmetricSign, GetPublicKey, ...):',
+    ...info.keys.map((k) => `    ${k.keyId}  ${k.keyVersionId}  ${k.keySpec}`),
+  ];
 }
 
 /**

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { Config } from '../config/schema';
-import { testDoubleNotice, type DemoInfo } from './demo';
+import { demoKeyLines, testDoubleNotice, type DemoInfo } from './demo';
 import { createPrivateCa, issueCertificate } from './tlsMaterial';
 
 /** The demo's TLS files: a private CA and a server certificate it issued (key 0600). */
@@ -75,6 +75,7 @@ export function demoTlsBanner(info: DemoInfo, files: DemoTlsFiles): string {
         `    ${c.id}  ${c.keySpec}  WarehouseId ${c.warehouseId}${c.testDouble ? '  (SM2 test token: a test double, not an HSM)' : ''}`,
     ),
     ...testDoubleNotice(info),
+    ...demoKeyLines(info),
     '',
     '  Trust the demo CA in the client (never turn verification off):',
     '  - @alicloud/cas20200407 3.x / @alicloud/openapi-core, and the 1.x generators on @alicloud/openapi-client:',

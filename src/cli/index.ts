@@ -8,6 +8,7 @@ import { demoTlsBanner, ensureDemoTls, withDemoTls } from './demoTls';
 import { demoHome } from './paths';
 import { reloadCommand } from './reload';
 import { certsCommand } from './certs';
+import { keysCommand } from './keys';
 import { provisionCommand } from './provisionCommand';
 import { slotsCommand } from './slots';
 
@@ -22,6 +23,7 @@ Usage:
   p11bridge provision --config <file> [--token NAME]      generate the demo key set inside a configured token
   p11bridge slots [--config F] [--json]                   tokens, mechanisms and capability summary
   p11bridge certs list|create|import|export|status|delete certificate lifecycle on the token (certs --help)
+  p11bridge keys list|describe|disable|enable|adopt       KMS keys on the token (keys --help)
   p11bridge access-keys create [--json]                   print a new AccessKey pair for the config
   p11bridge <command> --help                              help for a command
 
@@ -135,6 +137,7 @@ const commands: Record<string, Handler> = {
   reload: reloadCommand,
   slots: slotsCommand,
   certs: certsCommand,
+  keys: keysCommand,
 
   async 'access-keys'(args) {
     const { values, positionals } = parseArgs({

@@ -6,6 +6,8 @@ import { listCert } from './cas/listCert';
 import { listCertWarehouse } from './cas/listCertWarehouse';
 import { casSign } from './cas/sign';
 import { casVerify } from './cas/verify';
+import { asymmetricDecrypt } from './kms/asymmetricDecrypt';
+import { asymmetricEncrypt } from './kms/asymmetricEncrypt';
 import { asymmetricSign } from './kms/asymmetricSign';
 import { asymmetricVerify } from './kms/asymmetricVerify';
 import { getPublicKey } from './kms/getPublicKey';
@@ -25,6 +27,9 @@ import { updateAlias } from './kms/updateAlias';
 import { deleteAlias } from './kms/deleteAlias';
 import { listAliases } from './kms/listAliases';
 import { listAliasesByKeyId } from './kms/listAliasesByKeyId';
+import { listResourceTags } from './kms/listResourceTags';
+import { tagResource } from './kms/tagResource';
+import { untagResource } from './kms/untagResource';
 import { certificatePrivateKeyDecrypt } from './kms/certificatePrivateKeyDecrypt';
 import { certificatePrivateKeySign } from './kms/certificatePrivateKeySign';
 import { certificatePublicKeyEncrypt } from './kms/certificatePublicKeyEncrypt';
@@ -71,6 +76,11 @@ const OPERATIONS: readonly Operation[] = [
   deleteAlias,
   listAliases,
   listAliasesByKeyId,
+  tagResource,
+  untagResource,
+  listResourceTags,
+  asymmetricEncrypt,
+  asymmetricDecrypt,
   // CAS 2020-04-07 (protocol §9.1).
   casSign,
   casVerify,

@@ -22,6 +22,7 @@ beforeAll(async () => {
     accessKeyId: d.accessKeyId,
     accessKeySecret: d.accessKeySecret,
     certificates: d.certificates.map((c) => ({ ...c, warehouseId: 1 })),
+    keys: [],
   };
 });
 

@@ -92,7 +92,7 @@ export async function generateVersion(
 }
 
 /** Writes a key's record (one object per KeyId) and re-reads the index. */
-async function writeRecord(token: TokenManager, record: KmsKeyRecord): Promise<void> {
+export async function writeRecord(token: TokenManager, record: KmsKeyRecord): Promise<void> {
   await storeDataObject(token, KMS_KEY_APPLICATION, record.keyId, serializeKeyRecord(record));
   // Full, here and in sibling processes: a key's versions are key pairs labelled `<keyId>/<versionId>`.
   await token.identityChanged(record.keyId, { full: true });

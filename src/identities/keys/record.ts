@@ -20,6 +20,11 @@ const versionSchema = z.object({
   versionId: z.string().min(1),
   /** `YYYY-MM-DDThh:mm:ssZ`. */
   creationDate: z.string(),
+  /**
+   * Set on a version adopted from an existing key pair (`p11bridge keys adopt`, decision 0019): the label and
+   * CKA_ID (hex) it had before it was relabelled `<keyId>/<versionId>`.
+   */
+  adoptedFrom: z.object({ label: z.string(), ckaId: z.string() }).optional(),
 });
 
 const recordSchema = z.object({

@@ -7,6 +7,7 @@ import { planSm2Decryption } from '../../crypto/sm2Plan';
 import { ApiError, invalidParameter } from '../../errors/apiError';
 import type { Logger } from '../../observability/logger';
 import { ciphertextRefusal, toApiError } from '../../token/ckr';
+import type { KeySource } from '../../token/tokenManager';
 import type { Located } from '../../token/tokenRegistry';
 import { assertUsable } from './signing';
 
@@ -92,7 +93,8 @@ export function encryptFor(located: Located, alg: EncryptionAlgorithm, plaintext
  * ciphertext's length and range are checked here (public facts); any other refusal is the token finding no
  * valid OAEP encoding. SoftHSM2 answers that with CKR_GENERAL_ERROR, which the token layer reports as an internal
  * error; here, with the key, mechanism and session known good, it is the caller's ciphertext: InvalidParameter,
- * one message for every padding failure (no oracle), the token's code logged and never sent.
+ * one message for every padding failure (no oracle), the token's code logged and never sent. `from`: a certificate
+ * identity, or a KMS key version's key pair (its entry id is then the version's label).
  */
 export async function decryptWith(
   located: Located,
@@ -100,8 +102,9 @@ export async function decryptWith(
   ciphertext: Buffer,
   log: Logger,
   requestId: string,
+  from: KeySource = 'identity',
 ): Promise<Buffer> {
-  if (alg.vendorProfile === 'sm2') return sm2DecryptWith(located, alg, ciphertext, log, requestId);
+  if (alg.vendorProfile === 'sm2') return sm2DecryptWith(located, alg, ciphertext, log, requestId, from);
   const { entry, token } = located;
   const k = entry.signatureLength;
   if (ciphertext.length !== k) {
@@ -116,7 +119,7 @@ export async function decryptWith(
   // assertEncryptionFits proved the row has a decryption mechanism.
   const mechanism = alg.decrypt as NonNullable<EncryptionAlgorithm['decrypt']>;
   try {
-    return await token.decrypt(entry.id, mechanism, ciphertext);
+    return await token.decrypt(entry.id, mechanism, ciphertext, undefined, from);
   } catch (e) {
     throw refusedCiphertext(e, alg, log, requestId);
   }
@@ -127,10 +130,7 @@ function refusedCiphertext(e: unknown, alg: EncryptionAlgorithm, log: Logger, re
   const ckr = ciphertextRefusal(e);
   if (ckr !== undefined) {
     log.info({ requestId, ckr }, 'the token could not decrypt the ciphertext');
-    return invalidParameter(
-      'CiphertextBlob',
-      `it cannot be decrypted with the key of this certificate and ${alg.name}.`,
-    );
+    return invalidParameter('CiphertextBlob', `it cannot be decrypted with this key and ${alg.name}.`);
   }
   return e;
 }
@@ -154,6 +154,7 @@ async function sm2DecryptWith(
   ciphertext: Buffer,
   log: Logger,
   requestId: string,
+  from: KeySource,
 ): Promise<Buffer> {
   let parts: Sm2Ciphertext;
   try {
@@ -173,7 +174,7 @@ async function sm2DecryptWith(
   }
   try {
     // The plaintext is shorter than its ciphertext, whatever the format.
-    return await located.token.decrypt(located.entry.id, plan.mechanism, plan.data, plan.data.length);
+    return await located.token.decrypt(located.entry.id, plan.mechanism, plan.data, plan.data.length, from);
   } catch (e) {
     throw refusedCiphertext(e, alg, log, requestId);
   }

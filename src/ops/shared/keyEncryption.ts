@@ -1,0 +1,54 @@
+import { encryptionAlgorithm, type EncryptionAlgorithm } from '../../crypto/algorithms';
+import { ApiError, invalidParameter } from '../../errors/apiError';
+import type { KmsKey, KmsKeyVersion } from '../../identities/keys/keyView';
+import { assertKeyEnabled, assertKeyUsage, keyPairOf, versionOf } from '../../identities/keys/usage';
+import type { Located } from '../../token/tokenRegistry';
+import type { OpContext } from '../types';
+import { locateKey } from './keys';
+
+/** KMS `Algorithm` values per key spec for ENCRYPT/DECRYPT keys (alibaba-kms-keys.md §5.3). */
+const ENCRYPTION_ALGORITHMS_BY_SPEC: Readonly<Record<string, readonly string[]>> = {
+  RSA_2048: ['RSAES_OAEP_SHA_256', 'RSAES_OAEP_SHA_1'],
+  RSA_3072: ['RSAES_OAEP_SHA_256', 'RSAES_OAEP_SHA_1'],
+  EC_SM2: ['SM2PKE'],
+};
+
+/** A KMS key version ready for AsymmetricEncrypt/Decrypt: the key, the version, its key pair and the algorithm. */
+export interface KeyEncryption {
+  readonly key: KmsKey;
+  readonly version: KmsKeyVersion;
+  /** The version's key pair on its token, in the shape the shared encryption code takes. */
+  readonly located: Located;
+  readonly alg: EncryptionAlgorithm;
+}
+
+/**
+ * Resolves and checks a key for AsymmetricEncrypt/Decrypt, before any work: Enabled, ENCRYPT/DECRYPT, an algorithm
+ * of its spec (`InvalidParameter` otherwise), a version whose key pair is on the token, and a token whose capability
+ * probe proved the decryption mechanism. Encryption is refused with it: a ciphertext the token cannot decrypt is
+ * data nobody can recover (SoftHSM2 2.6.1 decrypts OAEP with SHA-1 only: `RSAES_OAEP_SHA_256` is
+ * `Rejected.UnsupportedOperation` there).
+ */
+export function keyEncryption(
+  ctx: OpContext,
+  p: { KeyId: string; KeyVersionId: string; Algorithm: string },
+): KeyEncryption {
+  const key = locateKey(ctx, p.KeyId);
+  assertKeyEnabled(key);
+  assertKeyUsage(key, 'ENCRYPT/DECRYPT');
+  const allowed = ENCRYPTION_ALGORITHMS_BY_SPEC[key.record.keySpec] ?? [];
+  const alg = allowed.includes(p.Algorithm) ? encryptionAlgorithm(p.Algorithm) : undefined;
+  if (!alg) throw invalidParameter('Algorithm', `a ${key.record.keySpec} key encrypts with ${allowed.join(' or ')}.`);
+  const version = versionOf(key, p.KeyVersionId);
+  const entry = keyPairOf(version);
+  const token = key.token;
+  const proved = token.capabilities.decryptionAlgorithms.includes(alg.name);
+  if (!entry.canDecrypt || !proved || (alg.vendorProfile === 'sm2' && !token.sm2Profile)) {
+    throw new ApiError(
+      'UnsupportedOperation',
+      `${alg.name} is not supported by the token holding this key: it cannot decrypt it (its capability probe ` +
+        `found no working ${alg.name} decryption), so this daemon does not encrypt with it either.`,
+    );
+  }
+  return { key, version, located: { token, entry }, alg };
+}
