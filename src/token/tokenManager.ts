@@ -295,6 +295,9 @@ export class TokenManager implements ModuleMember {
       this.#setState('unavailable', `${this.#pinRefused}; fix the PIN and reload (SIGHUP)`);
       throw new TokenFault('unavailable', this.#pinRefused);
     }
+    // A value the gate lets us try is not (yet) refused: an earlier refusal no longer explains a failure from here on,
+    // so a non-PIN failure of this try takes the ordinary rungs (logged, retried) instead of being mistaken for it.
+    this.#pinRefused = undefined;
     try {
       await lib.C_Login(session, pkcs11.CKU_USER, this.#pin);
       this.#gate.report(this.config.name, fp, true);
