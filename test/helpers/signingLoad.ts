@@ -110,7 +110,7 @@ export function startSigningLoad(opts: LoadOptions): RunningLoad {
           path: signed.path,
           headers: { ...signed.headers, 'content-length': '0' },
           agent: agents[index],
-          timeout: opts.clientTimeoutMs ?? 15000,
+          timeout: opts.clientTimeoutMs ?? 10000,
         },
         (res) => {
           const chunks: Buffer[] = [];
