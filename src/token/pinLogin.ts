@@ -50,6 +50,9 @@ export class PinLogin {
       this.#refused ??= 'the token refused this PIN value before';
       throw new TokenFault('unavailable', this.#refused);
     }
+    // A value the gate lets us try is not (yet) refused: an earlier refusal no longer explains a failure from here
+    // on, so a non-PIN failure of this try takes the ordinary rungs (logged, retried) instead of being mistaken for it.
+    this.#refused = undefined;
     try {
       await lib.C_Login(session, pkcs11.CKU_USER, this.#pin);
       this.#gate.report(this.#token, fp, true);

@@ -510,10 +510,17 @@ export class TokenManager implements ModuleMember {
     if (isTokenFault(e)) return false;
     const fault = classify(e);
     switch (fault) {
-      case 'stale':
+      case 'stale': {
         this.#log.warn({ ckr: describeFault(e) }, 'stale object handle: re-reading the key index');
-        await this.#keys.refresh().catch(() => undefined);
-        return mayRetry;
+        // A full index read may take far longer than one operation (a token being rewritten, thousands of objects):
+        // the request waits for it at most its own deadline, then is refused; the read goes on in the background.
+        const read = this.#keys.refresh().then(
+          () => true,
+          () => false,
+        );
+        const inTime = await Promise.race([read, delay(this.config.timeouts.operationMs, false, { ref: false })]);
+        return mayRetry && inTime;
+      }
       case 'login':
         this.#log.warn('the token forgot our login: logging in again');
         await this.#reloginOnce().catch(() => undefined);

@@ -1,24 +1,32 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 
-/** The built CLI (dist/), as an operator runs it. */
-const CLI = resolve(__dirname, '..', '..', 'dist', 'main.js');
+/** The built CLI (`npm run build`), as an operator runs it. */
+export const CLI = resolve(__dirname, '..', '..', 'dist', 'main.js');
 
+/** One JSON log line of the daemon (pino), with the fields the tests read. */
 export interface LogLine {
-  msg?: string;
-  pid?: number;
-  port?: number;
-  requestId?: string;
-  code?: string;
+  readonly msg?: string;
+  readonly pid?: number;
+  readonly port?: number;
+  readonly requestId?: string;
+  readonly code?: string;
+  readonly status?: number;
+  readonly reason?: string;
+  readonly [key: string]: unknown;
 }
 
-/** `p11bridge serve` as an operator runs it: a node:cluster primary and its workers, JSON log lines on stdout. */
+/**
+ * `p11bridge serve --config F` in a child process (the node:cluster primary and its workers share its stdout),
+ * with every JSON log line kept in order, so that a test can wait for one and map request ids to worker pids.
+ */
 export class ServeProcess {
   readonly lines: LogLine[] = [];
   readonly proc: ChildProcess;
   #buffer = '';
-  #exit: Promise<number | null>;
+  readonly #exit: Promise<number | null>;
 
+  /** `env` is added to this process's environment. */
   constructor(config: string, env: NodeJS.ProcessEnv = {}) {
     this.proc = spawn('node', [CLI, 'serve', '--config', config], {
       env: { ...process.env, ...env },
@@ -39,27 +47,47 @@ export class ServeProcess {
     this.#exit = new Promise((res) => this.proc.once('exit', (code) => res(code)));
   }
 
+  get pid(): number {
+    return this.proc.pid ?? 0;
+  }
+
   exited(): Promise<number | null> {
     return this.#exit;
   }
 
-  async waitFor(pred: (l: LogLine) => boolean, ms = 20000): Promise<LogLine> {
+  /** The first log line from index `from` on that matches; throws after `ms`. */
+  async waitFor(pred: (l: LogLine) => boolean, ms = 20000, from = 0): Promise<LogLine> {
     const until = Date.now() + ms;
     for (;;) {
-      const hit = this.lines.find(pred);
+      const hit = this.lines.slice(from).find(pred);
       if (hit) return hit;
-      if (Date.now() > until) throw new Error('log line not seen in time');
-      await new Promise((r) => setTimeout(r, 50));
+      if (this.proc.exitCode !== null) throw new Error(`the daemon exited (${this.proc.exitCode}) before the line`);
+      if (Date.now() > until) throw new Error(`log line not seen within ${ms} ms`);
+      await new Promise((r) => setTimeout(r, 25));
     }
   }
 
-  /** The worker processes (children of the primary). */
+  /** Log lines from index `from` on that match. */
+  since(from: number, pred: (l: LogLine) => boolean): LogLine[] {
+    return this.lines.slice(from).filter(pred);
+  }
+
+  /** The worker processes (children of the primary), ascending. */
   workers(): number[] {
-    const r = spawnSync('pgrep', ['-P', String(this.proc.pid)], { encoding: 'utf8' });
+    const r = spawnSync('pgrep', ['-P', String(this.pid)], { encoding: 'utf8' });
     return r.stdout
       .split('\n')
       .filter(Boolean)
       .map(Number)
       .sort((a, b) => a - b);
+  }
+
+  /** The worker pid that answered each request, from the access log (`msg: request`). */
+  answeredBy(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const l of this.lines) {
+      if (l.msg === 'request' && l.requestId && l.pid) out.set(l.requestId, l.pid);
+    }
+    return out;
   }
 }

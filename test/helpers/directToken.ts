@@ -1,0 +1,68 @@
+import { X509Certificate, type KeyObject } from 'node:crypto';
+import * as pkcs11 from 'pkcs11js';
+import { SOFTHSM_MODULE } from '../../src/cli/softhsm';
+
+/**
+ * SoftHSM2 driven with pkcs11js straight from the test process, not through the daemon's token layer: a second
+ * application on the same token, as an operator's tool or another daemon would be. Each use initialises the
+ * library and finalises it again, because SoftHSM2 sees changes another process made to its token store (a
+ * re-initialised token) only at C_Initialize.
+ */
+export class DirectToken {
+  readonly #lib = new pkcs11.PKCS11();
+
+  constructor() {
+    this.#lib.load(SOFTHSM_MODULE);
+  }
+
+  /** Runs `fn` in a R/W session logged in as the user on the token with this label. */
+  use<T>(label: string, pin: string, fn: (lib: pkcs11.PKCS11, session: pkcs11.Handle) => T): T {
+    const lib = this.#lib;
+    lib.C_Initialize({ flags: pkcs11.CKF_OS_LOCKING_OK });
+    try {
+      const slot = lib.C_GetSlotList(true).find((s) => lib.C_GetTokenInfo(s).label.trim() === label);
+      if (!slot) throw new Error(`no token labelled ${label}`);
+      const session = lib.C_OpenSession(slot, pkcs11.CKF_SERIAL_SESSION | pkcs11.CKF_RW_SESSION);
+      lib.C_Login(session, pkcs11.CKU_USER, pin);
+      return fn(lib, session);
+    } finally {
+      lib.C_Finalize();
+    }
+  }
+
+  /** The public key of the certificate labelled `id` (read from CKA_VALUE, parsed by node:crypto). */
+  certificateKeys(label: string, pin: string, ids: readonly string[]): Map<string, KeyObject> {
+    return this.use(label, pin, (lib, session) => {
+      const out = new Map<string, KeyObject>();
+      for (const id of ids) {
+        const [h] = find(lib, session, [
+          { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_CERTIFICATE },
+          { type: pkcs11.CKA_LABEL, value: id },
+        ]);
+        if (h === undefined) throw new Error(`no certificate labelled ${id}`);
+        const [value] = lib.C_GetAttributeValue(session, h, [{ type: pkcs11.CKA_VALUE }]);
+        out.set(id, new X509Certificate(value?.value as Buffer).publicKey);
+      }
+      return out;
+    });
+  }
+
+  close(): void {
+    this.#lib.close();
+  }
+}
+
+/** Every object matching a template. */
+export function find(lib: pkcs11.PKCS11, session: pkcs11.Handle, template: pkcs11.Template): pkcs11.Handle[] {
+  lib.C_FindObjectsInit(session, template);
+  try {
+    const out: pkcs11.Handle[] = [];
+    for (;;) {
+      const batch = lib.C_FindObjects(session, 32);
+      if (batch.length === 0) return out;
+      out.push(...batch);
+    }
+  } finally {
+    lib.C_FindObjectsFinal(session);
+  }
+}
