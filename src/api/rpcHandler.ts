@@ -88,7 +88,10 @@ export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: Ser
         return;
       }
       const err = toApiError(e);
-      if (!(e instanceof ApiError) || err.status >= 500) {
+      if (err.expected) {
+        // Already reported once where it arose (a token unavailable since…): one debug line, not an error per request.
+        deps.log.debug({ requestId: trace.requestId, reason: describeCause(err.cause ?? err) }, 'request refused');
+      } else if (!(e instanceof ApiError) || err.status >= 500) {
         deps.log.error(
           { requestId: trace.requestId, err: describeCause(e instanceof ApiError ? (e.cause ?? e) : e) },
           'request failed',

@@ -8,6 +8,11 @@ export interface ApiErrorOptions {
   extra?: Record<string, unknown>;
   /** Extra response headers (for example `x-acs-retry-after` on throttling). */
   headers?: Record<string, string>;
+  /**
+   * The refusal is an expected consequence of a state already reported once where it arose (a token known to be
+   * unavailable, every session busy): the request's own log line says so without an error and a stack each time.
+   */
+  expected?: boolean;
 }
 
 /**
@@ -19,6 +24,7 @@ export class ApiError extends Error {
   readonly status: number;
   readonly extra: Record<string, unknown> | undefined;
   readonly headers: Record<string, string> | undefined;
+  readonly expected: boolean;
 
   constructor(code: ErrorCode, message?: string, options: ApiErrorOptions = {}) {
     super(message ?? ERROR_CATALOGUE[code].message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -27,6 +33,7 @@ export class ApiError extends Error {
     this.status = ERROR_CATALOGUE[code].status;
     this.extra = options.extra;
     this.headers = options.headers;
+    this.expected = options.expected ?? false;
   }
 }
 

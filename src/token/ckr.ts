@@ -152,10 +152,20 @@ export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof PlanError) return new ApiError(PLAN_CODES[err.reason], err.message, { cause: err });
   if (err instanceof TokenFault) {
+    // Only a call that passed its deadline is news; an unavailable, closed or busy token was logged when it became so.
+    const expected = err.kind !== 'timeout';
     if (err.kind === 'busy') {
-      return new ApiError('Throttling.User', undefined, { cause: err, headers: { 'x-acs-retry-after': '100' } });
+      return new ApiError('Throttling.User', undefined, {
+        cause: err,
+        headers: { 'x-acs-retry-after': '100' },
+        expected,
+      });
     }
-    return new ApiError('ServiceUnavailable', undefined, { cause: err, headers: { 'x-acs-retry-after': '1000' } });
+    return new ApiError('ServiceUnavailable', undefined, {
+      cause: err,
+      headers: { 'x-acs-retry-after': '1000' },
+      expected,
+    });
   }
   switch (classify(err)) {
     case 'input':

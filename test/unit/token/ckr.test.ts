@@ -72,6 +72,15 @@ describe('the CKR translator', () => {
     }
   });
 
+  it('marks refusals of a token already known to be unavailable or busy as expected (no error line per request)', () => {
+    for (const kind of ['unavailable', 'closed', 'busy'] as const) {
+      expect(toApiError(new TokenFault(kind, 'x')).expected).toBe(true);
+    }
+    // A call that passed its deadline is news: it is logged with its request.
+    expect(toApiError(new TokenFault('timeout', 'x')).expected).toBe(false);
+    expect(toApiError(err(pkcs11.CKR_DEVICE_ERROR)).expected).toBe(false);
+  });
+
   it('passes an ApiError through unchanged', () => {
     const e = new ApiError('Certificate.NotFound');
     expect(toApiError(e)).toBe(e);
