@@ -132,10 +132,11 @@ describe('limits before work: slow and idle connections', () => {
       // The daemon side (peak <= 1 above) is the proof; the flood's own count misses connections whose final ACK
       // overflowed the accept queue (1,489 of 2,000 seen in one CI run), so it only has to show most were cut.
       expect(flood.closed()).toBeGreaterThan(1000);
-      // Twice the unloaded p99, with a 10 ms floor: on two shared cores the flood process itself competes for the
-      // CPU (measured here: 1.1-1.95x on a quiet machine, up to 3.7x of a 3 ms p99 while other suites ran), and a
-      // regression this test exists for (a daemon that serves the flood before the client) costs seconds, not ms.
-      expect(loaded).toBeLessThanOrEqual(Math.max(2 * unloaded, 10));
+      // Twice the unloaded p99, with a 25 ms floor: on two shared cores the flood process and the other suites jest
+      // runs beside this one compete for the CPU (measured: 1.1-1.95x on a quiet machine; 10.8-20.9 ms against a
+      // 3-4.5 ms unloaded p99 while the fault-load suite ran in parallel), and the regression this test exists for
+      // (a daemon that serves the flood before the client) costs hundreds of ms to seconds, not a few ms.
+      expect(loaded).toBeLessThanOrEqual(Math.max(2 * unloaded, 25));
     } finally {
       flood.proc.kill('SIGKILL');
     }
