@@ -172,15 +172,7 @@ export function teaCaller(t: Target, opts: { signatureAlgorithm?: TeaSignature }
  * Errors surface as rpc-client builds them: `code` = `<Code>Error` (`Rejected.ThrottlingError`), `data` = the body.
  */
 export function kmsRpc(t: Target): RpcCaller {
-  const client = new KmsClient(
-    new RpcConfig({
-      accessKeyId: t.accessKeyId,
-      accessKeySecret: t.accessKeySecret,
-      endpoint: t.endpoint,
-      protocol: 'http',
-      regionId: 'cn-hangzhou',
-    }),
-  );
+  const client = kmsClient(t);
   return async (action, query, version = KMS_VERSION) => ({
     body: await client.doRequest(
       action,
