@@ -2,6 +2,7 @@ import express, { type Express } from 'express';
 import helmet from 'helmet';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TokenRegistry } from './token/tokenRegistry';
+import { readiness } from './token/readiness';
 
 export interface AppDeps {
   readonly tokens: TokenRegistry;
@@ -28,16 +29,8 @@ export function createApp(deps: AppDeps): Express {
   });
   // From the token layer's state only: a hung token never delays this answer (no token call here).
   app.get('/readyz', (_req, res) => {
-    const tokens = deps.tokens.tokens.map((t) => ({
-      warehouseId: t.warehouseId,
-      name: t.config.name,
-      state: t.state,
-      ready: t.isReady(),
-      ...(t.health.reason ? { reason: t.health.reason } : {}),
-      since: new Date(t.health.since).toISOString(),
-    }));
-    const ready = !deps.isShuttingDown() && tokens.some((t) => t.ready);
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', tokens });
+    const report = readiness(deps.tokens, deps.isShuttingDown());
+    res.status(report.ready ? 200 : 503).json(report.body);
   });
   app.all('/', (req, res) => deps.rpc(req, res));
   return app;

@@ -21,7 +21,7 @@ import { startDaemon } from './server';
 async function serveUntilStopped({ config, reread, onListening }: ServeRequest): Promise<number> {
   // Sized before anything uses the threadpool (a worker inherits the same rule through its environment).
   process.env.UV_THREADPOOL_SIZE ??= String(threadpoolSize(config));
-  const log = createLogger(config.logging.level);
+  const log = createLogger(config.logging.level, undefined, config.logging.format);
   const workers = resolveWorkers(config);
   const daemon = workers > 1 ? await startCluster(config, log, { workers }) : await startDaemon(config, log);
   onListening?.(daemon.host, daemon.port);

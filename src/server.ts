@@ -1,6 +1,7 @@
 import { startKeyPurge } from './identities/keys/purgeSweep';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Registry } from 'prom-client';
 import type { Server as TlsServer } from 'node:tls';
 import type { NonceStore } from './api/auth/nonceStore';
 import { NonceCache } from './api/auth/replayCache';
@@ -9,6 +10,10 @@ import { createRpcHandler } from './api/rpcHandler';
 import { createApp } from './app';
 import type { Config } from './config/schema';
 import { createListener } from './net/listener';
+import { startMetricsListener, type MetricsListener } from './net/metricsListener';
+import { answerPrimaryWith } from './observability/metrics/cluster';
+import { instrumentDaemon } from './observability/metrics/instrument';
+import { RequestObservers } from './observability/requestEvents';
 import { loadTlsMaterial } from './net/tlsOptions';
 import type { Logger } from './observability/logger';
 import { oneLine, prepareReload, sharingKeys, type PreparedReload } from './reload/prepare';
@@ -27,6 +32,13 @@ export interface RunningDaemon {
   readonly port: number;
   readonly host: string;
   readonly tokens: TokenRegistry;
+  /**
+   * Every finished RPC request is told here (src/observability/requestEvents.ts): metrics subscribe when enabled;
+   * the audit log subscribes the same way. Subscribe before requests arrive to see them all.
+   */
+  readonly requestObservers: RequestObservers;
+  /** The port of the metrics listener, when this process serves `/metrics` (single process, metrics enabled). */
+  readonly metricsPort: number | undefined;
   /** Requests received and not yet answered. */
   readonly inflight: () => number;
   /**
@@ -58,6 +70,8 @@ export async function startDaemon(
     processes?: number;
     loginGate?: LoginGate;
     onFatal?: (reason: string) => void;
+    /** A cluster worker: its metrics are answered to the primary, which serves the sum (no listener here). */
+    clusterWorker?: boolean;
   } = {},
 ): Promise<RunningDaemon> {
   // Secrets and TLS files are read before the token opens: a config that cannot serve fails fast.
@@ -88,6 +102,18 @@ export async function startDaemon(
     ...(opts.loginGate ? { loginGate: opts.loginGate } : {}),
     onFatal,
   });
+  const requestObservers = new RequestObservers();
+  const metricsRegistry = config.metrics.enabled ? new Registry() : undefined;
+  if (metricsRegistry) {
+    // Before the tokens open: their first calls (login, index read) are counted too.
+    instrumentDaemon(
+      metricsRegistry,
+      tokens.tokens,
+      requestObservers,
+      localNonces ? () => localNonces.size : undefined,
+    );
+    if (opts.clusterWorker) answerPrimaryWith(metricsRegistry);
+  }
   // A token whose PIN is refused does not fail the start: it waits, unavailable, for the operator's reload.
   await tokens.open({ tolerateUnavailable: true });
   const stopKeyPurge = startKeyPurge(tokens, log);
@@ -99,6 +125,7 @@ export async function startDaemon(
     keyring,
     nonces: opts.nonces ?? (localNonces as NonceCache),
     log,
+    observers: requestObservers,
     ...(opts.now ? { now: opts.now } : {}),
   });
   const app = createApp({ tokens, rpc, isShuttingDown: () => shuttingDown, tls: tlsMaterial !== undefined });
@@ -125,6 +152,16 @@ export async function startDaemon(
     });
   });
   const address = server.address() as AddressInfo;
+  let metricsListener: MetricsListener | undefined;
+  if (metricsRegistry && !opts.clusterWorker) {
+    try {
+      metricsListener = await startMetricsListener(config.metrics, () => metricsRegistry.metrics(), log);
+    } catch (e) {
+      server.close();
+      await tokens.close();
+      throw new Error(`metrics listener on ${config.metrics.host}:${config.metrics.port}: ${(e as Error).message}`);
+    }
+  }
   log.info(
     {
       host: address.address,
@@ -189,6 +226,7 @@ export async function startDaemon(
         });
       }
       server.closeAllConnections();
+      await metricsListener?.close();
       await tokens.close(deadline);
       log.info('stopped');
     })();
@@ -202,6 +240,8 @@ export async function startDaemon(
     port: address.port,
     host: config.server.host,
     tokens,
+    requestObservers,
+    metricsPort: metricsListener?.port,
     inflight: () => inflight,
     reload,
     onReload,

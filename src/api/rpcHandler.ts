@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import type { Config } from '../config/schema';
 import { ApiError, invalidParameter, missingParameter } from '../errors/apiError';
 import type { Logger } from '../observability/logger';
+import type { RequestObservers } from '../observability/requestEvents';
 import type { OperationRegistry } from '../ops/registry';
 import type { OpContext, Product } from '../ops/types';
 import { authenticate, type AuthDeps } from './auth/authenticate';
@@ -27,13 +28,19 @@ export interface RpcDeps {
   readonly nonces: NonceStore;
   readonly log: Logger;
   readonly now?: () => number;
+  /** Told of every finished request (metrics, the audit log): src/observability/requestEvents.ts. */
+  readonly observers?: RequestObservers;
 }
 
 /** Per-request facts for the access log line (never parameter values: they may be message contents). */
 interface Trace {
   requestId: string;
   accessKeyId: string | undefined;
+  /** The peer of the connection (a proxy in front shows as itself). */
+  clientAddress: string | undefined;
   action: string | undefined;
+  /** The certificate or KMS key the operation acted on, as the request named it. */
+  identity?: string;
   status: number;
   code: string | undefined;
   latencyMs: number;
@@ -53,18 +60,19 @@ export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: Ser
     nonces: deps.nonces,
     maxSkewMs: deps.config.auth.maxSkewSeconds * 1000,
     allowV1WithoutNonce: deps.config.auth.allowV1WithoutNonce,
-    admit: (id: string, now: number) => limiter.take(id, now),
   };
   const limits = deps.config.server.limits;
   const bodyLimit = deps.config.server.bodyLimit;
   const accountId = deps.config.server.accountId;
   const accessLog = deps.config.logging.accessLog && deps.log.isLevelEnabled('info');
+  const observers = deps.observers?.active ? deps.observers : undefined;
 
   return (req, res) => {
     const started = process.hrtime.bigint();
     const trace: Trace = {
       requestId: randomUUID().toUpperCase(),
       accessKeyId: undefined,
+      clientAddress: req.socket?.remoteAddress,
       action: undefined,
       status: 200,
       code: undefined,
@@ -73,10 +81,29 @@ export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: Ser
     let format: Format = 'JSON';
     // The product the request names (by its Version), known before authentication: it picks the error codes.
     let product: Product | undefined;
+    let version: string | undefined;
+    // The operation that ran: unlike the claimed Action, a bounded set (safe as a metric label).
+    let operation: string | undefined;
     const finish = (): void => {
-      if (!accessLog) return;
-      trace.latencyMs = Math.round(Number(process.hrtime.bigint() - started) / 1e3) / 1e3;
-      deps.log.info(trace, 'request');
+      if (!accessLog && !observers) return;
+      const ns = Number(process.hrtime.bigint() - started);
+      if (accessLog) {
+        trace.latencyMs = Math.round(ns / 1e3) / 1e3;
+        deps.log.info(trace, 'request');
+      }
+      observers?.emit({
+        requestId: trace.requestId,
+        product,
+        action: trace.action,
+        operation,
+        version,
+        accessKeyId: trace.accessKeyId,
+        clientAddress: trace.clientAddress,
+        identity: trace.identity,
+        status: trace.status,
+        code: trace.code,
+        seconds: ns / 1e9,
+      });
     };
     const fail = (e: unknown): void => {
       if (res.destroyed || req.socket?.destroyed === true) {
@@ -124,7 +151,15 @@ export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: Ser
         queryPairs.find((p) => p[0] === 'Version')?.[1] ??
         bodyPairs.find((p) => p[0] === 'Version')?.[1];
       product = deps.operations.productOf(typeof claimedVersion === 'string' ? claimedVersion : undefined);
-      const authDeps: AuthDeps<NonceStore> = { ...baseAuthDeps, findAccessKey: (id) => keys.get(id) };
+      const authDeps: AuthDeps<NonceStore> = {
+        ...baseAuthDeps,
+        findAccessKey: (id) => keys.get(id),
+        // Admitted only after its signature verified: a throttled request is counted against its (real) key.
+        admit: (id, now) => {
+          trace.accessKeyId = id;
+          limiter.take(id, now);
+        },
+      };
       const authenticated = authenticate(
         { method, query: queryPairs, body: bodyPairs, rawBody, headers: req.headers },
         authDeps,
@@ -133,7 +168,9 @@ export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: Ser
       const auth = authenticated instanceof Promise ? await authenticated : authenticated;
       trace.accessKeyId = auth.accessKeyId;
       trace.action = auth.action;
+      version = auth.version;
       const op = deps.operations.find(auth.action, auth.version);
+      operation = op.action;
       const key = keys.get(auth.accessKeyId);
       if (!key) throw new ApiError('InvalidAccessKeyId.NotFound');
       if (key.clientCertificate && !clientCertificateMatches(req.socket, key.clientCertificate)) {
@@ -142,6 +179,8 @@ export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: Ser
       if (!actionAllowed(key.actions, op.ramAction)) throw forbidden(key, op.ramAction, accountId);
       const params = parseParams(op.params, auth.params);
       const resource = op.resource?.(params);
+      const identity = resource ?? keyIdOf(params);
+      if (identity !== undefined) trace.identity = identity;
       if (resource !== undefined && !certificateAllowed(key, resource)) {
         throw forbidden(key, op.ramAction, accountId, resource);
       }
@@ -179,6 +218,13 @@ function parseParams<S extends z.ZodType>(schema: S, params: ReadonlyMap<string,
   const name = String(issue?.path[0] ?? 'parameter');
   if (issue && issue.code === 'invalid_type' && !params.has(name)) throw missingParameter(name);
   throw invalidParameter(name, issue?.message ?? 'invalid value');
+}
+
+/** The KMS key a request names (`KeyId`: an id, an ARN or an alias, as sent), for the access log. */
+function keyIdOf(params: unknown): string | undefined {
+  if (params === null || typeof params !== 'object' || !('KeyId' in params)) return undefined;
+  const id = (params as { KeyId: unknown }).KeyId;
+  return typeof id === 'string' ? id : undefined;
 }
 
 function toApiError(e: unknown): ApiError {

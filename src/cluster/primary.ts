@@ -2,7 +2,9 @@ import cluster, { type Worker } from 'node:cluster';
 import { join } from 'node:path';
 import { NonceCache } from '../api/auth/replayCache';
 import type { Config } from '../config/schema';
+import { startMetricsListener, type MetricsListener } from '../net/metricsListener';
 import type { Logger } from '../observability/logger';
+import { primaryMetrics } from '../observability/metrics/cluster';
 import { oneLine, prepareReload, sharingKeys } from '../reload/prepare';
 import type { ReloadOutcome } from '../server';
 import { LoginAuthority } from './loginAuthority';
@@ -41,6 +43,8 @@ export interface ClusterOptions {
 export interface RunningCluster {
   readonly host: string;
   readonly port: number;
+  /** The port of the metrics listener (the workers' sum), when metrics are enabled. */
+  readonly metricsPort: number | undefined;
   /** The live worker processes. */
   workers(): Worker[];
   /**
@@ -229,8 +233,10 @@ export async function startCluster(config: Config, log: Logger, opts: ClusterOpt
     return reloading;
   };
 
+  let metricsListener: MetricsListener | undefined;
   const stopAll = async (): Promise<void> => {
     stopping = true;
+    await metricsListener?.close();
     clearInterval(watch);
     for (const t of pendingRestarts) clearTimeout(t);
     pendingRestarts.clear();
@@ -255,6 +261,15 @@ export async function startCluster(config: Config, log: Logger, opts: ClusterOpt
     await stopAll();
     throw e;
   }
+  if (config.metrics.enabled) {
+    const render = primaryMetrics({ replayEntries: () => nonces.size, workers: () => listening.size });
+    try {
+      metricsListener = await startMetricsListener(config.metrics, render, log);
+    } catch (e) {
+      await stopAll();
+      throw new Error(`metrics listener on ${config.metrics.host}:${config.metrics.port}: ${(e as Error).message}`);
+    }
+  }
   started = true;
   lastServing = Date.now();
   log.info({ workers: opts.workers, host: config.server.host, port }, 'cluster listening');
@@ -262,6 +277,7 @@ export async function startCluster(config: Config, log: Logger, opts: ClusterOpt
   return {
     host: config.server.host,
     port,
+    metricsPort: metricsListener?.port,
     workers: () => [...live],
     reload,
     stop: () => {

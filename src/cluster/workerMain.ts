@@ -5,6 +5,7 @@
  */
 import { validateConfig } from '../config/load';
 import { createLogger } from '../observability/logger';
+import { answerPrimaryWith } from '../observability/metrics/cluster';
 import { startDaemon } from '../server';
 import { oneLine } from '../reload/prepare';
 import { ClusterLoginGate } from './clusterLoginGate';
@@ -23,7 +24,9 @@ async function main(): Promise<void> {
   if (!raw) throw new Error(`${WORKER_CONFIG_ENV} is not set: workerMain runs only under the cluster primary`);
   // Environment overrides were applied by the primary; validating again keeps the worker's types honest.
   const config = validateConfig(JSON.parse(raw) as unknown, {});
-  const log = createLogger(config.logging.level);
+  const log = createLogger(config.logging.level, undefined, config.logging.format);
+  // From the start, so that a scrape while this worker still opens its token gets an (empty) answer, not a timeout.
+  if (config.metrics.enabled) answerPrimaryWith();
   const nonces = new SharedNonceStore(send);
   const loginGate = new ClusterLoginGate(send);
   // Answers from the primary arrive before the daemon exists (the login gate is asked while tokens open).
@@ -53,7 +56,12 @@ async function main(): Promise<void> {
     }
   });
   // Rates are split among the workers: connections are spread evenly over them.
-  const running = await startDaemon(config, log, { nonces, loginGate, processes: resolveWorkers(config) });
+  const running = await startDaemon(config, log, {
+    nonces,
+    loginGate,
+    processes: resolveWorkers(config),
+    clusterWorker: true,
+  });
   started.daemon = running;
   // Lifecycle changes made here reach the sibling workers at once (they re-read that token's index).
   for (const token of running.tokens.tokens) {

@@ -197,6 +197,20 @@ export const tokenSchema = z
         stuckExitMs: z.number().int().min(1000).default(120000),
       })
       .prefault({}),
+    /**
+     * For an HSM that closes sessions idle this long (network HSMs: seconds to minutes): a keepalive touches idle
+     * sessions three times per period. Unset: no keepalive (SoftHSM2 and most local tokens keep sessions forever).
+     */
+    sessionIdleTimeoutMs: z.number().int().min(300).optional(),
+    /** What /readyz and the metrics call DEGRADED (docs/operations.md "Health"). */
+    health: z
+      .strictObject({
+        /** How long a failed call (not for bad input) or a slow one keeps the token DEGRADED. */
+        windowMs: z.number().int().min(100).default(60000),
+        /** A call (signing, decryption, a lookup) that took at least this long is slow. */
+        slowCallMs: z.number().int().min(1).default(1000),
+      })
+      .prefault({}),
     /** The token's SM2 HSM profile; without one, SM2 requests are answered with UnsupportedOperation. */
     sm2: sm2ProfileSchema.optional(),
     /**
@@ -300,11 +314,29 @@ export const configSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
+  /**
+   * Prometheus metrics (docs/operations.md "Metrics"): served on their own listener, loopback by default, never on
+   * the API port (docs/decisions/0025-metrics-and-health.md). In a cluster the primary serves the sum of its workers.
+   */
+  metrics: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      /** Address of the metrics listener; anything but loopback exposes request counts and key ids to the network. */
+      host: z.string().default('127.0.0.1'),
+      /** Port of the metrics listener (0: any free port, for tests). */
+      port: port.default(9464),
+    })
+    .prefault({}),
   logging: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-      /** One JSON line per RPC request (RequestId, AccessKeyId, Action, status, Code, latency), at level info. */
+      /**
+       * One line per RPC request (RequestId, AccessKeyId, client address, Action, identity, status, Code, latency),
+       * at level info.
+       */
       accessLog: z.boolean().default(true),
+      /** `auto`: human-readable lines on a terminal, JSON lines otherwise (a pipe, a file, journald). */
+      format: z.enum(['auto', 'json', 'pretty']).default('auto'),
     })
     .prefault({}),
 });

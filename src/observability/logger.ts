@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import pretty from 'pino-pretty';
 
 export type { Logger };
 
@@ -11,8 +12,11 @@ export type { Logger };
  * so a quiet daemon's lines (listening, a worker restart, an error) still reach the operator at once;
  * `flush()` runs at shutdown.
  */
-export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+export function createLogger(level: string, destination?: pino.DestinationStream, format: LogFormat = 'auto'): Logger {
   if (destination) return pino({ level, base: { pid: process.pid } }, destination);
+  if (format === 'pretty' || (format === 'auto' && process.stdout.isTTY)) {
+    return pino({ level, base: { pid: process.pid } }, humanReadable());
+  }
   // A batch is written once it holds 3 KiB: with lines under 1 KiB every write stays within PIPE_BUF (4 KiB),
   // which a pipe keeps whole, so the lines of several cluster workers sharing stdout never interleave mid-line.
   const buffered = pino.destination({ sync: false, minLength: 3072 });
@@ -25,6 +29,23 @@ export function createLogger(level: string, destination?: pino.DestinationStream
   }, LOG_FLUSH_INTERVAL_MS);
   timer.unref();
   return pino({ level, base: { pid: process.pid } }, buffered);
+}
+
+/** `auto`: human-readable on a terminal, JSON lines anywhere else (config `logging.format`). */
+export type LogFormat = 'auto' | 'json' | 'pretty';
+
+/**
+ * Lines for a person at a terminal (`npm start`): time, level, message, then the fields, one line each. Written
+ * synchronously: at a terminal nobody measures throughput, and an exit must not lose the last lines.
+ */
+function humanReadable(): pino.DestinationStream {
+  return pretty({
+    colorize: true,
+    sync: true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'hostname',
+    singleLine: true,
+  });
 }
 
 /** Longest time a log line waits in the write buffer. */

@@ -81,6 +81,16 @@ export class Pool<T> {
     });
   }
 
+  /**
+   * Lends every idle resource at once (the keepalive touches them); each goes back with `release` or `discard`.
+   * A borrower arriving meanwhile gets a new resource or waits, as when they are lent to requests.
+   */
+  takeIdle(): T[] {
+    const items = this.#idle.splice(0);
+    for (const item of items) this.#busy.add(item);
+    return items;
+  }
+
   /** Returns a healthy resource. */
   release(item: T): void {
     if (!this.#busy.delete(item)) return;

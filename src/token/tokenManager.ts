@@ -6,9 +6,13 @@ import { encodeSignature, planSignature, type SignSubject } from '../crypto/sign
 import { SM2_DEFAULT_USER_ID, sm2PublicPointOfSpki } from '../crypto/sm2';
 import { ApiError } from '../errors/apiError';
 import type { Logger } from '../observability/logger';
+import { TokenEvents } from '../observability/tokenEvents';
+import { callEvents } from './callEvents';
 import { capabilitiesOf, NO_CAPABILITIES, type ProbeResult, type TokenCapabilities } from './capabilities';
 import { classify, describeFault, isAlreadyInitialized, isNotInitialized, toApiError } from './ckr';
 import { isTokenFault, TokenFault } from './faults';
+import { TokenHealthTracker } from './health';
+import { keepaliveInterval, touchIdleSessions } from './keepalive';
 import { KeyDirectory, type DataRecord } from './keyDirectory';
 import type { KeyEntry } from './keyIndex';
 import { LocalLoginGate, type LoginGate } from './loginGate';
@@ -83,12 +87,18 @@ export class TokenManager implements ModuleMember {
   #refreshTimer: NodeJS.Timeout | undefined;
   /** Told after this process changed the token's objects: cluster workers pass it on to their siblings. */
   onIndexChanged: ((id?: string) => void) | undefined;
+  /** State changes and every PKCS#11 call, for the health tracker and metrics (subscribe before `open`). */
+  readonly events = new TokenEvents();
+  /** ACTIVE / DEGRADED / UNAVAILABLE from the events above (src/token/health.ts): what /readyz reports. */
+  readonly healthTracker: TokenHealthTracker;
+  #keepaliveTimer: NodeJS.Timeout | undefined;
 
   constructor(config: TokenConfig, log: Logger, opts: TokenManagerOptions = {}) {
     this.config = config;
     this.#log = log.child({ warehouseId: config.warehouseId, token: config.name });
     this.#pinLogin = new PinLogin(config.name, config.pin, opts.loginGate ?? new LocalLoginGate(), this.#log);
     this.#onFatal = opts.onFatal;
+    this.healthTracker = new TokenHealthTracker(this.events, config.health);
     this.#keys = new KeyDirectory(
       this.#log,
       (label) => this.admin((session, lib) => lib.readObjects(session, label)),
@@ -136,10 +146,12 @@ export class TokenManager implements ModuleMember {
 
   #setState(state: TokenState, reason?: string): void {
     if (this.#state === state && this.#reason === reason) return;
+    const previous = this.#state;
     this.#stateGeneration++;
     this.#state = state;
     this.#reason = reason;
     this.#since = Date.now();
+    this.events.emit({ kind: 'state', token: this.config.name, state, previous, reason });
   }
 
   #deadlines(): { operationMs: number; keyGenerationMs: number } {
@@ -172,7 +184,7 @@ export class TokenManager implements ModuleMember {
     if (this.#onFatal) this.#module.onFatal = this.#onFatal;
     // The token's PKCS#11 thread: its own library instance; signatures run on the threadpool from it.
     this.#executor = new Pkcs11Executor(this.config.module);
-    this.#lib = new RemoteLib(this.#executor, this.#deadlines());
+    this.#lib = new RemoteLib(this.#executor, this.#deadlines(), callEvents(this.events, this.config.name));
     const startedAt = Date.now();
     let wait = r.initialDelayMs;
     try {
@@ -198,6 +210,7 @@ export class TokenManager implements ModuleMember {
         }
       }
       this.#startRefresh();
+      this.#startKeepalive();
       // At start the probe's result is waited for (off the request path: nothing is served yet), so that the
       // first request already sees what the token can decrypt; after a re-initialisation it runs in the background.
       await this.#probe;
@@ -356,6 +369,33 @@ export class TokenManager implements ModuleMember {
       if (this.#state === 'ready' && this.#keys.age() >= every / 2) this.#keys.refreshSoon();
     }, every);
     this.#refreshTimer.unref();
+  }
+
+  /**
+   * For an HSM that drops idle sessions (`sessionIdleTimeoutMs`): touches the idle pooled sessions and the admin
+   * session more often than that (src/token/keepalive.ts), off the request path.
+   */
+  #startKeepalive(): void {
+    const idle = this.config.sessionIdleTimeoutMs;
+    if (idle === undefined || this.#keepaliveTimer) return;
+    let running = false;
+    this.#keepaliveTimer = setInterval(() => {
+      const pool = this.#pool;
+      const lib = this.#lib;
+      if (running || this.#state !== 'ready' || !pool || !lib) return;
+      running = true;
+      void touchIdleSessions(pool, lib)
+        .then(async ({ dropped }) => {
+          if (dropped > 0)
+            this.#log.warn({ dropped }, 'keepalive: idle sessions the token no longer knew were dropped');
+          await this.admin((session, l) => l.C_GetSessionInfo(session));
+        })
+        .catch((e: unknown) => this.#log.warn({ err: describeFault(e) }, 'keepalive: the admin session did not answer'))
+        .finally(() => {
+          running = false;
+        });
+    }, keepaliveInterval(idle));
+    this.#keepaliveTimer.unref();
   }
 
   /** Every entry on this token. */
@@ -710,6 +750,8 @@ export class TokenManager implements ModuleMember {
     this.#setState('closed');
     clearInterval(this.#refreshTimer);
     this.#refreshTimer = undefined;
+    clearInterval(this.#keepaliveTimer);
+    this.#keepaliveTimer = undefined;
     this.#pool?.close();
     const until = Date.now() + deadlineMs;
     while ((this.#inflight > 0 || (this.#executor?.running ?? 0) > 0) && Date.now() < until) {

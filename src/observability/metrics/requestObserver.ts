@@ -1,0 +1,42 @@
+import type { Counter, Histogram } from 'prom-client';
+import type { RequestObserver } from '../requestEvents';
+import type { MetricSet } from './definitions';
+
+/**
+ * The metrics' subscriber to finished requests. Label children are looked up once per distinct label set and
+ * kept: prom-client hashes the labels on every `inc`/`observe` otherwise, the larger part of a metric's cost.
+ * Label values are bounded: the action is the operation that ran (an unknown Action is `unknown`), the code comes
+ * from the error catalogue, the access key id from the configured keys.
+ */
+export function requestMetrics(m: MetricSet): RequestObserver {
+  const counts = new Map<string, Counter.Internal>();
+  const durations = new Map<string, Histogram.Internal<'product' | 'action'>>();
+  const throttled = new Map<string, Counter.Internal>();
+  return (r) => {
+    const product = r.product ?? 'unknown';
+    const action = r.operation ?? 'unknown';
+    const code = r.code ?? (r.status === 499 ? 'ClientClosed' : 'OK');
+    const at = `${product} ${action}`;
+    const key = `${at} ${code}`;
+    let count = counts.get(key);
+    if (!count) {
+      count = m.requests.labels(product, action, code);
+      counts.set(key, count);
+    }
+    count.inc();
+    let duration = durations.get(at);
+    if (!duration) {
+      duration = m.requestDuration.labels(product, action);
+      durations.set(at, duration);
+    }
+    duration.observe(r.seconds);
+    if (r.code !== undefined && r.code.startsWith('Throttling') && r.accessKeyId !== undefined) {
+      let t = throttled.get(r.accessKeyId);
+      if (!t) {
+        t = m.throttled.labels(r.accessKeyId);
+        throttled.set(r.accessKeyId, t);
+      }
+      t.inc();
+    }
+  };
+}
