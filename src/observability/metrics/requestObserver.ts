@@ -30,7 +30,7 @@ export function requestMetrics(m: MetricSet): RequestObserver {
       durations.set(at, duration);
     }
     duration.observe(r.seconds);
-    if (r.code !== undefined && r.code.startsWith('Throttling') && r.accessKeyId !== undefined) {
+    if (r.code !== undefined && r.code.includes('Throttling') && r.accessKeyId !== undefined) {
       let t = throttled.get(r.accessKeyId);
       if (!t) {
         t = m.throttled.labels(r.accessKeyId);
