@@ -7,6 +7,7 @@ import { stringify } from 'yaml';
 import { signV3Request } from '../helpers/signRequest';
 import { acsDate } from '../helpers/rawClient';
 import { KMS_VERSION, pop } from '../helpers/clients';
+import { promtoolCheck, scrape } from '../helpers/prometheus';
 import { ServeProcess } from '../helpers/serveProcess';
 import { createTestToken, provisionTestToken, type TestToken } from '../helpers/token';
 
@@ -42,6 +43,7 @@ describe('cluster mode: `p11bridge serve` with two worker processes on one token
   let work: string;
   let serve: ServeProcess;
   let port: number;
+  let metricsPort: number;
   let ecId: string;
   let ecCert: X509Certificate;
 
@@ -79,11 +81,13 @@ describe('cluster mode: `p11bridge serve` with two worker processes on one token
           { warehouseId: 1, name: t.label, tokenLabel: t.label, pin: { file: t.pinFile }, sessions: { size: 2 } },
         ],
         auth: { accessKeys: [{ id: ACCESS_KEY_ID, secret: { env: 'CLUSTER_TEST_SECRET' } }] },
+        metrics: { enabled: true, port: 0 },
       }),
     );
     serve = new ServeProcess(config, { CLUSTER_TEST_SECRET: ACCESS_KEY_SECRET });
     const listening = await serve.waitFor((l) => l.msg === 'cluster listening');
     port = listening.port ?? 0;
+    metricsPort = (await serve.waitFor((l) => l.msg === 'metrics listening')).port ?? 0;
     const client = pop(
       { endpoint: `127.0.0.1:${port}`, accessKeyId: ACCESS_KEY_ID, accessKeySecret: ACCESS_KEY_SECRET },
       KMS_VERSION,
@@ -121,6 +125,23 @@ describe('cluster mode: `p11bridge serve` with two worker processes on one token
       const signature = Buffer.from(String(r.body.SignatureValue), 'base64');
       expect(verify('sha256', message, ecCert.publicKey, signature)).toBe(true);
     }
+  });
+
+  it("serves the sum of both workers' metrics from the primary (exact counts so far)", async () => {
+    const m = await scrape(metricsPort);
+    expect(promtoolCheck(m.text)).toEqual({ status: 0, report: '' });
+    // One GetCertificate in beforeAll, six signatures above: whichever worker answered each.
+    const kms = { product: 'kms' };
+    expect(m.value('p11bridge_requests_total', { ...kms, action: 'GetCertificate', code: 'OK' })).toBe(1);
+    expect(m.value('p11bridge_requests_total', { ...kms, action: 'CertificatePrivateKeySign', code: 'OK' })).toBe(6);
+    expect(m.count('p11bridge_request_duration_seconds', { ...kms, action: 'CertificatePrivateKeySign' })).toBe(6);
+    expect(m.count('p11bridge_token_operation_duration_seconds', { token: t.label, operation: 'sign' })).toBe(6);
+    // A gauge of state counts processes: the token is ready in both workers.
+    expect(m.value('p11bridge_token_state', { token: t.label, state: 'ready' })).toBe(2);
+    expect(m.value('p11bridge_token_health', { token: t.label, status: 'ACTIVE' })).toBe(2);
+    expect(m.value('p11bridge_cluster_workers')).toBe(2);
+    // The primary holds the replay window: every one of the seven requests burned a nonce there.
+    expect(m.value('p11bridge_replay_window_entries')).toBe(7);
   });
 
   it('refuses a replayed request whichever worker it reaches: the replay window is shared', async () => {
