@@ -4,7 +4,8 @@ import pretty from 'pino-pretty';
 export type { Logger };
 
 /**
- * The process logger: JSON lines on stdout. Secrets never reach it by construction: PINs and AccessKeySecrets
+ * The process logger: JSON lines on stdout, or human-readable lines when stdout is a terminal (`format: 'auto'`,
+ * config `logging.format`; {@link humanReadable}). Secrets never reach it by construction: PINs and AccessKeySecrets
  * are `Secret` values that serialise as `[redacted]` and are revealed only where consumed, and request
  * parameters are never logged (the access line carries ids, status and latency only). No redaction pass runs
  * per line: it cost about a third of the access log's CPU on the signing path (docs/performance.md).
@@ -35,12 +36,14 @@ export function createLogger(level: string, destination?: pino.DestinationStream
 export type LogFormat = 'auto' | 'json' | 'pretty';
 
 /**
- * Lines for a person at a terminal (`npm start`): time, level, message, then the fields, one line each. Written
+ * Lines for a person at a terminal (`npm start`): time, level, message, then the fields, one line each (to stdout,
+ * in colour, unless another destination is given). Written
  * synchronously: at a terminal nobody measures throughput, and an exit must not lose the last lines.
  */
-function humanReadable(): pino.DestinationStream {
+export function humanReadable(destination?: NodeJS.WritableStream): pino.DestinationStream {
   return pretty({
-    colorize: true,
+    ...(destination ? { destination } : {}),
+    colorize: destination === undefined,
     sync: true,
     translateTime: 'SYS:HH:MM:ss.l',
     ignore: 'hostname',

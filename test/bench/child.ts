@@ -130,7 +130,13 @@ async function startRole(role: ChildRole, config: Config): Promise<Running> {
   if (role === 'daemon') {
     // The daemon exactly as `p11bridge serve` runs it, on an ephemeral loopback port: in this process with one
     // worker, otherwise as a node:cluster primary whose workers also answer CPU samples (workerHook.js).
-    const plain: Config = { ...config, server: { ...config.server, host: '127.0.0.1', port: 0 } };
+    const plain: Config = {
+      ...config,
+      server: { ...config.server, host: '127.0.0.1', port: 0 },
+      ...(process.env.P11BRIDGE_BENCH_METRICS === '1'
+        ? { metrics: { enabled: true, host: '127.0.0.1', port: 0 } }
+        : {}),
+    };
     const listen = tlsFiles ? withDemoTls(plain, tlsFiles) : plain;
     const log = createLogger(config.logging.level);
     const workers = resolveWorkers(listen);

@@ -45,6 +45,7 @@ const HELP = `npm run bench -- [--quick] [--repeat N] [--json] [--write-doc] [--
   --json         print the report as one JSON document on stdout (progress goes to stderr)
   --write-doc    rewrite the generated section of docs/performance.md with this run
   --profile      also CPU-profile both servers at the fixed rate (files in dist/bench/profiles/)
+  --metrics      the daemon with metrics enabled (compare with a run without: docs/performance.md)
   --tls          both servers over HTTPS (the demo certificate, P-256), clients trusting the demo CA
   --connections  closed-loop concurrencies for the HTTP modes (default 8,32)
   --rate         fixed rate in requests/s (default 1000)`;
@@ -93,6 +94,7 @@ async function main(): Promise<number> {
       'write-doc': { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
       tls: { type: 'boolean', default: false },
+      metrics: { type: 'boolean', default: false },
       connections: { type: 'string', default: '8,32' },
       rate: { type: 'string', default: '1000' },
       help: { type: 'boolean', default: false },
@@ -126,6 +128,8 @@ async function main(): Promise<number> {
   // The same rule as `p11bridge serve`, for every child (and every daemon worker) alike.
   const threadpool = Number(process.env.UV_THREADPOOL_SIZE ?? threadpoolSize(config));
   const env: NodeJS.ProcessEnv = { ...process.env, P11BRIDGE_HOME: home, UV_THREADPOOL_SIZE: String(threadpool) };
+  // The daemon with its Prometheus metrics on (a loopback listener on a free port), to measure their cost.
+  if (values.metrics) env.P11BRIDGE_BENCH_METRICS = '1';
   if (values.tls) {
     if (values['write-doc']) {
       console.error('--write-doc rewrites the plain-HTTP tables; record a --tls run by hand (docs/performance.md)');
