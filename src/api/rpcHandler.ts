@@ -65,7 +65,8 @@ export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: Ser
   const bodyLimit = deps.config.server.bodyLimit;
   const accountId = deps.config.server.accountId;
   const accessLog = deps.config.logging.accessLog && deps.log.isLevelEnabled('info');
-  const observers = deps.observers?.active ? deps.observers : undefined;
+  // Asked per request (a subscriber may join after the handler is made); an empty list costs one property read.
+  const observers = deps.observers;
 
   return (req, res) => {
     const started = process.hrtime.bigint();
@@ -85,13 +86,15 @@ export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: Ser
     // The operation that ran: unlike the claimed Action, a bounded set (safe as a metric label).
     let operation: string | undefined;
     const finish = (): void => {
-      if (!accessLog && !observers) return;
+      const observed = observers?.active === true;
+      if (!accessLog && !observed) return;
       const ns = Number(process.hrtime.bigint() - started);
       if (accessLog) {
         trace.latencyMs = Math.round(ns / 1e3) / 1e3;
         deps.log.info(trace, 'request');
       }
-      observers?.emit({
+      if (!observed) return;
+      observers.emit({
         requestId: trace.requestId,
         product,
         action: trace.action,
