@@ -38,3 +38,27 @@ export async function touchIdleSessions(
   }
   return { touched, dropped };
 }
+
+/** The keepalive's timer: one pass at a time, every third of the HSM's idle timeout; never keeps the process alive. */
+export class Keepalive {
+  #timer: NodeJS.Timeout | undefined;
+
+  /** Runs `pass` every {@link keepaliveInterval} of `idleTimeoutMs`; a pass still running skips the next tick. */
+  start(idleTimeoutMs: number, pass: () => Promise<void>): void {
+    if (this.#timer) return;
+    let running = false;
+    this.#timer = setInterval(() => {
+      if (running) return;
+      running = true;
+      void pass().finally(() => {
+        running = false;
+      });
+    }, keepaliveInterval(idleTimeoutMs));
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+}
