@@ -78,7 +78,15 @@ describe('cluster mode: `p11bridge serve` with two worker processes on one token
       stringify({
         server: { host: '127.0.0.1', port: 0, workers: 2, shutdownTimeoutMs: 3000 },
         tokens: [
-          { warehouseId: 1, name: t.label, tokenLabel: t.label, pin: { file: t.pinFile }, sessions: { size: 2 } },
+          {
+            warehouseId: 1,
+            name: t.label,
+            tokenLabel: t.label,
+            pin: { file: t.pinFile },
+            sessions: { size: 2 },
+            // No call on a loaded CI machine may count as slow: the health gauge is asserted ACTIVE.
+            health: { slowCallMs: 60_000 },
+          },
         ],
         auth: { accessKeys: [{ id: ACCESS_KEY_ID, secret: { env: 'CLUSTER_TEST_SECRET' } }] },
         metrics: { enabled: true, port: 0 },
