@@ -8,7 +8,7 @@ import type { Pool } from './sessionPool';
  * How often the keepalive runs for an HSM that drops sessions idle for `idleTimeoutMs`: three times per timeout, so
  * a session that went idle just after one pass is touched well before the HSM forgets it (one pass may be slow).
  */
-export function keepaliveInterval(idleTimeoutMs: number): number {
+function keepaliveInterval(idleTimeoutMs: number): number {
   return Math.max(100, Math.floor(idleTimeoutMs / 3));
 }
 
