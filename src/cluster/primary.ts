@@ -22,6 +22,8 @@ import { threadpoolSize } from './workers';
 
 /** The environment variable that carries the validated config to the workers (secret references only, no values). */
 export const WORKER_CONFIG_ENV = 'P11BRIDGE_WORKER_CONFIG';
+/** When the primary's replay window started (ms): a restarted worker keeps the window, so not its own start. */
+export const WINDOW_SINCE_ENV = 'P11BRIDGE_WINDOW_SINCE';
 
 /** A worker that dies sooner than this after its start is restarted after a growing pause (a crash loop). */
 const HEALTHY_AFTER_MS = 10_000;
@@ -83,6 +85,7 @@ export async function startCluster(config: Config, log: Logger, opts: ClusterOpt
   const env = {
     [WORKER_CONFIG_ENV]: JSON.stringify(config),
     UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? String(threadpoolSize(config)),
+    [WINDOW_SINCE_ENV]: String(Date.now()),
   };
   const live = new Set<Worker>();
   const listening = new Set<Worker>();
