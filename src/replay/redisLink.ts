@@ -69,7 +69,8 @@ export class RedisLink {
 
   /** A second connection for pub/sub (a subscribed connection can run no other command). */
   subscriber(): Redis | Cluster {
-    const sub = connect(this.#config);
+    // Queued while (re)connecting: a subscription must wait for the connection, unlike a claim.
+    const sub = connect(this.#config, { enableOfflineQueue: true });
     sub.on('error', () => undefined); // reported by the main connection's health
     return sub;
   }
@@ -116,7 +117,7 @@ export class RedisLink {
   }
 }
 
-function connect(config: ReplayConfig): Redis | Cluster {
+function connect(config: ReplayConfig, overrides: RedisOptions = {}): Redis | Cluster {
   const address = parseRedisUrl(config.redisUrl ?? '');
   const password = config.redisPassword ? resolveSecret(config.redisPassword).reveal() : address.password;
   const common: RedisOptions = {
@@ -131,12 +132,13 @@ function connect(config: ReplayConfig): Redis | Cluster {
     ...(address.username === undefined ? {} : { username: address.username }),
     ...(password === undefined ? {} : { password }),
     ...(address.tls ? { tls: {} } : {}),
+    ...overrides,
   };
   const first = address.nodes[0] ?? { host: '127.0.0.1', port: 6379 };
   if (config.redisMode === 'cluster') {
     return new Cluster(address.nodes, {
       redisOptions: common,
-      enableOfflineQueue: false,
+      enableOfflineQueue: common.enableOfflineQueue ?? false,
       enableAutoPipelining: true,
       clusterRetryStrategy: (times: number) => Math.min(50 * times, RECONNECT_MAX_MS),
     });
