@@ -13,6 +13,7 @@ const ENV_OVERRIDES: Array<[string, (c: Record<string, unknown>, v: string) => v
   ['P11BRIDGE_PORT', (c, v) => (section(c, 'server').port = Number(v))],
   ['P11BRIDGE_WORKERS', (c, v) => (section(c, 'server').workers = v === 'auto' ? v : Number(v))],
   ['P11BRIDGE_LOG_LEVEL', (c, v) => (section(c, 'logging').level = v)],
+  ['P11BRIDGE_REPLAY_STORE', (c, v) => (copied(copied(c, 'auth'), 'replay').store = v)],
   ['P11BRIDGE_REDIS_URL', (c, v) => (copied(copied(c, 'auth'), 'replay').redisUrl = v)],
 ];
 
