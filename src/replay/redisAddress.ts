@@ -1,5 +1,5 @@
 /** One Redis node, sentinel or cluster seed. */
-export interface RedisNode {
+interface RedisNode {
   host: string;
   port: number;
 }

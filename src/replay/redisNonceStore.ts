@@ -16,7 +16,7 @@ type ClaimClient = (Redis | Cluster) & {
 };
 
 /** The message of the service-unavailable answer while Redis cannot be asked. */
-export const REDIS_UNAVAILABLE_MESSAGE = 'The replay-protection window is not reachable; retry later.';
+const REDIS_UNAVAILABLE_MESSAGE = 'The replay-protection window is not reachable; retry later.';
 
 /**
  * The replay window in Redis (issue 17): one window for every replica and every restart. A nonce is claimed with

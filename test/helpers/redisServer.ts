@@ -1,8 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+/** USER_HZ: Linux reports process times in 1/100 s on every architecture Node supports. */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 /** A port that was free a moment ago (redis-server needs a number; port 0 would not tell us which it took). */
 async function freePort(): Promise<number> {
@@ -63,6 +66,17 @@ export class RedisServer {
       if (Date.now() > until) throw new Error('redis-server did not start within 10 s');
       await new Promise((r) => setTimeout(r, 20));
     }
+  }
+
+  /** CPU time the running server has used so far, µs (utime + stime from /proc, Linux). */
+  cpuUs(): number {
+    const pid = this.#proc?.pid;
+    if (pid === undefined) return 0;
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return (ticks * 1e6) / CLOCK_TICKS_PER_SECOND;
   }
 
   /** Kills the server (an outage: nothing is saved) and waits for it to be gone. */
