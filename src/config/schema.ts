@@ -270,7 +270,7 @@ const replaySchema = z
     /** Prefix of every key and channel, so several deployments can share one Redis. */
     redisKeyPrefix: z.string().min(1).default('p11bridge:'),
     /** A Redis command not answered within this is failed (the request gets the service-unavailable error). */
-    redisTimeoutMs: z.number().int().min(10).max(10000).default(250),
+    redisTimeoutMs: z.number().int().min(10).max(10000).default(500),
     /**
      * Memory store: refuse a request whose signed timestamp is before this process started (the window of the
      * previous process is gone, so such a request could be a replay).

@@ -114,7 +114,7 @@ describe('three replicas (separate processes and ports, one token) sharing a Red
             },
           ],
           auth: {
-            replay: { store: 'redis', ...(i === 0 ? {} : { redisUrl: redis.url }), redisTimeoutMs: 200 },
+            replay: { store: 'redis', ...(i === 0 ? {} : { redisUrl: redis.url }), redisTimeoutMs: 1000 },
             accessKeys: [
               { id: KEY.id, secret: { env: 'REPLICAS_KEY_SECRET' } },
               { id: RATED.id, secret: { env: 'REPLICAS_RATED_SECRET' }, qps: 1, burst: 3 },

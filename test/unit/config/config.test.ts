@@ -77,7 +77,7 @@ describe('config', () => {
   it('takes the Redis store and its address from the environment, without changing the parsed file', () => {
     const raw = minimal();
     const c = validateConfig(raw, { P11BRIDGE_REPLAY_STORE: 'redis', P11BRIDGE_REDIS_URL: 'redis://r1:6379' });
-    expect(c.auth.replay).toMatchObject({ store: 'redis', redisUrl: 'redis://r1:6379', redisTimeoutMs: 250 });
+    expect(c.auth.replay).toMatchObject({ store: 'redis', redisUrl: 'redis://r1:6379', redisTimeoutMs: 500 });
     expect(raw.auth).not.toHaveProperty('replay');
   });
 
