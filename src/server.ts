@@ -56,7 +56,7 @@ export async function startDaemon(
   opts: {
     now?: () => number;
     nonces?: NonceStore;
-    /** When the memory replay window started (a cluster worker: the primary's start); default: now. */
+    /** When the memory replay window started (a cluster worker: the primary's start); default: this process's. */
     windowSince?: number;
     processes?: number;
     loginGate?: LoginGate;
@@ -67,7 +67,9 @@ export async function startDaemon(
   const keyring = new KeyRing(config, opts.processes ?? 1);
   const tlsMaterial = config.server.tls ? loadTlsMaterial(config.server.tls) : undefined;
   const replay = config.auth.replay;
-  const windowSince = opts.windowSince ?? Date.now();
+  // The process's start, not this call's: whatever a previous process accepted, it accepted before this one
+  // existed. (Several daemons in one process, as in tests, are separate windows like separate replicas.)
+  const windowSince = opts.windowSince ?? Math.floor(performance.timeOrigin);
   const localNonces =
     opts.nonces || replay.store === 'redis'
       ? undefined

@@ -85,7 +85,7 @@ export async function startCluster(config: Config, log: Logger, opts: ClusterOpt
   const env = {
     [WORKER_CONFIG_ENV]: JSON.stringify(config),
     UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? String(threadpoolSize(config)),
-    [WINDOW_SINCE_ENV]: String(Date.now()),
+    [WINDOW_SINCE_ENV]: String(Math.floor(performance.timeOrigin)),
   };
   const live = new Set<Worker>();
   const listening = new Set<Worker>();
