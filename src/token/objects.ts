@@ -32,7 +32,7 @@ export async function generateKeyPair(
   ckaId: Buffer,
   usage: KeyUsage,
 ): Promise<GeneratedKeyPair> {
-  const profile = spec.vendorProfile === 'sm2' ? token.sm2Profile : undefined;
+  const profile = spec.profileOn(token.sm2Profile);
   const mechanism = keyGenerationMechanism(spec, profile);
   if (mechanism === undefined)
     throw new ApiError('UnsupportedOperation', `KeySpec ${spec.spec} needs an HSM profile on this token.`);
