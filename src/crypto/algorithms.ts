@@ -70,7 +70,7 @@ export interface SignatureAlgorithm {
 }
 
 /** What fit-to-key questions look at: a key's type and, when known, its spec. */
-export interface KeyFacts {
+interface KeyFacts {
   readonly keyType: KeyType;
   readonly keySpec?: KeySpec | string | undefined;
 }
