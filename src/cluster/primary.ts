@@ -5,6 +5,7 @@ import type { Config } from '../config/schema';
 import type { Logger } from '../observability/logger';
 import { oneLine, prepareReload, sharingKeys } from '../reload/prepare';
 import type { ReloadOutcome } from '../server';
+import { trackHandoffs } from './handoffs';
 import { LoginAuthority } from './loginAuthority';
 import {
   isHeartbeat,
@@ -125,6 +126,7 @@ export async function startCluster(config: Config, log: Logger, opts: ClusterOpt
       let isListening = false;
       const worker = cluster.fork({ ...env, P11BRIDGE_WORKER_SLOT: String(slot) });
       live.add(worker);
+      const handoffs = trackHandoffs(worker);
       worker.on('message', (m: unknown) => {
         if (isNonceClaims(m)) {
           worker.send(answerNonceClaims(nonces, m));
@@ -152,6 +154,9 @@ export async function startCluster(config: Config, log: Logger, opts: ClusterOpt
       });
       worker.on('error', (e) => log.warn({ worker: worker.process.pid, err: e.message }, 'worker channel error'));
       worker.once('exit', (code, signal) => {
+        const closed = handoffs.closeUnacknowledged();
+        if (closed > 0)
+          log.warn({ worker: worker.process.pid, connections: closed }, 'closed connections handed to a dead worker');
         live.delete(worker);
         listening.delete(worker);
         lastBeat.delete(worker);
