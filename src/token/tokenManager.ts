@@ -4,11 +4,10 @@ import type { TokenConfig } from '../config/schema';
 import type { KeySpecRow, SignatureAlgorithm, Sm2Profile } from '../crypto/algorithms';
 import { encodeSignature, planSignature, type SignSubject } from '../crypto/signPlan';
 import { SM2_DEFAULT_USER_ID, sm2PublicPointOfSpki } from '../crypto/sm2';
-import { ApiError } from '../errors/apiError';
 import type { Logger } from '../observability/logger';
 import { capabilitiesOf, NO_CAPABILITIES, type ProbeResult, type TokenCapabilities } from './capabilities';
-import { classify, describeFault, isAlreadyInitialized, isNotInitialized, toApiError } from './ckr';
-import { isTokenFault, TokenFault } from './faults';
+import { classify, describeFault, isAlreadyInitialized, isNotInitialized } from './ckr';
+import { isTokenFault, KeyNotFoundFault, TokenFault } from './faults';
 import { KeyDirectory, type DataRecord } from './keyDirectory';
 import type { KeyEntry } from './keyIndex';
 import { LocalLoginGate, type LoginGate } from './loginGate';
@@ -415,7 +414,7 @@ export class TokenManager implements ModuleMember {
   /**
    * Runs `fn` with a pooled session of its own and the token's calls. The session goes back to the pool, or is
    * discarded when the error says it is broken or left mid-operation, or is quarantined until a call that passed
-   * its deadline returns. Errors are the token layer's (PKCS#11 errors, TokenFaults); `sign`/`decrypt` translate.
+   * its deadline returns. Errors are the token layer's own (PKCS#11 errors, TokenFaults).
    */
   async withSession<T>(fn: (session: pkcs11.Handle, lib: RemoteLib) => Promise<T>): Promise<T> {
     this.#assertServing();
@@ -477,26 +476,27 @@ export class TokenManager implements ModuleMember {
   /**
    * A private-key operation with the token's rungs of the ladder: a stale handle re-reads the index and a lost
    * login logs in again (each then retried once); a device fault starts the module's re-initialisation; a call past
-   * its deadline makes the token unavailable until it answers. The caller gets the cloud's error at once.
+   * its deadline makes the token unavailable until it answers. The caller gets the token's error at once (a PKCS#11
+   * error, a TokenFault, a KeyNotFoundFault or the planner's PlanError); the API layer answers it.
    */
   async #privateKeyOp<T>(id: string, from: KeySource, op: (entry: KeyEntry) => Promise<T>): Promise<T> {
     const attempt = (): Promise<T> => {
       this.#assertServing();
       const entry = from === 'keyPair' ? this.#keys.keyPair(id) : this.#keys.get(id);
-      if (!entry) throw new ApiError('Certificate.NotFound');
+      if (!entry) throw new KeyNotFoundFault(id);
       return op(entry);
     };
     try {
       return await attempt();
     } catch (e) {
-      if (e instanceof ApiError) throw e;
+      if (e instanceof KeyNotFoundFault) throw e;
       const retry = await this.#onFault(e);
-      if (!retry) throw toApiError(e);
+      if (!retry) throw e;
       try {
         return await attempt();
       } catch (e2) {
-        if (!(e2 instanceof ApiError)) await this.#onFault(e2, false);
-        throw toApiError(e2);
+        if (!(e2 instanceof KeyNotFoundFault)) await this.#onFault(e2, false);
+        throw e2;
       }
     }
   }
