@@ -10,6 +10,7 @@ import { authenticate, type AuthDeps } from './auth/authenticate';
 import { requestedFormat } from './auth/requestedFormat';
 import type { NonceStore } from './auth/nonceStore';
 import { clientCertificateMatches } from './clientCertificate';
+import { toApiError } from './lowerFloorErrors';
 import type { KeyRing } from './keyring';
 import { assertPartCount, assertValueSizes } from './limits/parameterLimits';
 import { actionAllowed, certificateAllowed, forbidden, warehouseAllowed } from './permissions';
@@ -95,7 +96,7 @@ export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: Ser
       if (err.expected) {
         // Already reported once where it arose (a token unavailable since…): one debug line, not an error per request.
         deps.log.debug({ requestId: trace.requestId, reason: describeCause(err.cause ?? err) }, 'request refused');
-      } else if (!(e instanceof ApiError) || err.status >= 500) {
+      } else if (err.status >= 500) {
         deps.log.error(
           { requestId: trace.requestId, err: describeCause(e instanceof ApiError ? (e.cause ?? e) : e) },
           'request failed',
@@ -183,11 +184,6 @@ function parseParams<S extends z.ZodType>(schema: S, params: ReadonlyMap<string,
   const name = String(issue?.path[0] ?? 'parameter');
   if (issue && issue.code === 'invalid_type' && !params.has(name)) throw missingParameter(name);
   throw invalidParameter(name, issue?.message ?? 'invalid value');
-}
-
-function toApiError(e: unknown): ApiError {
-  if (e instanceof ApiError) return e;
-  return new ApiError('InternalError', undefined, { cause: e });
 }
 
 function describeCause(e: unknown): Record<string, unknown> | string {

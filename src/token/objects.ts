@@ -5,7 +5,7 @@ import { integerDer } from '../crypto/der';
 import { ecParamsFor, ecSpki, rsaSpki } from '../crypto/keys';
 import type { KeySpecRow } from '../crypto/algorithms';
 import { keyGenerationMechanism } from '../crypto/sm2Plan';
-import { ApiError } from '../errors/apiError';
+import { TokenCapabilityFault } from './faults';
 import { METADATA_APPLICATION, serializeMetadata, type CertificateMetadata } from './metadata';
 import type { TokenManager } from './tokenManager';
 
@@ -35,7 +35,7 @@ export async function generateKeyPair(
   const profile = spec.profileOn(token.sm2Profile);
   const mechanism = keyGenerationMechanism(spec, profile);
   if (mechanism === undefined)
-    throw new ApiError('UnsupportedOperation', `KeySpec ${spec.spec} needs an HSM profile on this token.`);
+    throw new TokenCapabilityFault(`KeySpec ${spec.spec} needs an HSM profile on this token.`);
   const decrypt = usage !== 'sign' && (spec.keyType === 'RSA' || profile?.mechanisms.encrypt !== undefined);
   const sign = usage !== 'decrypt';
   const common = [

@@ -46,7 +46,7 @@ export class Pkcs11Executor {
       const timer = setTimeout(() => {
         late = true;
         this.#stuck.set(key, Date.now());
-        reject(new TokenFault('timeout', `the token did not answer within the deadline (${call.op})`, settled));
+        reject(new TokenFault('timeout', `the token did not answer within the deadline (${call.op})`, { settled }));
       }, deadlineMs);
       timer.unref?.();
       this.#thread

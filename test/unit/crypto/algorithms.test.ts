@@ -14,7 +14,7 @@ import {
 } from '../../../src/crypto/algorithms';
 import { encodeSignature, planSignature, tokenSupports } from '../../../src/crypto/signPlan';
 import { PlanError } from '../../../src/crypto/planError';
-import { toApiError } from '../../../src/token/ckr';
+import { toApiError } from '../../../src/api/lowerFloorErrors';
 
 const row = (name: string): SignatureAlgorithm => {
   const r = kmsSignatureAlgorithm(name) ?? casSignatureAlgorithm(name);
@@ -109,7 +109,7 @@ describe('algorithm table', () => {
     expect(() => planSignature(row('ECDSA_SHA_256'), { kind: 'digest', digest: Buffer.alloc(32) }, new Set())).toThrow(
       /not supported/,
     );
-    // Crypto's own error, whose reason the one translator (src/token/ckr.ts) answers as InvalidParameter, as before.
+    // Crypto's own error, whose reason the one translator (src/api/lowerFloorErrors.ts) answers as InvalidParameter, as before.
     for (const [digest, mechanisms] of [
       [Buffer.alloc(20), SOFTHSM],
       [Buffer.alloc(32), new Set<number>()],
