@@ -3,8 +3,9 @@
  * p11-kit's remoting client, an instance is its own application: its own C_Initialize, login, sessions and
  * handles). Every PKCS#11 call of the daemon runs in one of these, never on the event loop: a token that hangs (a
  * network HSM that stopped answering) blocks a thread, not the process, and the caller answers at its deadline
- * (src/token/thread/executor.ts). The expensive calls use pkcs11js's *Async forms, so signatures run on the libuv
- * threadpool in parallel while this thread takes the next request.
+ * (src/token/thread/executor.ts). The expensive calls use pkcs11js's *Async forms, so they run on the libuv
+ * threadpool in parallel while this thread takes the next request; a signature the token makes quickly is made
+ * here inline instead, because the threadpool hop would cost more than the signature (inlineChooser.ts).
  * A request is one pkcs11js call by name, or a composite whose steps must not be split (C_SignInit + C_Sign on a
  * session: after a successful *Init the operation is finished here or reported as still active).
  */
