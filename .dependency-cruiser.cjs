@@ -16,7 +16,7 @@ const floor = {
   identities: '^src/identities/',
   ops: '^src/ops/',
   api: '^src/api/',
-  process: '^src/(server\\.ts|app\\.ts|cluster/|reload/|net/)',
+  process: '^src/(server\\.ts|app\\.ts|cluster/|reload/|net/|replay/)',
   cli: '^src/cli/',
   entry: '^src/main\\.ts$',
 };

@@ -25,6 +25,8 @@ export interface RpcDeps {
   readonly keyring: KeyRing;
   /** The replay window: this process's cache, or the cluster primary's. */
   readonly nonces: NonceStore;
+  /** Refuse requests signed at or before this time (the memory window's start; see `AuthDeps.notBefore`). */
+  readonly notBefore?: number;
   readonly log: Logger;
   readonly now?: () => number;
 }
@@ -53,7 +55,9 @@ export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: Ser
     nonces: deps.nonces,
     maxSkewMs: deps.config.auth.maxSkewSeconds * 1000,
     allowV1WithoutNonce: deps.config.auth.allowV1WithoutNonce,
-    admit: (id: string, now: number) => limiter.take(id, now),
+    // A store that shares rates across replicas (Redis) applies them itself, in the claim's round trip.
+    ...(deps.nonces.enforcesRates === true ? {} : { admit: (id: string, now: number) => limiter.take(id, now) }),
+    ...(deps.notBefore === undefined ? {} : { notBefore: deps.notBefore }),
   };
   const limits = deps.config.server.limits;
   const bodyLimit = deps.config.server.bodyLimit;

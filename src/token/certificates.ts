@@ -140,12 +140,7 @@ export async function createCertificate(
     throw invalidParameter('KeySpec', `unknown key spec ${input.keySpec}.`);
   }
   if (!token.canGenerate(row)) {
-    throw new ApiError(
-      'UnsupportedOperation',
-      row.vendorProfile === 'sm2'
-        ? `KeySpec ${row.spec} needs SM2, which the token behind warehouse ${token.warehouseId} does not offer (no SM2 HSM profile).`
-        : `KeySpec ${row.spec} is not supported by the token behind warehouse ${token.warehouseId}.`,
-    );
+    throw new ApiError('UnsupportedOperation', row.unavailableOn(`the token behind warehouse ${token.warehouseId}`));
   }
   parseKmsSubject(input.subject);
   const sans = [...(input.subjectAlternativeNames ?? [])];

@@ -51,8 +51,8 @@ export class PrivateKeyOps {
     return this.#privateKeyOp(id, from, async (entry) => {
       const profile = this.#sm2;
       // SM2: e depends on the signer's public key (Z_A), so the plan needs it.
-      const sm2 =
-        alg.vendorProfile === 'sm2' && profile ? { profile, publicPoint: sm2PublicPointOfSpki(entry.spki) } : undefined;
+      const sm2Profile = alg.profileOn(profile);
+      const sm2 = sm2Profile ? { profile: sm2Profile, publicPoint: sm2PublicPointOfSpki(entry.spki) } : undefined;
       const plan = planSignature(alg, subject, this.#caps.current.mechanisms, sm2);
       const raw = await this.#sessions.withSession((session, lib) =>
         lib.sign(session, plan.mechanism, entry.privateKey, plan.data, entry.signatureLength),

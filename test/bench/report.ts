@@ -196,6 +196,8 @@ export interface Settings {
   readonly daemonWorkers: number;
   readonly daemonLogLevel: string;
   readonly messageBytes: number;
+  /** The daemon's replay store (`auth.replay.store`; `--replay`). */
+  readonly replayStore?: 'memory' | 'redis';
 }
 
 export interface BenchReport {
@@ -412,7 +414,7 @@ function settingsLine(s: Settings): string {
     `${s.quick ? 'quick: ' : ''}${s.cellSeconds} s cells after ${s.warmupSeconds} s warm-up` +
     `${s.repeat > 1 ? `, median of ${s.repeat} interleaved repetitions` : ', one repetition'}; http at ` +
     `${s.connections.map((c) => `c=${c}`).join(', ')}; fixed rate ${s.rate}/s for ${s.rateSeconds} s; ` +
-    `daemon ${s.daemonWorkers} worker process${s.daemonWorkers === 1 ? '' : 'es'}; ` +
+    `daemon ${s.daemonWorkers} worker process${s.daemonWorkers === 1 ? '' : 'es'}, ${s.replayStore ?? 'memory'} replay store; ` +
     `session pool ${s.poolSize} and UV_THREADPOOL_SIZE ${s.threadpool} per process; daemon log level ${s.daemonLogLevel}; ` +
     `${s.messageBytes}-byte RAW message`
   );

@@ -221,6 +221,31 @@ describe('token faults behind the fault token (real SoftHSM2 tokens, every signa
   );
 
   it(
+    'retries a reconnect that failed during a module re-initialisation, and serves again',
+    async () => {
+      await signAndVerify(tokenA, keysA.rsa, RSA, 'before the failed reconnect');
+      const before = fault.counts();
+      // The device fault starts a re-initialisation; its reconnect then fails once (the slot list), which must be
+      // retried by another re-initialisation after a pause, not left unavailable.
+      fault.set([
+        `C_Sign fail CKR_DEVICE_REMOVED token=${a.label} times=1`,
+        'C_GetSlotList fail CKR_GENERAL_ERROR times=1',
+      ]);
+      const removed = await rejection(tokenA.sign(keysA.rsa, RSA, { kind: 'message', data: Buffer.from('gone') }));
+      expectApiError(removed.err, 'ServiceUnavailable');
+      const t0 = performance.now();
+      const readyMs = await waitFor(() => tokenA.isReady(), 10000, 'ready after the failed reconnect');
+      expect(fault.injected().C_GetSlotList).toBe(1);
+      expect(fault.counts().C_Initialize - before.C_Initialize).toBe(2);
+      for (let i = 0; i < 3; i++) await signAndVerify(tokenA, keysA.rsa, RSA, `after the retry ${i}`);
+      console.log(
+        `failed reconnect: serving again ${(performance.now() - t0).toFixed(0)} ms later (${readyMs.toFixed(0)})`,
+      );
+    },
+    TEST_MS,
+  );
+
+  it(
     'keeps signing on token B while token A of the same module hangs',
     async () => {
       const tokenB = await openToken(b, faultOverrides());

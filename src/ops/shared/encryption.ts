@@ -31,17 +31,14 @@ export function findEncryptionAlgorithm(name: string): EncryptionAlgorithm {
  */
 export function assertEncryptionFits(located: Located, alg: EncryptionAlgorithm, certificateParam: string): void {
   const { entry, token } = located;
-  if (alg.keyType !== entry.keyType) {
+  if (!alg.fitsKey({ keyType: entry.keyType })) {
     throw invalidParameter(
       'Algorithm',
       `${alg.name} does not match the key spec ${entry.keySpec ?? entry.keyType} of this certificate.`,
     );
   }
-  if (alg.vendorProfile === 'sm2' ? !token.sm2Profile : !alg.decrypt || !alg.oaepHash) {
-    throw new ApiError(
-      'UnsupportedOperation',
-      `${alg.name} needs SM2, which the token behind warehouse ${token.warehouseId} does not offer (no SM2 HSM profile).`,
-    );
+  if (!alg.servedBy(token.sm2Profile)) {
+    throw new ApiError('UnsupportedOperation', alg.unavailableOn(`the token behind warehouse ${token.warehouseId}`));
   }
   assertUsable(entry);
   if (!entry.canDecrypt) {
