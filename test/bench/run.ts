@@ -291,6 +291,7 @@ async function main(): Promise<number> {
       elu: cpu.elu,
       gcMaxMs: cpu.gcMaxMs,
       gcUsPerReq: (cpu.gcMs * 1000) / Math.max(1, r.ok),
+      ...(cpu.primaryUs !== undefined ? { primaryUsPerReq: cpu.primaryUs / Math.max(1, r.ok) } : {}),
       ok: r.ok,
       failed: r.non2xx + r.errors,
       loadgenCpuUsPerReq: r.loadgenCpuUsPerReq,
