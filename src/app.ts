@@ -12,6 +12,8 @@ export interface AppDeps {
   readonly isShuttingDown: () => boolean;
   /** Served over TLS: only then is HSTS sent (over plain HTTP it is ignored at best and misleading at worst). */
   readonly tls: boolean;
+  /** The shared replay store's state (Redis), when there is one: not ready while it cannot be asked. */
+  readonly replayStore?: () => { ready: boolean; reason?: string; since: number };
 }
 
 /**
@@ -29,8 +31,20 @@ export function createApp(deps: AppDeps): Express {
   });
   // From the token layer's state only: a hung token never delays this answer (no token call here).
   app.get('/readyz', (_req, res) => {
+    const store = deps.replayStore?.();
+    const replay = store && {
+      ready: store.ready,
+      ...(store.reason ? { reason: store.reason } : {}),
+      since: new Date(store.since).toISOString(),
+    };
     const report = readiness(deps.tokens, deps.isShuttingDown());
-    res.status(report.ready ? 200 : 503).json(report.body);
+    // Without its replay store a replica refuses every request (fail closed): the balancer should skip it.
+    const ready = report.ready && (store?.ready ?? true);
+    res.status(ready ? 200 : 503).json({
+      ...report.body,
+      ...(ready ? {} : { status: 'not ready', health: 'UNAVAILABLE' }),
+      ...(replay ? { replayStore: replay } : {}),
+    });
   });
   app.all('/', (req, res) => deps.rpc(req, res));
   return app;

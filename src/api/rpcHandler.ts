@@ -11,6 +11,7 @@ import { authenticate, type AuthDeps } from './auth/authenticate';
 import { requestedFormat } from './auth/requestedFormat';
 import type { NonceStore } from './auth/nonceStore';
 import { clientCertificateMatches } from './clientCertificate';
+import { toApiError } from './lowerFloorErrors';
 import type { KeyRing } from './keyring';
 import { assertPartCount, assertValueSizes } from './limits/parameterLimits';
 import { actionAllowed, certificateAllowed, forbidden, warehouseAllowed } from './permissions';
@@ -26,6 +27,8 @@ export interface RpcDeps {
   readonly keyring: KeyRing;
   /** The replay window: this process's cache, or the cluster primary's. */
   readonly nonces: NonceStore;
+  /** Refuse requests signed at or before this time (the memory window's start; see `AuthDeps.notBefore`). */
+  readonly notBefore?: number;
   readonly log: Logger;
   readonly now?: () => number;
   /** Told of every finished request (metrics, the audit log): src/observability/requestEvents.ts. */
@@ -60,6 +63,9 @@ export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: Ser
     nonces: deps.nonces,
     maxSkewMs: deps.config.auth.maxSkewSeconds * 1000,
     allowV1WithoutNonce: deps.config.auth.allowV1WithoutNonce,
+    // A store that shares rates across replicas (Redis) applies them itself, in the claim's round trip.
+    ...(deps.nonces.enforcesRates === true ? {} : { admit: (id: string, now: number) => limiter.take(id, now) }),
+    ...(deps.notBefore === undefined ? {} : { notBefore: deps.notBefore }),
   };
   const limits = deps.config.server.limits;
   const bodyLimit = deps.config.server.bodyLimit;
@@ -121,7 +127,7 @@ export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: Ser
       if (err.expected) {
         // Already reported once where it arose (a token unavailable since…): one debug line, not an error per request.
         deps.log.debug({ requestId: trace.requestId, reason: describeCause(err.cause ?? err) }, 'request refused');
-      } else if (!(e instanceof ApiError) || err.status >= 500) {
+      } else if (err.status >= 500) {
         deps.log.error(
           { requestId: trace.requestId, err: describeCause(e instanceof ApiError ? (e.cause ?? e) : e) },
           'request failed',
@@ -157,11 +163,16 @@ export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: Ser
       const authDeps: AuthDeps<NonceStore> = {
         ...baseAuthDeps,
         findAccessKey: (id) => keys.get(id),
-        // Admitted only after its signature verified: a throttled request is counted against its (real) key.
-        admit: (id, now) => {
-          trace.accessKeyId = id;
-          limiter.take(id, now);
-        },
+        // Admitted only after its signature verified: a throttled request is counted against its (real) key. A store
+        // that enforces rates itself (Redis) admits in its claim; the key is then known from the result only.
+        ...(baseAuthDeps.admit
+          ? {
+              admit: (id: string, now: number) => {
+                trace.accessKeyId = id;
+                limiter.take(id, now);
+              },
+            }
+          : {}),
       };
       const authenticated = authenticate(
         { method, query: queryPairs, body: bodyPairs, rawBody, headers: req.headers },
@@ -228,11 +239,6 @@ function keyIdOf(params: unknown): string | undefined {
   if (params === null || typeof params !== 'object' || !('KeyId' in params)) return undefined;
   const id = (params as { KeyId: unknown }).KeyId;
   return typeof id === 'string' ? id : undefined;
-}
-
-function toApiError(e: unknown): ApiError {
-  if (e instanceof ApiError) return e;
-  return new ApiError('InternalError', undefined, { cause: e });
 }
 
 function describeCause(e: unknown): Record<string, unknown> | string {
