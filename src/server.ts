@@ -7,6 +7,7 @@ import { NonceCache } from './api/auth/replayCache';
 import { KeyRing } from './api/keyring';
 import { createRpcHandler } from './api/rpcHandler';
 import { createApp } from './app';
+import { startAuditLog } from './audit/auditLog';
 import type { Config } from './config/schema';
 import { createListener } from './net/listener';
 import { loadTlsMaterial } from './net/tlsOptions';
@@ -58,6 +59,8 @@ export async function startDaemon(
     processes?: number;
     loginGate?: LoginGate;
     onFatal?: (reason: string) => void;
+    /** The cluster worker slot: its audit chain is a file of its own (decision 0026). */
+    auditSlot?: number;
   } = {},
 ): Promise<RunningDaemon> {
   // Secrets and TLS files are read before the token opens: a config that cannot serve fails fast.
@@ -90,6 +93,7 @@ export async function startDaemon(
   });
   // A token whose PIN is refused does not fail the start: it waits, unavailable, for the operator's reload.
   await tokens.open({ tolerateUnavailable: true });
+  const audit = await startAuditLog(config, tokens, log, opts.auditSlot === undefined ? {} : { slot: opts.auditSlot });
   const stopKeyPurge = startKeyPurge(tokens, log);
   let shuttingDown = false;
   const rpc = createRpcHandler({
@@ -100,6 +104,7 @@ export async function startDaemon(
     nonces: opts.nonces ?? (localNonces as NonceCache),
     log,
     ...(opts.now ? { now: opts.now } : {}),
+    ...(audit ? { observer: audit.observer } : {}),
   });
   const app = createApp({ tokens, rpc, isShuttingDown: () => shuttingDown, tls: tlsMaterial !== undefined });
   const isRpc = (req: IncomingMessage): boolean =>
@@ -147,6 +152,7 @@ export async function startDaemon(
       } catch (e) {
         const message = oneLine(e);
         log.error({ reason: message }, 'reload refused; the running configuration is kept');
+        audit?.reloaded({ ok: false, message });
         return { ok: false, message };
       }
       keyring.replace(prepared.config, prepared.keys);
@@ -163,6 +169,7 @@ export async function startDaemon(
           log.error({ err: oneLine(e) }, 'a reload hook failed');
         }
       }
+      audit?.reloaded({ ok: true, restartNeeded: prepared.restartNeeded }, prepared.config);
       if (prepared.restartNeeded.length > 0)
         log.warn({ settings: prepared.restartNeeded }, 'reloaded; these changed settings take effect after a restart');
       else log.info({ accessKeys: prepared.keys.size }, 'reloaded');
@@ -189,6 +196,8 @@ export async function startDaemon(
         });
       }
       server.closeAllConnections();
+      // The last checkpoint is signed while the token is still open.
+      await audit?.close(deadline);
       await tokens.close(deadline);
       log.info('stopped');
     })();

@@ -53,7 +53,13 @@ async function main(): Promise<void> {
     }
   });
   // Rates are split among the workers: connections are spread evenly over them.
-  const running = await startDaemon(config, log, { nonces, loginGate, processes: resolveWorkers(config) });
+  const slot = Number(process.env.P11BRIDGE_WORKER_SLOT);
+  const running = await startDaemon(config, log, {
+    nonces,
+    loginGate,
+    processes: resolveWorkers(config),
+    ...(Number.isInteger(slot) ? { auditSlot: slot } : {}),
+  });
   started.daemon = running;
   // Lifecycle changes made here reach the sibling workers at once (they re-read that token's index).
   for (const token of running.tokens.tokens) {

@@ -49,6 +49,7 @@ function restartOnlyChanges(a: Config, b: Config): string[] {
     if (a.auth[k] !== b.auth[k]) out.push(`auth.${k}`);
   }
   if (!isDeepStrictEqual(a.logging, b.logging)) out.push('logging');
+  if (!isDeepStrictEqual(a.audit, b.audit)) out.push('audit');
   return out;
 }
 
