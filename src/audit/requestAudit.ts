@@ -68,7 +68,10 @@ export function requestAuditor(
     if (!refusal && !(audited && r.status >= 500)) return undefined;
     if (!admitFailure()) return undefined;
     const fields = pk ? privateKeyFields(r, pk, o.rawMessageEncoding()) : audited ? lifecycleFields(r) : common(r);
-    chain.append(pk ? pk.type : audited ? 'lifecycle' : 'refused', { ...fields, ...failureFields() });
+    // A refusal is a `refused` entry (with the operation's facts when it was a private-key one); an audited
+    // operation that failed in the server keeps its own type, with the error code as its outcome.
+    const type = refusal ? 'refused' : pk ? pk.type : 'lifecycle';
+    chain.append(type, { ...fields, ...failureFields() });
     return undefined;
   };
 }

@@ -16,7 +16,7 @@ export interface ChainReport {
   readonly checkpoints: number;
   /** Sequence number the last valid checkpoint vouches for (0: none). */
   readonly signedThrough: number;
-  /** Entries after the last checkpoint's head: present, chained, but not yet signed. */
+  /** Entries (other than checkpoints) after the last checkpoint's head: present, chained, but not yet signed. */
   readonly unsignedTail: number;
   /** Fingerprints of the keys that signed the checkpoints. */
   readonly keys: readonly string[];
@@ -77,6 +77,8 @@ function verifyChain(
   let startsMidChain = false;
   const keys = new Set<string>();
   const heads = new Map<number, string>();
+  // Sequence numbers of the events (non-checkpoint entries) not yet vouched for by a checkpoint.
+  let unsigned: number[] = [];
   let failure: string | undefined;
   outer: for (const { file, lines } of files) {
     // A file ends with a newline: the text after the last one must be empty, or the file was cut mid-entry.
@@ -123,7 +125,8 @@ function verifyChain(
         keys.add(problem.key);
         checkpoints++;
         signedThrough = Math.max(signedThrough, problem.headSeq);
-      }
+        unsigned = unsigned.filter((s) => s > signedThrough);
+      } else if (e.type !== 'checkpoint') unsigned.push(e.seq);
       expectedSeq = e.seq + 1;
       prevHash = hash;
       lastSeq = e.seq;
@@ -136,7 +139,7 @@ function verifyChain(
     lastSeq,
     checkpoints,
     signedThrough,
-    unsignedTail: lastSeq - Math.max(signedThrough, firstSeq - 1),
+    unsignedTail: unsigned.length,
     keys: [...keys],
     startsMidChain,
     failure,

@@ -46,7 +46,7 @@ function describe(r: ChainReport, pinned: boolean): string {
       ? `  signed by ${r.keys.map((k) => `sha256:${k}`).join(', ')}${pinned ? ' (pinned)' : ' (the key the log carries: pin it with --key)'}`
       : undefined,
     r.unsignedTail > 0
-      ? `  unsigned tail: ${r.unsignedTail} entries after seq ${Math.max(r.signedThrough, r.firstSeq - 1)} are chained but not yet signed by a checkpoint`
+      ? `  unsigned tail: ${r.unsignedTail} entries after seq ${Math.max(r.signedThrough, r.firstSeq - 1)} are chained but not signed by a checkpoint`
       : '  no unsigned tail',
   ];
   return lines.filter((l) => l !== undefined).join('\n');

