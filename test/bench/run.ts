@@ -46,6 +46,8 @@ const HELP = `npm run bench -- [--quick] [--repeat N] [--json] [--write-doc] [--
   --write-doc    rewrite the generated section of docs/performance.md with this run
   --profile      also CPU-profile both servers at the fixed rate (files in dist/bench/profiles/)
   --tls          both servers over HTTPS (the demo certificate, P-256), clients trusting the demo CA
+  --audit MODE   the daemon writes the audit log (issue 18) to a fresh file in the demo home: MODE is
+                 write (audit.required: false), required (audit.required: true) or fsync (required + fdatasync)
   --connections  closed-loop concurrencies for the HTTP modes (default 8,32)
   --rate         fixed rate in requests/s (default 1000)`;
 
@@ -93,6 +95,7 @@ async function main(): Promise<number> {
       'write-doc': { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
       tls: { type: 'boolean', default: false },
+      audit: { type: 'string' },
       connections: { type: 'string', default: '8,32' },
       rate: { type: 'string', default: '1000' },
       help: { type: 'boolean', default: false },
@@ -126,6 +129,13 @@ async function main(): Promise<number> {
   // The same rule as `p11bridge serve`, for every child (and every daemon worker) alike.
   const threadpool = Number(process.env.UV_THREADPOOL_SIZE ?? threadpoolSize(config));
   const env: NodeJS.ProcessEnv = { ...process.env, P11BRIDGE_HOME: home, UV_THREADPOOL_SIZE: String(threadpool) };
+  if (values.audit !== undefined) {
+    if (!['write', 'required', 'fsync'].includes(values.audit)) {
+      console.error('--audit: expected write, required or fsync');
+      return 2;
+    }
+    env.P11BRIDGE_BENCH_AUDIT = JSON.stringify({ file: join(home, 'bench-audit', 'audit.jsonl'), mode: values.audit });
+  }
   if (values.tls) {
     if (values['write-doc']) {
       console.error('--write-doc rewrites the plain-HTTP tables; record a --tls run by hand (docs/performance.md)');
