@@ -1,4 +1,4 @@
-import { closeSync, fdatasync, openSync, renameSync, write } from 'node:fs';
+import { closeSync, fdatasync, openSync, renameSync, writeSync } from 'node:fs';
 import { ApiError } from '../errors/apiError';
 import type { Logger } from '../observability/logger';
 import { checkpointPayload, formatLine, GENESIS, keyFingerprint, lineHash, type EntryType } from './entry';
@@ -37,15 +37,17 @@ type Item = { line: string; waiter: Waiter | undefined } | { rotateAfter: number
 
 /** Entries kept in memory while the file cannot be written; past it new entries are counted as lost. */
 const MAX_QUEUED = 100_000;
+/** Longest wait of an entry nobody waits for before its batch is written. */
+const LINGER_MS = 10;
 /** Pause before a failed write is tried again. */
 const RETRY_MS = 1000;
 
 /**
  * One hash chain of audit entries appended to a file (decision 0026). Appending is synchronous and cheap: the line
- * is formatted and hashed at once (the chain order is the call order), then written in batches off the request
- * path, one write(2) in flight at a time; entries that arrive meanwhile form the next batch (group commit).
- * A caller that must not answer before its entry is written (`audit.required`) waits for its batch's write (and
- * fdatasync with `durability: fsync`), and is refused when the write fails or takes longer than `writeTimeoutMs`.
+ * is formatted and hashed at once (the chain order is the call order), then written in batches after the current
+ * turn of the event loop (entries nobody waits for linger up to 10 ms to share a write). A caller that must not
+ * answer before its entry is written (`audit.required`) waits for its batch's write(2) (and fdatasync with
+ * `durability: fsync`, bounded by `writeTimeoutMs`), and is refused when it fails.
  * Checkpoints sign the chain head with the audit key in the token every `checkpointEntries` entries or
  * `checkpointSeconds` seconds; rotation renames the file to `<file>.<seq of its last entry>` and continues the chain
  * in a new file whose first entry is an `open` entry.
@@ -62,6 +64,7 @@ export class AuditChain {
   #carry: Buffer | undefined;
   #writing = false;
   #scheduled = false;
+  #lingering: NodeJS.Timeout | undefined;
   #failing: Error | undefined;
   #retry: NodeJS.Timeout | undefined;
   #lost = 0;
@@ -167,7 +170,8 @@ export class AuditChain {
     this.#prev = lineHash(line);
     this.#fileBytes += line.length + 1;
     this.#queue.push({ line: `${line}\n`, waiter });
-    this.#schedule();
+    if (waiter) this.#schedule();
+    else this.#linger();
   }
 
   /** Starts a new file at this point of the chain: rename after the entry `seq`, then an `open` entry. */
@@ -231,11 +235,21 @@ export class AuditChain {
   async close(deadlineMs = 5000): Promise<void> {
     clearInterval(this.#timer);
     const deadline = Date.now() + deadlineMs;
-    await Promise.race([this.checkpoint(), delay(deadlineMs)]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.checkpoint(), new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs)))]);
+    clearTimeout(timer);
     this.#closed = true;
     while ((this.#queue.length > 0 || this.#writing || this.#carry) && Date.now() < deadline) {
+      if (this.#failing) {
+        // One last try now rather than after the retry pause; a file that still fails keeps what it could not take.
+        clearTimeout(this.#retry);
+        this.#retry = undefined;
+        this.#pump();
+        if (this.#failing) break;
+      }
       this.#schedule();
-      await delay(5);
+      // Not unref'd: closing must finish even when nothing else keeps the process alive (the CLI, a bench).
+      await new Promise((resolve) => setTimeout(resolve, 5));
     }
     clearTimeout(this.#retry);
     if (this.#fd !== undefined) closeSync(this.#fd);
@@ -246,7 +260,24 @@ export class AuditChain {
     this.#fd = openSync(this.#o.path, 'a', 0o640);
   }
 
+  /**
+   * Entries nobody waits for are written within {@link LINGER_MS} (or sooner, with a waited-for one): at a
+   * thousand requests a second that is one write(2) per ten entries instead of one per entry, a third of the
+   * audit's CPU. A crash loses at most that much of them; `audit.required` entries are written at once.
+   */
+  #linger(): void {
+    if (this.#lingering || this.#scheduled) return;
+    this.#lingering = setTimeout(() => {
+      this.#lingering = undefined;
+      this.#schedule();
+    }, LINGER_MS);
+  }
+
   #schedule(): void {
+    if (this.#lingering) {
+      clearTimeout(this.#lingering);
+      this.#lingering = undefined;
+    }
     if (this.#scheduled || this.#writing || this.#retry) return;
     this.#scheduled = true;
     // Entries appended in the same turn of the event loop share one write.
@@ -256,42 +287,43 @@ export class AuditChain {
     });
   }
 
+  /** Writes everything queued: batches between rotation points, each with one write(2). */
   #pump(): void {
-    if (this.#writing || this.#retry) return;
-    try {
-      if (this.#fd === undefined) this.#openFile();
-    } catch (e) {
-      this.#fail(e as Error);
-      return;
-    }
-    if (this.#carry) {
-      this.#write(this.#carry, []);
-      return;
-    }
-    const first = this.#queue[0];
-    if (first === undefined) return;
-    if ('rotateAfter' in first) {
+    while (!this.#writing && !this.#retry) {
       try {
-        this.#rotateFile(first.rotateAfter);
+        if (this.#fd === undefined) this.#openFile();
       } catch (e) {
         this.#fail(e as Error);
         return;
       }
-      this.#queue.shift();
-      this.#pump();
-      return;
+      if (this.#carry) {
+        if (!this.#write(this.#carry, [])) return;
+        continue;
+      }
+      const first = this.#queue[0];
+      if (first === undefined) return;
+      if ('rotateAfter' in first) {
+        try {
+          this.#rotateFile(first.rotateAfter);
+        } catch (e) {
+          this.#fail(e as Error);
+          return;
+        }
+        this.#queue.shift();
+        continue;
+      }
+      let n = 0;
+      let text = '';
+      const waiters: Waiter[] = [];
+      for (const item of this.#queue) {
+        if ('rotateAfter' in item) break;
+        text += item.line;
+        if (item.waiter) waiters.push(item.waiter);
+        n++;
+      }
+      this.#queue.splice(0, n);
+      if (!this.#write(Buffer.from(text, 'utf8'), waiters)) return;
     }
-    let n = 0;
-    let text = '';
-    const waiters: Waiter[] = [];
-    for (const item of this.#queue) {
-      if ('rotateAfter' in item) break;
-      text += item.line;
-      if (item.waiter) waiters.push(item.waiter);
-      n++;
-    }
-    this.#queue.splice(0, n);
-    this.#write(Buffer.from(text, 'utf8'), waiters);
   }
 
   #rotateFile(lastSeq: number): void {
@@ -301,52 +333,54 @@ export class AuditChain {
     this.#openFile();
   }
 
-  /** Writes `buf` whole (write(2) may write less), then fdatasync when asked; settles the batch's waiters. */
-  #write(buf: Buffer, waiters: Waiter[]): void {
+  /**
+   * Writes `buf` whole with write(2) (it may write less), synchronously: a batch of a few KiB into the page cache
+   * takes microseconds, where handing it to the libuv threadpool costs ten times that in CPU (docs/performance.md);
+   * the file must therefore be on a local disk (decision 0026). With `durability: fsync` the fdatasync runs on the
+   * threadpool and the batch's waiters wait for it (bounded by `writeTimeoutMs`). False when the pump must stop
+   * (a failure, or an fdatasync in flight).
+   */
+  #write(buf: Buffer, waiters: Waiter[]): boolean {
     const fd = this.#fd as number;
+    let offset = 0;
+    try {
+      while (offset < buf.length) offset += writeSync(fd, buf, offset, buf.length - offset);
+    } catch (e) {
+      this.#carry = buf.subarray(offset);
+      const err = unavailable('the audit log cannot be written');
+      for (const w of waiters) w.reject(err);
+      this.#fail(e as Error);
+      return false;
+    }
+    this.#carry = undefined;
+    if (this.#failing) this.#o.log.info('audit log writable again');
+    this.#failing = undefined;
+    if (this.#o.durability !== 'fsync') {
+      for (const w of waiters) w.resolve();
+      return true;
+    }
     this.#writing = true;
     const timer =
       waiters.length > 0
         ? setTimeout(() => {
-            const e = unavailable('the audit log write did not complete in time');
+            const e = unavailable('the audit log fdatasync did not complete in time');
             for (const w of waiters.splice(0)) w.reject(e);
           }, this.#o.writeTimeoutMs)
         : undefined;
-    const done = (e: Error | null): void => {
+    fdatasync(fd, (e) => {
       clearTimeout(timer);
       this.#writing = false;
       if (e) {
-        const err = unavailable('the audit log cannot be written');
+        // The bytes are in the file; only their durability is in doubt: they are not written again.
+        const err = unavailable('the audit log cannot be made durable');
         for (const w of waiters) w.reject(err);
         this.#fail(e);
         return;
       }
-      this.#carry = undefined;
-      if (this.#failing) this.#o.log.info('audit log writable again');
-      this.#failing = undefined;
       for (const w of waiters) w.resolve();
       this.#pump();
-    };
-    const from = (offset: number): void => {
-      write(fd, buf, offset, buf.length - offset, null, (err, written) => {
-        if (err) {
-          this.#carry = buf.subarray(offset);
-          done(err);
-          return;
-        }
-        if (offset + written < buf.length) {
-          from(offset + written);
-          return;
-        }
-        if (this.#o.durability === 'fsync') {
-          fdatasync(fd, (syncErr) => {
-            // The bytes are in the file; only their durability is in doubt: they are not written again.
-            done(syncErr);
-          });
-        } else done(null);
-      });
-    };
-    from(0);
+    });
+    return false;
   }
 
   #fail(e: Error): void {
@@ -364,8 +398,4 @@ export class AuditChain {
 /** The error a required entry's caller answers with (KMS names it ServiceUnavailableTemporary). */
 function unavailable(why: string): ApiError {
   return new ApiError('ServiceUnavailable', undefined, { cause: new Error(why) });
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

