@@ -26,7 +26,7 @@ export interface AuditLog {
  * The file a process writes: `audit.file` for a single process; `<name>-w<slot><ext>` for cluster worker `slot`,
  * each worker keeping a chain of its own (decision 0026). A replaced worker continues its slot's chain.
  */
-export function auditFileOf(file: string, slot: number | undefined): string {
+function auditFileOf(file: string, slot: number | undefined): string {
   if (slot === undefined) return file;
   const ext = extname(file);
   return `${file.slice(0, file.length - ext.length)}-w${slot}${ext}`;

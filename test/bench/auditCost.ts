@@ -1,5 +1,5 @@
 /**
- * `node dist/bench/test/bench/auditCost.js [--entries N] [--repeat N]`: the audit log's own CPU per private-key
+ * `npm run bench:audit [-- --entries N --repeat N]`: the audit log's own CPU per private-key
  * operation (issue 18: at most 20 µs of server CPU per request), measured where the full bench cannot see it: on a
  * shared machine `npm run bench -- --audit write` moves the daemon's CPU per request by more than 20 µs from one
  * run to the next whatever the audit does. This runs the request auditor the RPC handler calls, with the facts of a
