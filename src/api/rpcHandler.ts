@@ -78,7 +78,7 @@ export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: Ser
     // The product the request names (by its Version), known before authentication: it picks the error codes.
     let product: Product | undefined;
     // For the observer: what the request asked, once known (parameters are never logged).
-    let pairs: ReadonlyArray<readonly [string, string]> = [];
+    let pairs: Pair[] = [];
     let params: Record<string, unknown> | undefined;
     const observe = (result: Record<string, unknown> | undefined): Promise<void> | undefined =>
       deps.observer?.({
@@ -139,7 +139,7 @@ export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: Ser
       pairs = bodyPairs.length > 0 ? queryPairs.concat(bodyPairs) : queryPairs;
       assertValueSizes(queryPairs, limits);
       assertValueSizes(bodyPairs, limits);
-      format = requestedFormat(bodyPairs.length > 0 ? queryPairs.concat(bodyPairs) : queryPairs);
+      format = requestedFormat(pairs);
       const claimedVersion =
         req.headers['x-acs-version'] ??
         queryPairs.find((p) => p[0] === 'Version')?.[1] ??
