@@ -5,6 +5,7 @@
  * (test/helpers/recordContents.ts), and every daemon's log and audit files. globalTeardown then scans the files for
  * the recorded values (test/helpers/leakScan.ts) and fails the run on a hit.
  */
+import { randomUUID } from 'node:crypto';
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -14,13 +15,18 @@ export function leakDir(): string | undefined {
   return process.env.P11BRIDGE_LEAKCHECK_DIR;
 }
 
+/** Values already recorded by this test file. */
 const recorded = new Set<string>();
 
 function record(kind: 'secret' | 'content', value: string): void {
   const dir = leakDir();
   if (!dir || value.length === 0 || recorded.has(value)) return;
   recorded.add(value);
-  appendFileSync(join(dir, `${kind}s.${process.pid}.jsonl`), `${JSON.stringify(value)}\n`);
+  try {
+    appendFileSync(join(dir, `${kind}s.${process.pid}.jsonl`), `${JSON.stringify(value)}\n`);
+  } catch {
+    // The run's directory is gone: a request a test left running after the global teardown; nothing to check.
+  }
 }
 
 /** Records a secret (a PIN, an AccessKeySecret) that no log or audit file may contain. */
@@ -33,8 +39,6 @@ export function recordContent(value: string): void {
   record('content', value);
 }
 
-let files = 0;
-
 /**
  * A fresh path under the run's directory for a daemon's log or audit file (scanned at the end of the run), or
  * undefined outside a run with the global setup.
@@ -42,7 +46,7 @@ let files = 0;
 export function scannedFile(kind: 'logs' | 'audit', name: string): string | undefined {
   const dir = leakDir();
   if (!dir) return undefined;
-  const sub = join(dir, kind, `${process.pid}-${++files}`);
+  const sub = join(dir, kind, `${process.pid}-${randomUUID()}`);
   mkdirSync(sub, { recursive: true });
   return join(sub, name);
 }

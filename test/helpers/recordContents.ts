@@ -13,6 +13,7 @@ import { leakDir, recordContent } from './leakCheck';
 import { MIN_NEEDLE } from './leakScan';
 
 const CONTENT_PARAMETERS = new Set(['Message', 'Plaintext']);
+const RECORDING = Symbol.for('p11bridge.recordContents');
 
 /** A SHA-256 value in hex or base64. */
 const DIGEST_SHAPED = /^([0-9a-fA-F]{64}|[A-Za-z0-9+/]{43}=)$/;
@@ -54,7 +55,11 @@ function observe(req: http.ClientRequest): void {
   }) as typeof req.end;
 }
 
-if (leakDir()) {
+// Once per process: node:http is shared by every test file a Jest worker runs (each file has its own globalThis),
+// and setupFiles run once per file; the mark is on the module itself.
+const marker = http as unknown as { [RECORDING]?: true };
+if (leakDir() && !marker[RECORDING]) {
+  marker[RECORDING] = true;
   for (const mod of [http, https]) {
     const request = mod.request.bind(mod) as (...a: unknown[]) => http.ClientRequest;
     (mod as { request: unknown }).request = (...args: unknown[]): http.ClientRequest => {
