@@ -43,7 +43,8 @@ export function capabilitiesOf(mechanismList: readonly number[], probe: ProbeRes
   return {
     mechanisms,
     signatureAlgorithms: [
-      ...SIGNATURE_ALGORITHMS.filter((a) => !a.vendorProfile && tokenSupports(a, mechanisms)).map((a) => a.id),
+      // Without a profile, tokenSupports answers false for the vendor rows: SM2 comes from its probe below.
+      ...SIGNATURE_ALGORITHMS.filter((a) => tokenSupports(a, mechanisms)).map((a) => a.id),
       ...(probe?.sm2?.signatureAlgorithms ?? []),
     ],
     decryptionAlgorithms: [...(probe?.decryption ?? []), ...(probe?.sm2?.decryptionAlgorithms ?? [])],

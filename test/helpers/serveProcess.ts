@@ -32,12 +32,15 @@ export class ServeProcess {
   constructor(config: string, env: NodeJS.ProcessEnv = {}) {
     // For the suite's leak check: the secrets the config names, and everything the daemon writes.
     recordConfigSecrets(config, { ...process.env, ...env });
-    const logFile = scannedFile('logs', 'serve.log');
+    const scanned = scannedFile('logs', 'serve.log');
     this.proc = spawn('node', [CLI, 'serve', '--config', config], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
+    // P11B_SERVE_LOG=file keeps a copy of the daemon's log (for diagnosing a failed run after the fact).
+    const logFile = process.env.P11B_SERVE_LOG;
     this.proc.stdout?.on('data', (d: Buffer) => {
+      if (scanned) appendFileSync(scanned, d);
       if (logFile) appendFileSync(logFile, d);
       this.#buffer += d.toString('utf8');
       const parts = this.#buffer.split('\n');
