@@ -252,6 +252,10 @@ describe('audit.required', () => {
         signingAlgorithm: 'SHA256withECDSA',
       });
       expect(r.signature).toBeTruthy();
+      // Entries nobody waits for are written within 10 ms: the failure is logged then, after the answer.
+      for (let i = 0; i < 100 && !d.logText().includes('audit log cannot be written'); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       expect(d.logText()).toContain('audit log cannot be written');
     } finally {
       await d.stop();
