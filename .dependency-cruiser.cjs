@@ -15,6 +15,7 @@ const floor = {
   token: '^src/token/',
   identities: '^src/identities/',
   ops: '^src/ops/',
+  audit: '^src/audit/',
   api: '^src/api/',
   process: '^src/(server\\.ts|app\\.ts|cluster/|reload/|net/|replay/)',
   cli: '^src/cli/',
@@ -42,9 +43,21 @@ const mayImport = {
   identities: [floor.token, floor.crypto, floor.ground],
   ops: [floor.identities, floor.token, floor.crypto, floor.ground],
   api: [floor.ops, lowerFloorErrors, floor.ground],
-  process: [floor.api, floor.ops, floor.identities, floor.token, floor.crypto, floor.ground],
-  cli: [floor.process, floor.api, floor.ops, floor.identities, floor.token, floor.crypto, floor.ground],
-  entry: [floor.cli, floor.process, floor.api, floor.ops, floor.identities, floor.token, floor.crypto, floor.ground],
+  // The audit log hashes what ops answered (handed over by the api's observer) and signs with the token's audit key.
+  audit: [floor.token, floor.crypto, floor.ground],
+  process: [floor.audit, floor.api, floor.ops, floor.identities, floor.token, floor.crypto, floor.ground],
+  cli: [floor.process, floor.audit, floor.api, floor.ops, floor.identities, floor.token, floor.crypto, floor.ground],
+  entry: [
+    floor.cli,
+    floor.process,
+    floor.audit,
+    floor.api,
+    floor.ops,
+    floor.identities,
+    floor.token,
+    floor.crypto,
+    floor.ground,
+  ],
 };
 
 const floorRules = Object.entries(mayImport).map(([name, allowed]) => ({

@@ -17,6 +17,12 @@ module.exports = {
       displayName: 'integration',
       testMatch: ['<rootDir>/test/integration/**/*.int.test.ts'],
     },
-    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e.test.ts'] },
+    {
+      ...common,
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/test/e2e/**/*.e2e.test.ts'],
+      // Records the message contents clients send, for the leak check in globalTeardown (test/helpers/leakCheck.ts).
+      setupFiles: ['<rootDir>/test/helpers/recordContents.ts'],
+    },
   ],
 };

@@ -8,6 +8,7 @@ import { NonceCache } from './api/auth/replayCache';
 import { KeyRing } from './api/keyring';
 import { createRpcHandler } from './api/rpcHandler';
 import { createApp } from './app';
+import { startAuditLog } from './audit/auditLog';
 import type { Config } from './config/schema';
 import { createListener } from './net/listener';
 import { startMetricsListener, type MetricsListener } from './net/metricsListener';
@@ -75,6 +76,8 @@ export async function startDaemon(
     onFatal?: (reason: string) => void;
     /** A cluster worker: its metrics are answered to the primary, which serves the sum (no listener here). */
     clusterWorker?: boolean;
+    /** The cluster worker slot: its audit chain is a file of its own (decision 0026). */
+    auditSlot?: number;
   } = {},
 ): Promise<RunningDaemon> {
   // Secrets and TLS files are read before the token opens: a config that cannot serve fails fast.
@@ -127,6 +130,7 @@ export async function startDaemon(
   // With Redis, this process (a daemon or one cluster worker) claims nonces there itself, shares the keys' rates
   // and lifecycle changes with the other replicas (docs/decisions/0024-replay-store.md).
   const redis: RedisReplay | undefined = replay.store === 'redis' ? startRedisReplay(config, log, tokens) : undefined;
+  const audit = await startAuditLog(config, tokens, log, opts.auditSlot === undefined ? {} : { slot: opts.auditSlot });
   const stopKeyPurge = startKeyPurge(tokens, log);
   let shuttingDown = false;
   const rpc = createRpcHandler({
@@ -140,6 +144,7 @@ export async function startDaemon(
     log,
     observers: requestObservers,
     ...(opts.now ? { now: opts.now } : {}),
+    ...(audit ? { observer: audit.observer } : {}),
   });
   const app = createApp({
     tokens,
@@ -209,6 +214,7 @@ export async function startDaemon(
       } catch (e) {
         const message = oneLine(e);
         log.error({ reason: message }, 'reload refused; the running configuration is kept');
+        audit?.reloaded({ ok: false, message });
         return { ok: false, message };
       }
       keyring.replace(prepared.config, prepared.keys);
@@ -225,6 +231,7 @@ export async function startDaemon(
           log.error({ err: oneLine(e) }, 'a reload hook failed');
         }
       }
+      audit?.reloaded({ ok: true, restartNeeded: prepared.restartNeeded }, prepared.config);
       if (prepared.restartNeeded.length > 0)
         log.warn({ settings: prepared.restartNeeded }, 'reloaded; these changed settings take effect after a restart');
       else log.info({ accessKeys: prepared.keys.size }, 'reloaded');
@@ -252,6 +259,8 @@ export async function startDaemon(
       }
       server.closeAllConnections();
       await metricsListener?.close();
+      // The last checkpoint is signed while the token is still open.
+      await audit?.close(deadline);
       await tokens.close(deadline);
       await redis?.close();
       log.info('stopped');

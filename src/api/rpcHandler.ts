@@ -5,9 +5,11 @@ import type { Config } from '../config/schema';
 import { ApiError, invalidParameter, missingParameter } from '../errors/apiError';
 import type { Logger } from '../observability/logger';
 import type { RequestObservers } from '../observability/requestEvents';
+import type { RequestObserver } from '../observability/requestOutcome';
 import type { OperationRegistry } from '../ops/registry';
 import type { OpContext, Product } from '../ops/types';
 import { authenticate, type AuthDeps } from './auth/authenticate';
+import { claimedAccessKeyId } from './auth/claimedAccessKey';
 import { requestedFormat } from './auth/requestedFormat';
 import type { NonceStore } from './auth/nonceStore';
 import { clientCertificateMatches } from './clientCertificate';
@@ -31,8 +33,10 @@ export interface RpcDeps {
   readonly notBefore?: number;
   readonly log: Logger;
   readonly now?: () => number;
-  /** Told of every finished request (metrics, the audit log): src/observability/requestEvents.ts. */
+  /** Told of every finished request (metrics): src/observability/requestEvents.ts. */
   readonly observers?: RequestObservers;
+  /** Told of every completed request (the audit log): on success before the answer, which it may refuse. */
+  readonly observer?: RequestObserver;
 }
 
 /** Per-request facts for the access log line (never parameter values: they may be message contents). */
@@ -91,6 +95,21 @@ export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: Ser
     let version: string | undefined;
     // The operation that ran: unlike the claimed Action, a bounded set (safe as a metric label).
     let operation: string | undefined;
+    // For the observer: what the request asked, once known (parameters are never logged).
+    let pairs: Pair[] = [];
+    let params: Record<string, unknown> | undefined;
+    const observe = (result: Record<string, unknown> | undefined): Promise<void> | undefined =>
+      deps.observer?.({
+        requestId: trace.requestId,
+        accessKeyId: trace.accessKeyId ?? claimedAccessKeyId(req.headers, pairs),
+        client: req.socket?.remoteAddress,
+        product,
+        action: trace.action,
+        status: trace.status,
+        code: trace.code,
+        params,
+        result,
+      });
     const finish = (): void => {
       const observed = observers?.active === true;
       if (!accessLog && !observed) return;
@@ -138,6 +157,7 @@ export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: Ser
       trace.status = rendered.status;
       trace.code = rendered.code;
       finish();
+      if (deps.observer) void observe(undefined)?.catch(() => undefined);
     };
     const run = async (): Promise<void> => {
       const method = req.method ?? 'GET';
@@ -152,9 +172,10 @@ export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: Ser
       assertPartCount(query, bodyText, limits);
       const queryPairs = parsePairs(query, false);
       const bodyPairs: Pair[] = bodyText.length > 0 ? parsePairs(bodyText, true) : [];
+      pairs = bodyPairs.length > 0 ? queryPairs.concat(bodyPairs) : queryPairs;
       assertValueSizes(queryPairs, limits);
       assertValueSizes(bodyPairs, limits);
-      format = requestedFormat(bodyPairs.length > 0 ? queryPairs.concat(bodyPairs) : queryPairs);
+      format = requestedFormat(pairs);
       const claimedVersion =
         req.headers['x-acs-version'] ??
         queryPairs.find((p) => p[0] === 'Version')?.[1] ??
@@ -191,9 +212,10 @@ export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: Ser
         throw forbidden(key, op.ramAction, accountId);
       }
       if (!actionAllowed(key.actions, op.ramAction)) throw forbidden(key, op.ramAction, accountId);
-      const params = parseParams(op.params, auth.params);
-      const resource = op.resource?.(params);
-      const identity = resource ?? keyIdOf(params);
+      const parsed = parseParams(op.params, auth.params);
+      params = parsed as Record<string, unknown>;
+      const resource = op.resource?.(parsed);
+      const identity = resource ?? keyIdOf(parsed);
       if (identity !== undefined) trace.identity = identity;
       if (resource !== undefined && !certificateAllowed(key, resource)) {
         throw forbidden(key, op.ramAction, accountId, resource);
@@ -216,7 +238,10 @@ export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: Ser
           if (!certificateAllowed(key, id)) throw forbidden(key, op.ramAction, accountId, id);
         },
       };
-      const result = await op.handle(ctx, params);
+      const result = await op.handle(ctx, parsed);
+      // The audit entry of a private-key operation is written before its result leaves (audit.required).
+      const observed = deps.observer ? observe(result) : undefined;
+      if (observed) await observed;
       sendSuccess(res, format, op.action, trace.requestId, result);
       finish();
     };

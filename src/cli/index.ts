@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { loadConfigFile, ConfigError } from '../config/load';
 import type { Config } from '../config/schema';
 import { accessKeyConfigSnippet, newAccessKey } from './accessKeys';
+import { auditCommand } from './audit';
 import { ACCESS_KEYS_HELP, parseGrant } from './accessKeysCommand';
 import { demoBanner, demoFiles, demoInfo, ensureDemo, recordDemoEndpoint } from './demo';
 import { demoTlsBanner, ensureDemoTls, withDemoTls } from './demoTls';
@@ -25,6 +26,7 @@ Usage:
   p11bridge certs list|create|import|export|status|delete certificate lifecycle on the token (certs --help)
   p11bridge keys list|describe|disable|enable|adopt       KMS keys on the token (keys --help)
   p11bridge access-keys create [--json]                   print a new AccessKey pair for the config
+  p11bridge audit verify [--key PEM] FILE...              verify audit log files (chain and checkpoints)
   p11bridge <command> --help                              help for a command
 
 Environment: P11BRIDGE_HOME (demo home, default ./.p11bridge), P11BRIDGE_HOST, P11BRIDGE_PORT,
@@ -138,6 +140,7 @@ const commands: Record<string, Handler> = {
   slots: slotsCommand,
   certs: certsCommand,
   keys: keysCommand,
+  audit: auditCommand,
 
   async 'access-keys'(args) {
     const { values, positionals } = parseArgs({

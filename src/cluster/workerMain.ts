@@ -59,9 +59,11 @@ async function main(): Promise<void> {
   // With Redis the worker claims nonces there itself (no IPC) and lifecycle changes travel by Redis pub/sub.
   const redis = config.auth.replay.store === 'redis';
   const windowSince = Number(process.env[WINDOW_SINCE_ENV]);
+  const slot = Number(process.env.P11BRIDGE_WORKER_SLOT);
   const running = await startDaemon(config, log, {
     ...(redis ? {} : { nonces }),
     ...(Number.isFinite(windowSince) && windowSince > 0 ? { windowSince } : {}),
+    ...(Number.isInteger(slot) ? { auditSlot: slot } : {}),
     loginGate,
     processes: resolveWorkers(config),
     clusterWorker: true,

@@ -262,6 +262,54 @@ const accessKeySchema = z.strictObject({
 });
 
 /**
+ * The audit log (issue 18, docs/operations.md "Audit log"): one hash-chained JSON line per private-key operation,
+ * lifecycle change, refused request (auth, permission, throttling) and reload, with checkpoints signed by an audit
+ * key pair that lives in the token. Absent: no audit log.
+ */
+const auditSchema = z.strictObject({
+  /** The JSON-lines file. With cluster workers each worker writes `<name>-w<slot><ext>` (decision 0026). */
+  file: z.string().min(1),
+  /** Fail closed: a private-key operation whose entry cannot be written is refused (service unavailable). */
+  required: z.boolean().default(false),
+  /**
+   * What "written" means before a required entry's answer is sent: `write` (handed to the OS with write(2): survives
+   * the process, not a power loss) or `fsync` (also fdatasync'd, one per batch of entries).
+   */
+  durability: z.enum(['write', 'fsync']).default('write'),
+  /** Longest wait for a required entry to be written before the operation is refused. */
+  writeTimeoutMs: z.number().int().min(10).default(5000),
+  /** A checkpoint (the chain head signed by the audit key) after this many entries or seconds, whichever first. */
+  checkpoint: z
+    .strictObject({
+      entries: z.number().int().min(1).default(1000),
+      seconds: z.number().int().min(1).default(60),
+    })
+    .prefault({}),
+  /** Start a new file past this size or age; the chain continues across files. */
+  rotate: z
+    .strictObject({
+      maxBytes: z.number().int().min(4096).default(104857600),
+      /** 0: no rotation by age. */
+      maxAgeSeconds: z.number().int().min(0).default(0),
+    })
+    .prefault({}),
+  /** The audit key pair: generated in the token (sensitive, never extractable) when it is not there yet. */
+  key: z
+    .strictObject({
+      /** The token (by `name`) that holds it; default: the first token. */
+      token: z.string().min(1).optional(),
+      /** CKA_LABEL of the key pair (a `/` keeps it out of the certificate identities). */
+      label: z.string().min(1).default('p11bridge/audit'),
+    })
+    .prefault({}),
+  /** Where the audit public key is written as PEM for offline verification; default: `<file>.key.pem`. */
+  publicKeyFile: z.string().min(1).optional(),
+  /** Refused requests are audited at most this many per second (burst: `refusalBurst`); the rest are counted. */
+  refusalsPerSecond: z.number().positive().default(20),
+  refusalBurst: z.number().int().min(1).default(100),
+});
+
+/**
  * Where the replay window lives (issue 17, docs/decisions/0024-replay-store.md). `memory`: in this daemon (the
  * cluster primary holds it for its workers); a restart refuses requests signed before it started. `redis`: one
  * window for every replica and restart, and the per-key rates shared by all of them; Redis unreachable means
@@ -379,9 +427,11 @@ export const configSchema = z.strictObject({
       format: z.enum(['auto', 'json', 'pretty']).default('auto'),
     })
     .prefault({}),
+  audit: auditSchema.optional(),
 });
 
 export type Config = z.infer<typeof configSchema>;
 export type TokenConfig = z.infer<typeof tokenSchema>;
 export type ReplayConfig = z.infer<typeof replaySchema>;
 export type AccessKeyConfig = z.infer<typeof accessKeySchema>;
+export type AuditConfig = z.infer<typeof auditSchema>;

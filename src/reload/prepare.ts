@@ -52,6 +52,7 @@ function restartOnlyChanges(a: Config, b: Config): string[] {
   if (!isDeepStrictEqual(a.auth.replay, b.auth.replay)) out.push('auth.replay');
   if (!isDeepStrictEqual(a.logging, b.logging)) out.push('logging');
   if (!isDeepStrictEqual(a.metrics, b.metrics)) out.push('metrics');
+  if (!isDeepStrictEqual(a.audit, b.audit)) out.push('audit');
   return out;
 }
 

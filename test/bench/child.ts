@@ -5,12 +5,12 @@
  * daemon's request log goes to stdout, which the parent points at /dev/null (it is still produced and paid for).
  */
 import type { Worker } from 'node:cluster';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { demoFiles } from '../../src/cli/demo';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { withDemoTls, type DemoTlsFiles } from '../../src/cli/demoTls';
-import { loadConfigFile } from '../../src/config/load';
+import { loadConfigFile, validateConfig } from '../../src/config/load';
 import type { Config } from '../../src/config/schema';
 import { kmsSignatureAlgorithm } from '../../src/crypto/algorithms';
 import { createLogger, silentLogger } from '../../src/observability/logger';
@@ -124,19 +124,35 @@ const tlsFiles: DemoTlsFiles | undefined = process.env.P11BRIDGE_BENCH_TLS
   ? (JSON.parse(process.env.P11BRIDGE_BENCH_TLS) as DemoTlsFiles)
   : undefined;
 
+/** `npm run bench -- --audit MODE`: the daemon writes the audit log to a fresh directory (issue 18's cost). */
+function withAudit(config: Config): Config {
+  const raw = process.env.P11BRIDGE_BENCH_AUDIT;
+  if (!raw) return config;
+  const { file, mode } = JSON.parse(raw) as { file: string; mode: 'write' | 'required' | 'fsync' };
+  rmSync(dirname(file), { recursive: true, force: true });
+  mkdirSync(dirname(file), { recursive: true });
+  return validateConfig(
+    {
+      ...config,
+      audit: { file, required: mode !== 'write', durability: mode === 'fsync' ? 'fsync' : 'write' },
+    },
+    {},
+  );
+}
+
 async function startRole(role: ChildRole, config: Config): Promise<Running> {
   const tokenConfig = config.tokens[0];
   if (!tokenConfig) throw new Error('the demo config has no token');
   if (role === 'daemon') {
     // The daemon exactly as `p11bridge serve` runs it, on an ephemeral loopback port: in this process with one
     // worker, otherwise as a node:cluster primary whose workers also answer CPU samples (workerHook.js).
-    const plain: Config = {
+    const plain: Config = withAudit({
       ...config,
       server: { ...config.server, host: '127.0.0.1', port: 0 },
       ...(process.env.P11BRIDGE_BENCH_METRICS === '1'
         ? { metrics: { enabled: true, host: '127.0.0.1', port: 0 } }
         : {}),
-    };
+    });
     const listen = tlsFiles ? withDemoTls(plain, tlsFiles) : plain;
     const log = createLogger(config.logging.level);
     const workers = resolveWorkers(listen);

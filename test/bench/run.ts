@@ -48,6 +48,8 @@ const HELP = `npm run bench -- [--quick] [--repeat N] [--json] [--write-doc] [--
   --profile      also CPU-profile both servers at the fixed rate (files in dist/bench/profiles/)
   --metrics      the daemon with metrics enabled (compare with a run without: docs/performance.md)
   --tls          both servers over HTTPS (the demo certificate, P-256), clients trusting the demo CA
+  --audit MODE   the daemon writes the audit log (issue 18) to a fresh file in the demo home: MODE is
+                 write (audit.required: false), required (audit.required: true) or fsync (required + fdatasync)
   --connections  closed-loop concurrencies for the HTTP modes (default 8,32)
   --rate         fixed rate in requests/s (default 1000)
   --replay       the daemon's replay store: memory (default) or redis (a redis-server of the bench's own)`;
@@ -97,6 +99,7 @@ async function main(): Promise<number> {
       profile: { type: 'boolean', default: false },
       tls: { type: 'boolean', default: false },
       metrics: { type: 'boolean', default: false },
+      audit: { type: 'string' },
       connections: { type: 'string', default: '8,32' },
       rate: { type: 'string', default: '1000' },
       replay: { type: 'string', default: 'memory' },
@@ -134,6 +137,13 @@ async function main(): Promise<number> {
   const env: NodeJS.ProcessEnv = { ...process.env, P11BRIDGE_HOME: home, UV_THREADPOOL_SIZE: String(threadpool) };
   // The daemon with its Prometheus metrics on (a loopback listener on a free port), to measure their cost.
   if (values.metrics) env.P11BRIDGE_BENCH_METRICS = '1';
+  if (values.audit !== undefined) {
+    if (!['write', 'required', 'fsync'].includes(values.audit)) {
+      console.error('--audit: expected write, required or fsync');
+      return 2;
+    }
+    env.P11BRIDGE_BENCH_AUDIT = JSON.stringify({ file: join(home, 'bench-audit', 'audit.jsonl'), mode: values.audit });
+  }
   if (values.tls) {
     if (values['write-doc']) {
       console.error('--write-doc rewrites the plain-HTTP tables; record a --tls run by hand (docs/performance.md)');

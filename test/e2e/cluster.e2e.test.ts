@@ -1,5 +1,6 @@
 import { randomUUID, verify, X509Certificate } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,10 +9,12 @@ import { signV3Request } from '../helpers/signRequest';
 import { acsDate } from '../helpers/rawClient';
 import { KMS_VERSION, pop } from '../helpers/clients';
 import { promtoolCheck, scrape } from '../helpers/prometheus';
-import { ServeProcess } from '../helpers/serveProcess';
+import { scannedFile } from '../helpers/leakCheck';
+import { CLI, ServeProcess } from '../helpers/serveProcess';
 import { createTestToken, provisionTestToken, type TestToken } from '../helpers/token';
 
 const ACCESS_KEY_ID = 'LTAI5tCLUSTERTEST0001';
+
 const ACCESS_KEY_SECRET = 'cluster-test-secret-0001';
 
 /** One V3 request sent on a new TCP connection each time (no keep-alive), so round-robin spreads them over workers. */
@@ -41,6 +44,12 @@ jest.setTimeout(60_000);
 describe('cluster mode: `p11bridge serve` with two worker processes on one token (real SoftHSM2, built CLI)', () => {
   let t: TestToken;
   let work: string;
+  let auditPath: string | undefined;
+  /** Where the leak check scans it (test/helpers/leakCheck.ts), or the suite's own directory. */
+  function auditFile(): string {
+    auditPath ??= scannedFile('audit', 'audit.jsonl') ?? join(work, 'audit.jsonl');
+    return auditPath;
+  }
   let serve: ServeProcess;
   let port: number;
   let metricsPort: number;
@@ -90,6 +99,7 @@ describe('cluster mode: `p11bridge serve` with two worker processes on one token
         ],
         auth: { accessKeys: [{ id: ACCESS_KEY_ID, secret: { env: 'CLUSTER_TEST_SECRET' } }] },
         metrics: { enabled: true, port: 0 },
+        audit: { file: auditFile() },
       }),
     );
     serve = new ServeProcess(config, { CLUSTER_TEST_SECRET: ACCESS_KEY_SECRET });
@@ -220,5 +230,28 @@ describe('cluster mode: `p11bridge serve` with two worker processes on one token
       expect(() => process.kill(pid, 0)).toThrow();
     }
     expect(serve.lines.some((l) => l.msg === 'cluster stopped')).toBe(true);
+  });
+
+  it('keeps one verifiable audit chain per worker, continued by the worker that replaced a killed one', () => {
+    const files = ['-w0.jsonl', '-w1.jsonl'].map((f) => auditFile().replace(/\.jsonl$/, f));
+    const r = spawnSync(process.execPath, [CLI, 'audit', 'verify', '--key', `${auditFile()}.key.pem`, ...files], {
+      encoding: 'utf8',
+    });
+    expect(r.stdout).toMatch(/^OK chain w0 /m);
+    expect(r.stdout).toMatch(/^OK chain w1 /m);
+    expect(r.status).toBe(0);
+    // The slot whose worker was killed has two starts, by two processes, in one chain.
+    const starts = files.map((f) =>
+      readFileSync(f, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('"reason":"start"')),
+    );
+    expect(starts.map((s) => s.length).sort()).toEqual([1, 2]);
+    const signs = files.flatMap((f) =>
+      readFileSync(f, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('"type":"sign"')),
+    );
+    expect(signs.length).toBeGreaterThanOrEqual(6);
   });
 });

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
@@ -8,6 +8,7 @@ import type { Config } from '../../src/config/schema';
 import { pemEncode } from '../../src/crypto/pem';
 import { startDaemon, type RunningDaemon } from '../../src/server';
 import type { TokenManager } from '../../src/token/tokenManager';
+import { recordSecret, scannedFile } from './leakCheck';
 import { createTestToken, openToken, provisionTestToken, type TestToken } from './token';
 
 export interface TestCertificate {
@@ -51,6 +52,8 @@ export async function startTestDaemon(
   opts: TestDaemonOptions = {},
 ): Promise<TestDaemon & { extraKeys: Record<string, { id: string; secret: string }> }> {
   const token = createTestToken();
+  recordSecret(token.pin);
+  recordSecret(token.soPin);
   await provisionTestToken(token);
   if (opts.prepare) {
     const tm = await openToken(token);
@@ -62,6 +65,7 @@ export async function startTestDaemon(
   }
   const main = newAccessKey();
   const secretFile = (name: string, secret: string): string => {
+    recordSecret(secret);
     const f = join(token.dir, `ak-${name}`);
     writeFileSync(f, secret, { mode: 0o600 });
     return f;
@@ -87,12 +91,18 @@ export async function startTestDaemon(
     auth: { accessKeys },
     logging: { level: 'info' },
   };
+  // Every test daemon keeps an audit log where the suite's leak check reads it (a test may set its own).
+  const auditFile = scannedFile('audit', 'audit.jsonl');
+  if (auditFile) raw.audit = { file: auditFile };
   opts.configure?.(raw);
   const config = validateConfig(raw, {});
   const lines: string[] = [];
+  // Also in a file, for the suite's leak check (test/helpers/leakCheck.ts).
+  const logFile = scannedFile('logs', 'daemon.log');
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
       lines.push(chunk.toString('utf8'));
+      if (logFile) appendFileSync(logFile, chunk);
       cb();
     },
   });

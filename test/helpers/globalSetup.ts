@@ -14,6 +14,10 @@ export default function globalSetup(): void {
   const conf = writeSoftHsmConf(dir);
   process.env.SOFTHSM2_CONF = conf;
   process.env.P11BRIDGE_TEST_TOKEN_STORE = dir;
+  // The leak check's directory (test/helpers/leakCheck.ts): recorded secrets and contents, daemon logs and audits.
+  const leaks = join(dir, 'leakcheck');
+  mkdirSync(leaks, { mode: 0o700 });
+  process.env.P11BRIDGE_LEAKCHECK_DIR = leaks;
   setUpSm2TestToken(dir);
   setUpFaultToken(dir);
 }

@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
+import { recordConfigSecrets, scannedFile } from './leakCheck';
 import { resolve } from 'node:path';
 
 /** The built CLI (`npm run build`), as an operator runs it. */
@@ -29,6 +30,9 @@ export class ServeProcess {
 
   /** `env` is added to this process's environment. */
   constructor(config: string, env: NodeJS.ProcessEnv = {}) {
+    // For the suite's leak check: the secrets the config names, and everything the daemon writes.
+    recordConfigSecrets(config, { ...process.env, ...env });
+    const scanned = scannedFile('logs', 'serve.log');
     this.proc = spawn('node', [CLI, 'serve', '--config', config], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -36,6 +40,7 @@ export class ServeProcess {
     // P11B_SERVE_LOG=file keeps a copy of the daemon's log (for diagnosing a failed run after the fact).
     const logFile = process.env.P11B_SERVE_LOG;
     this.proc.stdout?.on('data', (d: Buffer) => {
+      if (scanned) appendFileSync(scanned, d);
       if (logFile) appendFileSync(logFile, d);
       this.#buffer += d.toString('utf8');
       const parts = this.#buffer.split('\n');
