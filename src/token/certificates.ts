@@ -21,7 +21,7 @@ import { ApiError, invalidParameter } from '../errors/apiError';
 import { buildChain, type KeyEntry } from './keyIndex';
 import { METADATA_APPLICATION, type CertificateMetadata, type CertificateStatus } from './metadata';
 import { generateKeyPair, storeCertificate, storeMetadata } from './objects';
-import { tokenSigner, x509AlgorithmFor } from './provision';
+import { tokenSigner, x509AlgorithmFor } from './issuing';
 import type { TokenManager } from './tokenManager';
 
 /**
@@ -175,6 +175,7 @@ export async function createCertificate(
     await storeMetadata(token, id, {
       status: 'PENDING',
       keySpec: row.spec,
+      usage: 'sign+decrypt',
       createdAt: now,
       updatedAt: now,
       csr: csrPem,

@@ -680,16 +680,19 @@ export class TokenManager implements ModuleMember {
   }
 
   /**
-   * ModuleMember: C_Initialize of this token's library instance, with CKF_OS_LOCKING_OK. Without the flag SoftHSM2
-   * disables its mutexes and crashes as soon as two sessions work at once (facts §0.1: 13/13 runs died).
+   * ModuleMember: C_Initialize of this token's library instance, with CKF_OS_LOCKING_OK and the configured
+   * `moduleParameters`. Without the flag SoftHSM2 disables its mutexes and crashes as soon as two sessions work at
+   * once (facts §0.1: 13/13 runs died).
    */
   async initializeInstance(): Promise<void> {
     try {
-      await this.#libOrFail.call(
-        'C_Initialize',
-        [{ flags: pkcs11.CKF_OS_LOCKING_OK }],
-        this.config.timeouts.initializeMs,
-      );
+      const parameters = this.config.moduleParameters;
+      const args: pkcs11.InitializationOptions = {
+        flags: pkcs11.CKF_OS_LOCKING_OK,
+        // pkcs11js passes them in NSS's extended CK_C_INITIALIZE_ARGS (pReserved), as NSS's softoken reads them.
+        ...(parameters !== undefined ? { libraryParameters: parameters } : {}),
+      };
+      await this.#libOrFail.call('C_Initialize', [args], this.config.timeouts.initializeMs);
     } catch (e) {
       if (!isAlreadyInitialized(e)) throw e;
     }
