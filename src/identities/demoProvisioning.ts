@@ -8,7 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { keySpecRow, type KeySpec, type KeySpecRow } from '../crypto/algorithms';
 import { buildCertificate } from '../crypto/x509Builder';
 import { randomSerial, storeActiveIdentity, tokenSigner, x509AlgorithmFor } from '../token/issuing';
-import { generateKeyPair, type KeyUsage } from '../token/objects';
+import { dataObjectRefusal, generateKeyPair, type KeyUsage } from '../token/objects';
 import type { TokenManager } from '../token/tokenManager';
 
 /** The signing keys of a demo token, in this order (`--ids` and the demo home's ids file follow it). */
@@ -132,6 +132,14 @@ export async function provisionDemo(
   opts: { now?: Date; organization?: string; ids?: { ca: string; leaves: readonly string[] } } = {},
 ): Promise<DemoProvisioning> {
   const plan = planDemoKeySet((row) => token.canGenerate(row));
+  // Checked before any key is made: a token that cannot hold the metadata would be left with unusable keys.
+  const refusal = await dataObjectRefusal(token);
+  if (refusal !== undefined) {
+    throw new Error(
+      `the token cannot store data objects (C_CreateObject of a CKO_DATA object: ${refusal}); p11bridge keeps each ` +
+        "identity's lifecycle metadata in one, so it cannot serve identities from this token",
+    );
+  }
   const now = opts.now ?? new Date();
   const org = opts.organization ?? 'p11bridge demo';
   const notBefore = new Date(now.getTime() - 60 * 60 * 1000);

@@ -27,7 +27,13 @@ export async function storeActiveIdentity(
 ): Promise<void> {
   await storeCertificate(token, id, ckaId, der);
   const at = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
-  await storeMetadata(token, id, { status: 'ACTIVE', keySpec, createdAt: at, updatedAt: at, ...(usage ? { usage } : {}) });
+  await storeMetadata(token, id, {
+    status: 'ACTIVE',
+    keySpec,
+    createdAt: at,
+    updatedAt: at,
+    ...(usage ? { usage } : {}),
+  });
 }
 
 /** The X.509 signature algorithm a CA key of this type writes into certificates. */

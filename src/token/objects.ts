@@ -6,7 +6,7 @@ import type { KeySpecRow } from '../crypto/algorithms';
 import { keyGenerationMechanism } from '../crypto/sm2Plan';
 import { ApiError } from '../errors/apiError';
 import { readBool } from './attributes';
-import { classify } from './ckr';
+import { classify, describeFault } from './ckr';
 import { usageBeyond, withoutUsageRestrictions, type KeyUsage, type TokenUsage } from './keyTemplates';
 import { METADATA_APPLICATION, serializeMetadata, type CertificateMetadata } from './metadata';
 import type { TokenManager } from './tokenManager';
@@ -108,7 +108,10 @@ export async function generateKeyPair(
       await lib.C_DestroyObject(session, keys.publicKey).catch(() => undefined);
       throw new Error(`the token made key ${label} extractable or not sensitive although asked not to: destroyed`);
     }
-    const tokenUsage = { sign: readBool(policy.get(pkcs11.CKA_SIGN)), decrypt: readBool(policy.get(pkcs11.CKA_DECRYPT)) };
+    const tokenUsage = {
+      sign: readBool(policy.get(pkcs11.CKA_SIGN)),
+      decrypt: readBool(policy.get(pkcs11.CKA_DECRYPT)),
+    };
     const made = { tokenUsage, beyondGrant: usageBeyond(usage, tokenUsage) };
     if (spec.keyType === 'RSA') {
       const a = await lib.getAttributes(session, keys.publicKey, [pkcs11.CKA_MODULUS, pkcs11.CKA_PUBLIC_EXPONENT]);
@@ -194,6 +197,30 @@ export async function storeDataObject(
       { type: pkcs11.CKA_VALUE, value },
     ]);
     for (const h of previous) await lib.C_DestroyObject(session, h);
+  });
+}
+
+/**
+ * Whether the token stores data objects (CKO_DATA), where p11bridge keeps every identity's lifecycle metadata and
+ * every KMS key record: tried with a session object (CKA_TOKEN=false, gone with the session). Undefined when it
+ * can, else the token's refusal (NSS's softoken answers CKR_ATTRIBUTE_VALUE_INVALID to any CKO_DATA template).
+ */
+export async function dataObjectRefusal(token: TokenManager): Promise<string | undefined> {
+  return token.admin(async (session, lib) => {
+    try {
+      const h = await lib.C_CreateObject(session, [
+        { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_DATA },
+        { type: pkcs11.CKA_TOKEN, value: false },
+        { type: pkcs11.CKA_PRIVATE, value: true },
+        { type: pkcs11.CKA_APPLICATION, value: METADATA_APPLICATION },
+        { type: pkcs11.CKA_LABEL, value: 'p11bridge data object probe' },
+        { type: pkcs11.CKA_VALUE, value: Buffer.from('{}') },
+      ]);
+      await lib.C_DestroyObject(session, h);
+      return undefined;
+    } catch (e) {
+      return describeFault(e);
+    }
   });
 }
 

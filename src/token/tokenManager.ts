@@ -6,7 +6,13 @@ import { encodeSignature, planSignature, type SignSubject } from '../crypto/sign
 import { SM2_DEFAULT_USER_ID, sm2PublicPointOfSpki } from '../crypto/sm2';
 import { ApiError } from '../errors/apiError';
 import type { Logger } from '../observability/logger';
-import { capabilitiesOf, NO_CAPABILITIES, type ProbeResult, type TokenCapabilities } from './capabilities';
+import {
+  capabilitiesOf,
+  NO_CAPABILITIES,
+  type KeySizes,
+  type ProbeResult,
+  type TokenCapabilities,
+} from './capabilities';
 import { classify, describeFault, isAlreadyInitialized, isNotInitialized, toApiError } from './ckr';
 import { isTokenFault, TokenFault } from './faults';
 import { KeyDirectory, type DataRecord } from './keyDirectory';
@@ -71,6 +77,7 @@ export class TokenManager implements ModuleMember {
   #caps: TokenCapabilities = NO_CAPABILITIES;
   #probe: Promise<void> | undefined;
   #probeResult: ProbeResult | undefined;
+  #keySizes: KeySizes | undefined;
   #state: TokenState = 'closed';
   #reason: string | undefined;
   #since = Date.now();
@@ -244,11 +251,27 @@ export class TokenManager implements ModuleMember {
     await this.#keys.refresh();
     this.#setState('ready');
     const mechanisms = await lib.call<number[]>('C_GetMechanismList', [slot]);
+    this.#keySizes ??= await this.#readKeySizes(lib, slot, mechanisms);
     // The functional probes run once, when the token is first opened (before it serves). After a re-initialisation
     // the token is the same one: their result stands, and the token's thread is not held up by throwaway key
     // generation while requests wait behind it.
-    this.#caps = capabilitiesOf(mechanisms, this.#probeResult);
+    this.#caps = capabilitiesOf(mechanisms, this.#probeResult, this.#keySizes);
     this.#probe ??= this.#runProbe(slot, mechanisms);
+  }
+
+  /** The key sizes of the listed key pair generation mechanisms (a mechanism whose info cannot be read: unlimited). */
+  async #readKeySizes(lib: RemoteLib, slot: pkcs11.Handle, mechanisms: readonly number[]): Promise<KeySizes> {
+    const out = new Map<number, { min: number; max: number }>();
+    for (const m of [pkcs11.CKM_RSA_PKCS_KEY_PAIR_GEN, pkcs11.CKM_EC_KEY_PAIR_GEN]) {
+      if (!mechanisms.includes(m)) continue;
+      try {
+        const info = await lib.call<pkcs11.MechanismInfo>('C_GetMechanismInfo', [slot, m]);
+        out.set(m, { min: info.minKeySize, max: info.maxKeySize });
+      } catch {
+        // Some modules answer CKR_MECHANISM_INVALID for a listed mechanism's info: its sizes stay unknown.
+      }
+    }
+    return out;
   }
 
   /**
@@ -269,7 +292,7 @@ export class TokenManager implements ModuleMember {
         this.#log.warn({ vendor: profile?.vendor, problem }, 'SM2 HSM profile: a role does not work on this token');
       }
       this.#probeResult = result;
-      this.#caps = capabilitiesOf(mechanisms, result);
+      this.#caps = capabilitiesOf(mechanisms, result, this.#keySizes);
     } catch (e) {
       this.#log.warn({ err: describeFault(e) }, 'capability probe failed: decryption and SM2 are not offered');
     }
