@@ -46,3 +46,20 @@ stop_pidfile() {
   fi
   rm -f "$f"
 }
+
+# random_pin: 18 hexadecimal characters.
+random_pin() { head -c 9 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+
+# softhsm_token DIR LABEL: a SoftHSM2 token store in DIR/tokens (DIR/softhsm2.conf) holding one token LABEL whose
+# user PIN is in DIR/user-pin.
+softhsm_token() {
+  local dir=$1 label=$2
+  mkdir -p "$dir/tokens"
+  printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' "$dir/tokens" >"$dir/softhsm2.conf"
+  local pin
+  pin=$(random_pin)
+  printf '%s' "$pin" >"$dir/user-pin"
+  chmod 600 "$dir/user-pin"
+  SOFTHSM2_CONF=$dir/softhsm2.conf softhsm2-util --init-token --free --label "$label" --so-pin "$(random_pin)" \
+    --pin "$pin" >/dev/null
+}
