@@ -17,7 +17,7 @@ for impl in "${impls[@]}"; do
       set -a
       . "$dir/token.env"
       set +a
-      MATRIX_IMPL=$impl MATRIX_DIR=$dir npx --no-install jest -c test/matrix/jest.config.js --runInBand
+      MATRIX_IMPL=$impl MATRIX_DIR=$dir npx --no-install jest -c test/matrix/jest.config.cjs --runInBand
     )
     rc=$?
   else

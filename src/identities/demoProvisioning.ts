@@ -28,7 +28,7 @@ export interface ProvisionedIdentity {
 }
 
 /** A key spec the token cannot generate, with the reason. */
-export interface SkippedSpec {
+interface SkippedSpec {
   readonly keySpec: KeySpec;
   readonly reason: string;
 }

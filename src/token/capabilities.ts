@@ -28,7 +28,7 @@ export interface ProbeResult {
 }
 
 /** A key pair generation mechanism's key sizes in bits (CK_MECHANISM_INFO ulMinKeySize / ulMaxKeySize). */
-export interface KeySizeRange {
+interface KeySizeRange {
   readonly min: number;
   readonly max: number;
 }
