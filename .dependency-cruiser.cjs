@@ -16,20 +16,32 @@ const floor = {
   identities: '^src/identities/',
   ops: '^src/ops/',
   api: '^src/api/',
-  process: '^src/(server\\.ts|app\\.ts|cluster/|reload/|net/)',
+  process: '^src/(server\\.ts|app\\.ts|cluster/|reload/|net/|replay/)',
   cli: '^src/cli/',
   entry: '^src/main\\.ts$',
 };
 
 /** What each floor may import from src/ besides itself (third-party packages and node: builtins are checked below). */
+/** The ground floor without errors/: the floors that speak their own language, not the cloud's. */
+const groundWithoutCloudErrors = '^src/(config|observability)/';
+
+/**
+ * The vocabulary of the errors that rise from below the operations: the token's faults, the one file that sorts
+ * CKR codes, and the planners' refusal. The API layer reads them to answer in the cloud's terms (decision 0022,
+ * src/api/lowerFloorErrors.ts); it reaches nothing else of the token or crypto floors.
+ */
+const lowerFloorErrors = '^src/(token/(faults|ckr)|crypto/planError)\\.ts$';
+
 const mayImport = {
   ground: [floor.ground],
   // crypto throws its own errors (EncodingError, PlanError), never a cloud code: errors/ is off limits to it.
-  crypto: ['^src/(config|observability)/'],
-  token: [floor.crypto, floor.ground],
+  crypto: [groundWithoutCloudErrors],
+  // token throws PKCS#11 errors and its own faults (faults.ts), never a cloud code: errors/ is off limits to it.
+  token: [floor.crypto, groundWithoutCloudErrors],
+  // identities speak the API's language: they name the parameter a bad value came from (decision 0022).
   identities: [floor.token, floor.crypto, floor.ground],
   ops: [floor.identities, floor.token, floor.crypto, floor.ground],
-  api: [floor.ops, floor.ground],
+  api: [floor.ops, lowerFloorErrors, floor.ground],
   process: [floor.api, floor.ops, floor.identities, floor.token, floor.crypto, floor.ground],
   cli: [floor.process, floor.api, floor.ops, floor.identities, floor.token, floor.crypto, floor.ground],
   entry: [floor.cli, floor.process, floor.api, floor.ops, floor.identities, floor.token, floor.crypto, floor.ground],

@@ -21,6 +21,9 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 # (test/e2e/remoteHang.e2e.test.ts stops that process to hang every call).
 command -v p11-kit >/dev/null 2>&1 || need+=(p11-kit)
 [ -f /usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so ] || need+=(p11-kit-modules)
+# Redis (the shared replay window and rate limits of several replicas, issue 17): tests and the bench start their
+# own redis-server on a free port in a temp directory; the Debian service is never used.
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     say "missing Debian packages: ${need[*]}. Install them as root, then run this again:"
@@ -29,8 +32,9 @@ if [ "${#need[@]}" -gt 0 ]; then
   fi
   say "installing ${need[*]} (apt-get)"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  # Wait for another apt run (a parallel set-up) rather than fail on its lock.
+  apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
 # 2. npm dependencies. pkcs11js has no prebuilt binary: node-gyp builds it against the local Node headers

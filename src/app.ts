@@ -11,6 +11,8 @@ export interface AppDeps {
   readonly isShuttingDown: () => boolean;
   /** Served over TLS: only then is HSTS sent (over plain HTTP it is ignored at best and misleading at worst). */
   readonly tls: boolean;
+  /** The shared replay store's state (Redis), when there is one: not ready while it cannot be asked. */
+  readonly replayStore?: () => { ready: boolean; reason?: string; since: number };
 }
 
 /**
@@ -36,8 +38,17 @@ export function createApp(deps: AppDeps): Express {
       ...(t.health.reason ? { reason: t.health.reason } : {}),
       since: new Date(t.health.since).toISOString(),
     }));
-    const ready = !deps.isShuttingDown() && tokens.some((t) => t.ready);
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', tokens });
+    const store = deps.replayStore?.();
+    const replay = store && {
+      ready: store.ready,
+      ...(store.reason ? { reason: store.reason } : {}),
+      since: new Date(store.since).toISOString(),
+    };
+    // Without its replay store a replica refuses every request (fail closed): the balancer should skip it.
+    const ready = !deps.isShuttingDown() && tokens.some((t) => t.ready) && (store?.ready ?? true);
+    res
+      .status(ready ? 200 : 503)
+      .json({ status: ready ? 'ready' : 'not ready', tokens, ...(replay ? { replayStore: replay } : {}) });
   });
   app.all('/', (req, res) => deps.rpc(req, res));
   return app;

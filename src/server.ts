@@ -13,6 +13,7 @@ import { loadTlsMaterial } from './net/tlsOptions';
 import type { Logger } from './observability/logger';
 import { oneLine, prepareReload, sharingKeys, type PreparedReload } from './reload/prepare';
 import { createOperationRegistry } from './ops';
+import { startRedisReplay, type RedisReplay } from './replay/redisReplay';
 import type { LoginGate } from './token/loginGate';
 import { TokenRegistry } from './token/tokenRegistry';
 
@@ -55,6 +56,8 @@ export async function startDaemon(
   opts: {
     now?: () => number;
     nonces?: NonceStore;
+    /** When the memory replay window started (a cluster worker: the primary's start); default: this process's. */
+    windowSince?: number;
     processes?: number;
     loginGate?: LoginGate;
     onFatal?: (reason: string) => void;
@@ -63,13 +66,18 @@ export async function startDaemon(
   // Secrets and TLS files are read before the token opens: a config that cannot serve fails fast.
   const keyring = new KeyRing(config, opts.processes ?? 1);
   const tlsMaterial = config.server.tls ? loadTlsMaterial(config.server.tls) : undefined;
-  const localNonces = opts.nonces
-    ? undefined
-    : new NonceCache({
-        ttlMs: config.auth.nonceTtlSeconds * 1000,
-        maxEntries: config.auth.nonceMaxEntries,
-        sharingKeys: sharingKeys(config),
-      });
+  const replay = config.auth.replay;
+  // The process's start, not this call's: whatever a previous process accepted, it accepted before this one
+  // existed. (Several daemons in one process, as in tests, are separate windows like separate replicas.)
+  const windowSince = opts.windowSince ?? Math.floor(performance.timeOrigin);
+  const localNonces =
+    opts.nonces || replay.store === 'redis'
+      ? undefined
+      : new NonceCache({
+          ttlMs: config.auth.nonceTtlSeconds * 1000,
+          maxEntries: config.auth.nonceMaxEntries,
+          sharingKeys: sharingKeys(config),
+        });
   const fatal: { stop?: () => Promise<void> } = {};
   // The last rung of the recovery ladder: stop serving and exit non-zero, so that the supervisor (systemd, or the
   // cluster primary for a worker) starts a fresh process.
@@ -90,6 +98,9 @@ export async function startDaemon(
   });
   // A token whose PIN is refused does not fail the start: it waits, unavailable, for the operator's reload.
   await tokens.open({ tolerateUnavailable: true });
+  // With Redis, this process (a daemon or one cluster worker) claims nonces there itself, shares the keys' rates
+  // and lifecycle changes with the other replicas (docs/decisions/0024-replay-store.md).
+  const redis: RedisReplay | undefined = replay.store === 'redis' ? startRedisReplay(config, log, tokens) : undefined;
   const stopKeyPurge = startKeyPurge(tokens, log);
   let shuttingDown = false;
   const rpc = createRpcHandler({
@@ -97,11 +108,19 @@ export async function startDaemon(
     tokens,
     operations: createOperationRegistry(),
     keyring,
-    nonces: opts.nonces ?? (localNonces as NonceCache),
+    nonces: redis?.nonces ?? opts.nonces ?? (localNonces as NonceCache),
+    // The memory window forgets what the previous process accepted: refuse what was signed before it started.
+    ...(redis === undefined && replay.refuseSignedBeforeStart ? { notBefore: windowSince } : {}),
     log,
     ...(opts.now ? { now: opts.now } : {}),
   });
-  const app = createApp({ tokens, rpc, isShuttingDown: () => shuttingDown, tls: tlsMaterial !== undefined });
+  const app = createApp({
+    tokens,
+    rpc,
+    isShuttingDown: () => shuttingDown,
+    tls: tlsMaterial !== undefined,
+    ...(redis ? { replayStore: () => redis.health() } : {}),
+  });
   const isRpc = (req: IncomingMessage): boolean =>
     (req.method === 'POST' || req.method === 'GET') &&
     req.url !== undefined &&
@@ -117,6 +136,12 @@ export async function startDaemon(
     if (isRpc(req)) rpc(req, res);
     else app(req, res);
   });
+  // A fresh request signed in the window's first second carries that second (timestamps are whole seconds) and
+  // would be refused as older than the window: listen once that second is over (token opening mostly covers it).
+  const firstSecondLeft = Math.floor(windowSince / 1000) * 1000 + 1000 - Date.now();
+  if (redis === undefined && replay.refuseSignedBeforeStart && firstSecondLeft > 0) {
+    await new Promise((r) => setTimeout(r, firstSecondLeft));
+  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.server.port, config.server.host, () => {
@@ -190,6 +215,7 @@ export async function startDaemon(
       }
       server.closeAllConnections();
       await tokens.close(deadline);
+      await redis?.close();
       log.info('stopped');
     })();
     return stopping;
@@ -197,6 +223,7 @@ export async function startDaemon(
   fatal.stop = stop;
   // Reload (SIGHUP): tokens re-read their PIN; one that a refused PIN kept unavailable tries the new value once.
   onReload.push(() => tokens.reload());
+  if (redis) onReload.push((next) => redis.reload(next));
   return {
     server,
     port: address.port,

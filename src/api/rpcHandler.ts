@@ -10,6 +10,7 @@ import { authenticate, type AuthDeps } from './auth/authenticate';
 import { requestedFormat } from './auth/requestedFormat';
 import type { NonceStore } from './auth/nonceStore';
 import { clientCertificateMatches } from './clientCertificate';
+import { toApiError } from './lowerFloorErrors';
 import type { KeyRing } from './keyring';
 import { assertPartCount, assertValueSizes } from './limits/parameterLimits';
 import { actionAllowed, certificateAllowed, forbidden, warehouseAllowed } from './permissions';
@@ -25,6 +26,8 @@ export interface RpcDeps {
   readonly keyring: KeyRing;
   /** The replay window: this process's cache, or the cluster primary's. */
   readonly nonces: NonceStore;
+  /** Refuse requests signed at or before this time (the memory window's start; see `AuthDeps.notBefore`). */
+  readonly notBefore?: number;
   readonly log: Logger;
   readonly now?: () => number;
 }
@@ -53,7 +56,9 @@ export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: Ser
     nonces: deps.nonces,
     maxSkewMs: deps.config.auth.maxSkewSeconds * 1000,
     allowV1WithoutNonce: deps.config.auth.allowV1WithoutNonce,
-    admit: (id: string, now: number) => limiter.take(id, now),
+    // A store that shares rates across replicas (Redis) applies them itself, in the claim's round trip.
+    ...(deps.nonces.enforcesRates === true ? {} : { admit: (id: string, now: number) => limiter.take(id, now) }),
+    ...(deps.notBefore === undefined ? {} : { notBefore: deps.notBefore }),
   };
   const limits = deps.config.server.limits;
   const bodyLimit = deps.config.server.bodyLimit;
@@ -91,7 +96,7 @@ export function createRpcHandler(deps: RpcDeps): (req: IncomingMessage, res: Ser
       if (err.expected) {
         // Already reported once where it arose (a token unavailable since…): one debug line, not an error per request.
         deps.log.debug({ requestId: trace.requestId, reason: describeCause(err.cause ?? err) }, 'request refused');
-      } else if (!(e instanceof ApiError) || err.status >= 500) {
+      } else if (err.status >= 500) {
         deps.log.error(
           { requestId: trace.requestId, err: describeCause(e instanceof ApiError ? (e.cause ?? e) : e) },
           'request failed',
@@ -179,11 +184,6 @@ function parseParams<S extends z.ZodType>(schema: S, params: ReadonlyMap<string,
   const name = String(issue?.path[0] ?? 'parameter');
   if (issue && issue.code === 'invalid_type' && !params.has(name)) throw missingParameter(name);
   throw invalidParameter(name, issue?.message ?? 'invalid value');
-}
-
-function toApiError(e: unknown): ApiError {
-  if (e instanceof ApiError) return e;
-  return new ApiError('InternalError', undefined, { cause: e });
 }
 
 function describeCause(e: unknown): Record<string, unknown> | string {

@@ -2,13 +2,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { pemEncode } from '../crypto/pem';
 import { ApiError } from '../errors/apiError';
-import {
-  certificateFacts,
-  createCertificate,
-  deleteCertificate,
-  setCertificateStatus,
-  uploadCertificate,
-} from '../token/certificates';
+import { certificateFacts } from '../identities/certificates/facts';
+import { createCertificate } from '../identities/certificates/issuance';
+import { deleteCertificate, setCertificateStatus } from '../identities/certificates/lifecycle';
+import { uploadCertificate } from '../identities/certificates/upload';
 import { cliConfig, confirm, output, withToken } from './context';
 
 const HELP = `p11bridge certs <command> [--config FILE] [--warehouse N] ...

@@ -143,7 +143,7 @@ export async function ensureDemo(
     // Built again only when its source is newer (a fresh clone of a home made elsewhere has no build/).
     buildSm2TestModule();
     const sm2Pin = writeSecretOnce(files.sm2Pin, () => randomBytes(12).toString('hex'));
-    await ensureDemoSm2Token(files.sm2Tokens, sm2Pin, sm2Token, log);
+    await ensureDemoSm2Token(files.sm2Tokens, sm2Pin, sm2Token, log, { scope: config.server, creator: accessKeyId });
   }
   return config;
 }

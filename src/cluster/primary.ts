@@ -5,6 +5,7 @@ import type { Config } from '../config/schema';
 import type { Logger } from '../observability/logger';
 import { oneLine, prepareReload, sharingKeys } from '../reload/prepare';
 import type { ReloadOutcome } from '../server';
+import { trackHandoffs } from './handoffs';
 import { LoginAuthority } from './loginAuthority';
 import {
   isHeartbeat,
@@ -22,6 +23,8 @@ import { threadpoolSize } from './workers';
 
 /** The environment variable that carries the validated config to the workers (secret references only, no values). */
 export const WORKER_CONFIG_ENV = 'P11BRIDGE_WORKER_CONFIG';
+/** When the primary's replay window started (ms): a restarted worker keeps the window, so not its own start. */
+export const WINDOW_SINCE_ENV = 'P11BRIDGE_WINDOW_SINCE';
 
 /** A worker that dies sooner than this after its start is restarted after a growing pause (a crash loop). */
 const HEALTHY_AFTER_MS = 10_000;
@@ -83,6 +86,7 @@ export async function startCluster(config: Config, log: Logger, opts: ClusterOpt
   const env = {
     [WORKER_CONFIG_ENV]: JSON.stringify(config),
     UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? String(threadpoolSize(config)),
+    [WINDOW_SINCE_ENV]: String(Math.floor(performance.timeOrigin)),
   };
   const live = new Set<Worker>();
   const listening = new Set<Worker>();
@@ -122,6 +126,7 @@ export async function startCluster(config: Config, log: Logger, opts: ClusterOpt
       let isListening = false;
       const worker = cluster.fork({ ...env, P11BRIDGE_WORKER_SLOT: String(slot) });
       live.add(worker);
+      const handoffs = trackHandoffs(worker);
       worker.on('message', (m: unknown) => {
         if (isNonceClaims(m)) {
           worker.send(answerNonceClaims(nonces, m));
@@ -149,6 +154,9 @@ export async function startCluster(config: Config, log: Logger, opts: ClusterOpt
       });
       worker.on('error', (e) => log.warn({ worker: worker.process.pid, err: e.message }, 'worker channel error'));
       worker.once('exit', (code, signal) => {
+        const closed = handoffs.closeUnacknowledged();
+        if (closed > 0)
+          log.warn({ worker: worker.process.pid, connections: closed }, 'closed connections handed to a dead worker');
         live.delete(worker);
         listening.delete(worker);
         lastBeat.delete(worker);

@@ -10,7 +10,7 @@ import { oneLine } from '../reload/prepare';
 import { ClusterLoginGate } from './clusterLoginGate';
 import { isLoginAnswer, isNonceResults, isReindex, isReload, type WorkerMessage } from './messages';
 import { resolveWorkers } from './workers';
-import { WORKER_CONFIG_ENV } from './primary';
+import { WINDOW_SINCE_ENV, WORKER_CONFIG_ENV } from './primary';
 import { SharedNonceStore } from './sharedNonceStore';
 
 function send(message: WorkerMessage): void {
@@ -53,10 +53,19 @@ async function main(): Promise<void> {
     }
   });
   // Rates are split among the workers: connections are spread evenly over them.
-  const running = await startDaemon(config, log, { nonces, loginGate, processes: resolveWorkers(config) });
+  // With Redis the worker claims nonces there itself (no IPC) and lifecycle changes travel by Redis pub/sub.
+  const redis = config.auth.replay.store === 'redis';
+  const windowSince = Number(process.env[WINDOW_SINCE_ENV]);
+  const running = await startDaemon(config, log, {
+    ...(redis ? {} : { nonces }),
+    ...(Number.isFinite(windowSince) && windowSince > 0 ? { windowSince } : {}),
+    loginGate,
+    processes: resolveWorkers(config),
+  });
   started.daemon = running;
   // Lifecycle changes made here reach the sibling workers at once (they re-read that token's index).
   for (const token of running.tokens.tokens) {
+    if (redis) continue;
     token.onIndexChanged = (id) =>
       send({ p11bridge: 'reindex', token: token.config.name, ...(id === undefined ? {} : { id }) });
   }

@@ -13,12 +13,21 @@ const ENV_OVERRIDES: Array<[string, (c: Record<string, unknown>, v: string) => v
   ['P11BRIDGE_PORT', (c, v) => (section(c, 'server').port = Number(v))],
   ['P11BRIDGE_WORKERS', (c, v) => (section(c, 'server').workers = v === 'auto' ? v : Number(v))],
   ['P11BRIDGE_LOG_LEVEL', (c, v) => (section(c, 'logging').level = v)],
+  ['P11BRIDGE_REPLAY_STORE', (c, v) => (copied(copied(c, 'auth'), 'replay').store = v)],
+  ['P11BRIDGE_REDIS_URL', (c, v) => (copied(copied(c, 'auth'), 'replay').redisUrl = v)],
 ];
 
 function section(c: Record<string, unknown>, name: string): Record<string, unknown> {
   const s = c[name];
   if (s !== null && typeof s === 'object' && !Array.isArray(s)) return s as Record<string, unknown>;
   const fresh: Record<string, unknown> = {};
+  c[name] = fresh;
+  return fresh;
+}
+
+/** Like {@link section}, but a copy: the caller's nested object (a parsed file) is never changed. */
+function copied(c: Record<string, unknown>, name: string): Record<string, unknown> {
+  const fresh = { ...section(c, name) };
   c[name] = fresh;
   return fresh;
 }

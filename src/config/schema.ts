@@ -260,6 +260,45 @@ const accessKeySchema = z.strictObject({
   description: z.string().optional(),
 });
 
+/**
+ * Where the replay window lives (issue 17, docs/decisions/0024-replay-store.md). `memory`: in this daemon (the
+ * cluster primary holds it for its workers); a restart refuses requests signed before it started. `redis`: one
+ * window for every replica and restart, and the per-key rates shared by all of them; Redis unreachable means
+ * requests are refused at once with the service-unavailable error (fail closed).
+ */
+const replaySchema = z
+  .strictObject({
+    store: z.enum(['memory', 'redis']).default('memory'),
+    /**
+     * `redis://[user@]host:port[/db]` or `rediss://…` (TLS). With `redisMode` `sentinel` or `cluster`, a comma-separated
+     * list of addresses: `redis://h1:26379,h2:26379` (`P11BRIDGE_REDIS_URL` overrides). No password here: see below.
+     */
+    redisUrl: z.string().min(1).optional(),
+    /** `single` (one server), `sentinel` (the addresses are sentinels of `redisSentinelName`), `cluster` (seed nodes). */
+    redisMode: z.enum(['single', 'sentinel', 'cluster']).default('single'),
+    /** The Sentinel master name (`redisMode: sentinel`). */
+    redisSentinelName: z.string().min(1).optional(),
+    /** The Redis password (AUTH), as a secret reference. */
+    redisPassword: secretRef.optional(),
+    /** Prefix of every key and channel, so several deployments can share one Redis. */
+    redisKeyPrefix: z.string().min(1).default('p11bridge:'),
+    /** A Redis command not answered within this is failed (the request gets the service-unavailable error). */
+    redisTimeoutMs: z.number().int().min(10).max(10000).default(500),
+    /**
+     * Memory store: refuse a request whose signed timestamp is before this process started (the window of the
+     * previous process is gone, so such a request could be a replay).
+     */
+    refuseSignedBeforeStart: z.boolean().default(true),
+  })
+  .refine((r) => r.store !== 'redis' || r.redisUrl !== undefined, {
+    message: 'store redis needs redisUrl (or P11BRIDGE_REDIS_URL)',
+    path: ['redisUrl'],
+  })
+  .refine((r) => r.redisMode !== 'sentinel' || r.redisSentinelName !== undefined, {
+    message: 'redisMode sentinel needs redisSentinelName',
+    path: ['redisSentinelName'],
+  });
+
 export const configSchema = z.strictObject({
   server: serverSchema.prefault({}),
   tokens: z
@@ -293,6 +332,7 @@ export const configSchema = z.strictObject({
      * the timestamp window (`maxSkewSeconds`) only. V3 always needs its nonce.
      */
     allowV1WithoutNonce: z.boolean().default(false),
+    replay: replaySchema.prefault({}),
     accessKeys: z.array(accessKeySchema).min(1),
   }),
   /** Fail-closed rules on what keys may do (issue 16). */
@@ -341,4 +381,5 @@ export const configSchema = z.strictObject({
 
 export type Config = z.infer<typeof configSchema>;
 export type TokenConfig = z.infer<typeof tokenSchema>;
+export type ReplayConfig = z.infer<typeof replaySchema>;
 export type AccessKeyConfig = z.infer<typeof accessKeySchema>;

@@ -1,3 +1,4 @@
+import { Integer } from 'asn1js';
 import { EncodingError } from './encodingError';
 
 /**
@@ -51,6 +52,11 @@ export function unsignedIntegerContent(magnitude: Uint8Array): Buffer {
   const body = Buffer.from(magnitude.subarray(start));
   if (body.length === 0) return Buffer.from([0]);
   return (body.readUInt8(0) & 0x80) !== 0 ? Buffer.concat([Buffer.from([0]), body]) : body;
+}
+
+/** The complete DER of an INTEGER from its content octets (asn1js), as PKCS#11 wants CKA_SERIAL_NUMBER (§4.6.3). */
+export function integerDer(content: ArrayBuffer): Buffer {
+  return Buffer.from(new Integer({ valueHex: content }).toBER(false));
 }
 
 /**

@@ -8,9 +8,11 @@ import { EncodingError } from './encodingError';
  * Signature verification over a DIGEST the caller computed (`MessageType=DIGEST`), with nothing but the public
  * key. node:crypto cannot do this: every `crypto.verify` hashes its input, and no Node API runs a bare
  * EVP_PKEY_verify. So:
- * - RSA: the public-key operation (RSAVP1) is OpenSSL's, through `publicDecrypt` without padding; the encoding
- *   checks are RFC 8017's EMSA-PKCS1-v1_5 (§9.2) and EMSA-PSS-VERIFY (§9.1.2, MGF1 with the same hash, any salt
- *   length: the cloud signs with 32, other signers with the maximum);
+ * - RSA PKCS#1 v1.5: OpenSSL's, through `publicDecrypt` with PKCS#1 padding (RSAVP1 and the type-1 block), then
+ *   a comparison with DigestInfo (RFC 8017 §9.2);
+ * - RSA PSS: RSAVP1 is OpenSSL's (`publicDecrypt` without padding); EMSA-PSS-VERIFY (§9.1.2, MGF1 with the same
+ *   hash, any salt length: the cloud signs with 32, other signers with the maximum) is written here, as no Node API
+ *   verifies PSS over a given digest;
  * - ECDSA P-256 and secp256k1 (KMS EC_P256K): @noble/curves (audited) over the digest, signature as DER
  *   `SEQUENCE { r, s }`.
  * RAW messages go through node:crypto (OpenSSL) instead; the unit tests check that both paths agree.
@@ -54,21 +56,21 @@ function rsaEncodedMessage(key: KeyObject, signature: Buffer): { em: Buffer; bit
   }
 }
 
-/** RSASSA-PKCS1-v1_5 verification (RFC 8017 §8.2.2) of a signature over `digest`. */
+/**
+ * RSASSA-PKCS1-v1_5 verification (RFC 8017 §8.2.2) of a signature over `digest`: OpenSSL does RSAVP1 and the
+ * EMSA-PKCS1-v1_5 block check (`publicDecrypt` with PKCS#1 padding: 00 01 FF… (≥ 8) 00, else it throws) and returns
+ * T; T must be DigestInfo(hash, digest) exactly (§9.2).
+ */
 export function rsaPkcs1VerifyDigest(key: KeyObject, hash: VerifyHash, digest: Buffer, signature: Buffer): boolean {
+  if (key.asymmetricKeyType !== 'rsa') throw new EncodingError('not an RSA public key');
   if (digest.length !== HASH_LENGTH[hash]) return false;
-  const recovered = rsaEncodedMessage(key, signature);
-  if (!recovered) return false;
-  const { em } = recovered;
-  const t = digestInfo(hash, digest);
-  if (em.length < t.length + 11) return false;
-  // EMSA-PKCS1-v1_5: 0x00 0x01 PS(0xFF…, ≥ 8 octets) 0x00 T — rebuilt and compared whole (§9.2, §8.2.2 step 4).
-  const expected = Buffer.alloc(em.length, 0xff);
-  expected[0] = 0x00;
-  expected[1] = 0x01;
-  expected[em.length - t.length - 1] = 0x00;
-  t.copy(expected, em.length - t.length);
-  return em.equals(expected);
+  let t: Buffer;
+  try {
+    t = publicDecrypt({ key, padding: constants.RSA_PKCS1_PADDING }, signature);
+  } catch {
+    return false; // wrong length, s ≥ n, or not a type-1 block
+  }
+  return t.equals(digestInfo(hash, digest));
 }
 
 /** MGF1 (RFC 8017 B.2.1). */

@@ -46,11 +46,11 @@ export function planSignature(
   }
   const onDigest = alg.onDigest;
   if (!onDigest || !mechanisms.has(onDigest.mechanism)) {
-    throw new PlanError('input', `The algorithm ${alg.kmsName ?? alg.casName} is not supported by this token.`);
+    throw new PlanError('input', `The algorithm ${alg.label} is not supported by this token.`);
   }
   const digest = subject.kind === 'digest' ? subject.digest : createHash(alg.hash).update(subject.data).digest();
   if (digest.length !== alg.digestLength) {
-    throw new PlanError('input', `The digest must be ${alg.digestLength} bytes for ${alg.kmsName ?? alg.casName}.`);
+    throw new PlanError('input', `The digest must be ${alg.digestLength} bytes for ${alg.label}.`);
   }
   const data = onDigest.input === 'digestInfo' ? digestInfo(alg.hash === 'sm3' ? 'sha256' : alg.hash, digest) : digest;
   return { mechanism: mech(onDigest), data };
@@ -84,9 +84,9 @@ function planSm2Signature(
   mechanisms: ReadonlySet<number>,
   sm2: Sm2SignContext | undefined,
 ): SignPlan {
-  const name = alg.kmsName ?? alg.casName;
+  const name = alg.label;
   if (!sm2) {
-    throw new PlanError('unsupported', `${name} needs SM2, which this token does not offer (no SM2 HSM profile).`);
+    throw new PlanError('unsupported', alg.unavailableOn('this token'));
   }
   const { onE, onMessage } = sm2Signers(alg, sm2.profile, mechanisms);
   const userId = (subject.kind === 'message' ? subject.sm2UserId : undefined) ?? sm2.profile.userId;

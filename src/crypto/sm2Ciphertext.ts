@@ -1,4 +1,5 @@
-import { readTlv, unsignedIntegerContent } from './der';
+import { AsnConvert, AsnIntegerArrayBufferConverter, AsnProp, AsnPropTypes } from '@peculiar/asn1-schema';
+import { unsignedIntegerContent } from './der';
 import { EncodingError } from './encodingError';
 
 /**
@@ -21,16 +22,20 @@ export interface Sm2Ciphertext {
 
 const FIELD = 32;
 const HASH = 32;
-const SEQUENCE = 0x30;
-const INTEGER = 0x02;
-const OCTET_STRING = 0x04;
 
-function tlv(tag: number, content: Buffer): Buffer {
-  const n = content.length;
-  const header =
-    n < 0x80 ? [tag, n] : n < 0x100 ? [tag, 0x81, n] : n < 0x10000 ? [tag, 0x82, n >> 8, n & 0xff] : undefined;
-  if (!header) throw new EncodingError('SM2 ciphertext: too long');
-  return Buffer.concat([Buffer.from(header), content]);
+/** GM/T 0009-2012 §7.2 `SM2Cipher`: the coordinates of C1 as INTEGERs, C3 and C2 as OCTET STRINGs. */
+class Sm2CipherAsn {
+  @AsnProp({ type: AsnPropTypes.Integer, converter: AsnIntegerArrayBufferConverter })
+  xCoordinate = new ArrayBuffer(0);
+
+  @AsnProp({ type: AsnPropTypes.Integer, converter: AsnIntegerArrayBufferConverter })
+  yCoordinate = new ArrayBuffer(0);
+
+  @AsnProp({ type: AsnPropTypes.OctetString })
+  hash = new ArrayBuffer(0);
+
+  @AsnProp({ type: AsnPropTypes.OctetString })
+  cipherText = new ArrayBuffer(0);
 }
 
 function checkParts(ct: Sm2Ciphertext): void {
@@ -40,43 +45,53 @@ function checkParts(ct: Sm2Ciphertext): void {
   if (ct.c2.length === 0) throw new EncodingError('SM2 ciphertext: empty C2');
 }
 
+const toArrayBuffer = (b: Buffer): ArrayBuffer => new Uint8Array(b).buffer;
+
 /** Encodes the parts in `format`. */
 export function encodeSm2Ciphertext(ct: Sm2Ciphertext, format: Sm2CiphertextFormat): Buffer {
   checkParts(ct);
   if (format === 'c1c3c2') return Buffer.concat([ct.c1, ct.c3, ct.c2]);
   if (format === 'c1c2c3') return Buffer.concat([ct.c1, ct.c2, ct.c3]);
-  return tlv(
-    SEQUENCE,
-    Buffer.concat([
-      tlv(INTEGER, unsignedIntegerContent(ct.c1.subarray(1, 1 + FIELD))),
-      tlv(INTEGER, unsignedIntegerContent(ct.c1.subarray(1 + FIELD))),
-      tlv(OCTET_STRING, ct.c3),
-      tlv(OCTET_STRING, ct.c2),
-    ]),
-  );
+  const asn = new Sm2CipherAsn();
+  asn.xCoordinate = toArrayBuffer(unsignedIntegerContent(ct.c1.subarray(1, 1 + FIELD)));
+  asn.yCoordinate = toArrayBuffer(unsignedIntegerContent(ct.c1.subarray(1 + FIELD)));
+  asn.hash = toArrayBuffer(ct.c3);
+  asn.cipherText = toArrayBuffer(ct.c2);
+  return Buffer.from(AsnConvert.serialize(asn));
 }
 
-/** One strict non-negative DER INTEGER of at most 32 significant bytes, left-padded to 32. */
-function coordinate(der: Buffer, offset: number): { value: Buffer; end: number } {
-  const t = readTlv(der, offset);
-  if (t.tag !== INTEGER || t.length === 0) throw new EncodingError('SM2 ciphertext: expected INTEGER');
-  let start = t.contentStart;
-  const first = der.readUInt8(start);
-  if (first & 0x80) throw new EncodingError('SM2 ciphertext: negative coordinate');
-  if (first === 0 && t.length > 1) {
-    if ((der.readUInt8(start + 1) & 0x80) === 0) throw new EncodingError('SM2 ciphertext: non-minimal INTEGER');
-    start++;
+/**
+ * A coordinate's INTEGER content, checked as DER requires (X.690 §8.3.2: non-negative, minimal) and no wider than
+ * the field, left-padded to 32 bytes. asn1-schema hands over the content octets as they were written.
+ */
+function coordinate(content: ArrayBuffer): Buffer {
+  const b = Buffer.from(content);
+  if (b.length === 0) throw new EncodingError('SM2 ciphertext: expected INTEGER');
+  if ((b[0] ?? 0) & 0x80) throw new EncodingError('SM2 ciphertext: negative coordinate');
+  if (!unsignedIntegerContent(b).equals(b)) throw new EncodingError('SM2 ciphertext: non-minimal INTEGER');
+  const magnitude = b[0] === 0 && b.length > 1 ? b.subarray(1) : b;
+  if (magnitude.length > FIELD) throw new EncodingError('SM2 ciphertext: coordinate wider than 32 bytes');
+  return Buffer.concat([Buffer.alloc(FIELD - magnitude.length), magnitude]);
+}
+
+/** Parses GM/T 0009 strictly: the input must be the DER of what it decodes to (re-encoding gives the same bytes). */
+function decodeGmt0009(bytes: Buffer): Sm2Ciphertext {
+  let asn: Sm2CipherAsn;
+  try {
+    asn = AsnConvert.parse(bytes, Sm2CipherAsn);
+  } catch (e) {
+    throw new EncodingError(`SM2 ciphertext: expected one SEQUENCE (${e instanceof Error ? e.message : String(e)})`);
   }
-  if (t.end - start > FIELD) throw new EncodingError('SM2 ciphertext: coordinate wider than 32 bytes');
-  const value = Buffer.alloc(FIELD);
-  der.copy(value, FIELD - (t.end - start), start, t.end);
-  return { value, end: t.end };
-}
-
-function octets(der: Buffer, offset: number): { value: Buffer; end: number } {
-  const t = readTlv(der, offset);
-  if (t.tag !== OCTET_STRING) throw new EncodingError('SM2 ciphertext: expected OCTET STRING');
-  return { value: Buffer.from(der.subarray(t.contentStart, t.end)), end: t.end };
+  const ct = {
+    c1: Buffer.concat([Buffer.from([0x04]), coordinate(asn.xCoordinate), coordinate(asn.yCoordinate)]),
+    c3: Buffer.from(asn.hash),
+    c2: Buffer.from(asn.cipherText),
+  };
+  // BER length forms, constructed strings and bytes after the SEQUENCE all re-encode differently.
+  if (!Buffer.from(AsnConvert.serialize(asn)).equals(bytes)) {
+    throw new EncodingError('SM2 ciphertext: not DER, or unexpected data after the ciphertext');
+  }
+  return ct;
 }
 
 /**
@@ -86,15 +101,7 @@ function octets(der: Buffer, offset: number): { value: Buffer; end: number } {
 export function decodeSm2Ciphertext(bytes: Buffer, format: Sm2CiphertextFormat): Sm2Ciphertext {
   let ct: Sm2Ciphertext;
   if (format === 'gmt0009') {
-    const seq = readTlv(bytes, 0);
-    if (seq.tag !== SEQUENCE || seq.end !== bytes.length)
-      throw new EncodingError('SM2 ciphertext: expected one SEQUENCE');
-    const x = coordinate(bytes, seq.contentStart);
-    const y = coordinate(bytes, x.end);
-    const c3 = octets(bytes, y.end);
-    const c2 = octets(bytes, c3.end);
-    if (c2.end !== seq.end) throw new EncodingError('SM2 ciphertext: unexpected data after the ciphertext');
-    ct = { c1: Buffer.concat([Buffer.from([0x04]), x.value, y.value]), c3: c3.value, c2: c2.value };
+    ct = decodeGmt0009(bytes);
   } else {
     const head = 1 + 2 * FIELD;
     if (bytes.length <= head + HASH) throw new EncodingError('SM2 ciphertext: too short');

@@ -50,6 +50,8 @@ export const ERROR_CATALOGUE = {
   'Certificate.AlreadyExists': { status: 409, message: 'A certificate with this identifier already exists.' },
   QuotaExceeded: { status: 400, message: 'The number of certificates this AccessKey may create is used up.' },
   UnsupportedOperation: { status: 400, message: 'This operation is not supported by the token behind this warehouse.' },
+  // A KMS DryRun whose checks passed (docs/decisions/0023: the status and message of Alibaba's other products).
+  DryRunOperation: { status: 400, message: 'Request validation has been passed with DryRun flag set.' },
   // Service.
   InternalError: {
     status: 500,

@@ -48,6 +48,8 @@ function restartOnlyChanges(a: Config, b: Config): string[] {
   for (const k of ['maxSkewSeconds', 'nonceTtlSeconds', 'nonceMaxEntries'] as const) {
     if (a.auth[k] !== b.auth[k]) out.push(`auth.${k}`);
   }
+  // The store and its connection are made once, at the start (the keys' shared rates follow a reload).
+  if (!isDeepStrictEqual(a.auth.replay, b.auth.replay)) out.push('auth.replay');
   if (!isDeepStrictEqual(a.logging, b.logging)) out.push('logging');
   return out;
 }

@@ -75,7 +75,8 @@ export function capabilitiesOf(
   return {
     mechanisms,
     signatureAlgorithms: [
-      ...SIGNATURE_ALGORITHMS.filter((a) => !a.vendorProfile && tokenSupports(a, mechanisms)).map((a) => a.id),
+      // Without a profile, tokenSupports answers false for the vendor rows: SM2 comes from its probe below.
+      ...SIGNATURE_ALGORITHMS.filter((a) => tokenSupports(a, mechanisms)).map((a) => a.id),
       ...(probe?.sm2?.signatureAlgorithms ?? []),
     ],
     decryptionAlgorithms: [...(probe?.decryption ?? []), ...(probe?.sm2?.decryptionAlgorithms ?? [])],

@@ -1,12 +1,10 @@
 import * as pkcs11 from 'pkcs11js';
-import { PlanError, type PlanErrorReason } from '../crypto/planError';
-import { ApiError } from '../errors/apiError';
-import type { ErrorCode } from '../errors/catalogue';
 import { TokenFault } from './faults';
 
 /**
  * The one file that names CKR_* values. A PKCS#11 error is sorted once, into the rung of the recovery ladder
- * (docs/hsm/README.md) that answers it:
+ * (docs/hsm/README.md) that answers it (the cloud code of each class is chosen above the token, once, in
+ * src/api/lowerFloorErrors.ts):
  * - `input`: the caller's request cannot be served (wrong mechanism for the key, data too long); the session is fine;
  * - `stale`: an object handle is no longer valid (the token changed underneath us): re-read the index, retry once;
  * - `session`: this session is unusable: discard it, the next borrower gets a fresh one;
@@ -127,54 +125,13 @@ export function describeFault(e: unknown): string {
 
 /**
  * For a failed C_Decrypt: the CKR name (for the log) when the token itself refused the ciphertext, else undefined.
- * With the key, mechanism and session known good, a PKCS#11 refusal that the token layer answered as InternalError
- * (SoftHSM2 reports a bad OAEP encoding as CKR_GENERAL_ERROR) or InvalidParameter (an `input` fault) is the
- * caller's ciphertext; faults (busy, unavailable) and everything that is not a PKCS#11 error stay what they are.
+ * With the key, mechanism and session known good, a PKCS#11 error of the `input` class or an unclassified one
+ * (SoftHSM2 reports a bad OAEP encoding as CKR_GENERAL_ERROR) is the caller's ciphertext; faults (busy, unavailable,
+ * a broken session or device) and everything that is not a PKCS#11 error stay what they are.
  */
 export function ciphertextRefusal(e: unknown): string | undefined {
-  if (!(e instanceof ApiError) || (e.code !== 'InternalError' && e.code !== 'InvalidParameter')) return undefined;
-  const code = ckrOf(e.cause);
-  return code === undefined ? undefined : ckrName(code);
-}
-
-/** The cloud code of each reason a planner (src/crypto/signPlan.ts, sm2Plan.ts) refuses a request for. */
-const PLAN_CODES: Readonly<Record<PlanErrorReason, ErrorCode>> = {
-  input: 'InvalidParameter',
-  unsupported: 'UnsupportedOperation',
-};
-
-/**
- * The cloud error for a failure below the operations: a PKCS#11 error, a token fault, or a planner's refusal
- * (PlanError, whose message is written for the caller). The response never carries the CKR: the cause is kept
- * for the log. `input` faults reach here only when our own pre-checks (key type, lengths) missed a case.
- */
-export function toApiError(err: unknown): ApiError {
-  if (err instanceof ApiError) return err;
-  if (err instanceof PlanError) return new ApiError(PLAN_CODES[err.reason], err.message, { cause: err });
-  if (err instanceof TokenFault) {
-    // Only a call that passed its deadline is news; an unavailable, closed or busy token was logged when it became so.
-    const expected = err.kind !== 'timeout';
-    if (err.kind === 'busy') {
-      return new ApiError('Throttling.User', undefined, {
-        cause: err,
-        headers: { 'x-acs-retry-after': '100' },
-        expected,
-      });
-    }
-    return new ApiError('ServiceUnavailable', undefined, {
-      cause: err,
-      headers: { 'x-acs-retry-after': '1000' },
-      expected,
-    });
-  }
-  switch (classify(err)) {
-    case 'input':
-      return new ApiError('InvalidParameter', 'The token refused the request for this key and algorithm.', {
-        cause: err,
-      });
-    case 'internal':
-      return new ApiError('InternalError', undefined, { cause: err });
-    default:
-      return new ApiError('ServiceUnavailable', undefined, { cause: err, headers: { 'x-acs-retry-after': '1000' } });
-  }
+  const code = ckrOf(e);
+  if (code === undefined) return undefined;
+  const fault = classify(e);
+  return fault === 'input' || fault === 'internal' ? ckrName(code) : undefined;
 }

@@ -91,6 +91,11 @@ export class Pkcs11Module {
     return this.#recovery !== undefined;
   }
 
+  /** Resolves when no re-initialisation is running (at once when none is). */
+  async idle(): Promise<void> {
+    while (this.#recovery) await this.#recovery.catch(() => undefined);
+  }
+
   async #runRecovery(cause: unknown): Promise<void> {
     const now = Date.now();
     this.#recoveries = this.#recoveries.filter((t) => now - t < this.#policy.windowMs);

@@ -1,13 +1,14 @@
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { Certificate } from '@peculiar/asn1-x509';
 import * as pkcs11 from 'pkcs11js';
+import { integerDer } from '../crypto/der';
 import { ecParamsFor, ecSpki, rsaSpki } from '../crypto/keys';
 import type { KeySpecRow } from '../crypto/algorithms';
 import { keyGenerationMechanism } from '../crypto/sm2Plan';
-import { ApiError } from '../errors/apiError';
 import { readBool } from './attributes';
 import { classify, describeFault } from './ckr';
 import { usageBeyond, withoutUsageRestrictions, type KeyUsage, type TokenUsage } from './keyTemplates';
+import { TokenCapabilityFault } from './faults';
 import { METADATA_APPLICATION, serializeMetadata, type CertificateMetadata } from './metadata';
 import type { TokenManager } from './tokenManager';
 
@@ -41,10 +42,10 @@ export async function generateKeyPair(
   ckaId: Buffer,
   usage: KeyUsage,
 ): Promise<GeneratedKeyPair> {
-  const profile = spec.vendorProfile === 'sm2' ? token.sm2Profile : undefined;
+  const profile = spec.profileOn(token.sm2Profile);
   const mechanism = keyGenerationMechanism(spec, profile);
   if (mechanism === undefined)
-    throw new ApiError('UnsupportedOperation', `KeySpec ${spec.spec} needs an HSM profile on this token.`);
+    throw new TokenCapabilityFault(`KeySpec ${spec.spec} needs an HSM profile on this token.`);
   const decrypt = usage !== 'sign' && (spec.keyType === 'RSA' || profile?.mechanisms.encrypt !== undefined);
   const sign = usage !== 'decrypt';
   const common = [
@@ -144,7 +145,7 @@ export async function storeCertificate(token: TokenManager, label: string, ckaId
   const cert = AsnConvert.parse(der, Certificate);
   const subject = Buffer.from(AsnConvert.serialize(cert.tbsCertificate.subject));
   const issuer = Buffer.from(AsnConvert.serialize(cert.tbsCertificate.issuer));
-  const serial = derInteger(Buffer.from(cert.tbsCertificate.serialNumber));
+  const serial = integerDer(cert.tbsCertificate.serialNumber);
   await token.admin(async (session, lib) => {
     await lib.C_CreateObject(session, [
       { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_CERTIFICATE },
@@ -254,12 +255,6 @@ export async function destroyKeyPair(token: TokenManager, label: string): Promis
     }
     return n;
   });
-}
-
-/** CKA_SERIAL_NUMBER is the DER encoding of the INTEGER, not its bare content (PKCS#11 §4.6.3). */
-function derInteger(content: Buffer): Buffer {
-  if (content.length > 127) throw new Error('serial number too long');
-  return Buffer.concat([Buffer.from([0x02, content.length]), content]);
 }
 
 /** Reads back the security attributes of an identity's private key (for tests and the CLI). */

@@ -2,8 +2,7 @@ import type * as pkcs11 from 'pkcs11js';
 import type { SignatureAlgorithm, Sm2Profile } from '../crypto/algorithms';
 import { encodeSignature, planSignature, type SignSubject } from '../crypto/signPlan';
 import { sm2PublicPointOfSpki } from '../crypto/sm2';
-import { ApiError } from '../errors/apiError';
-import { toApiError } from './ckr';
+import { KeyNotFoundFault } from './faults';
 import type { KeyEntry } from './keyIndex';
 import type { KnownCapabilities } from './knownCapabilities';
 import type { RecoveryLadder } from './recoveryLadder';
@@ -17,7 +16,7 @@ export type KeySource = 'identity' | 'keyPair';
 /**
  * The token's signer and decryptor: finds the key in the index, runs the private-key operation on a pooled
  * session, and answers a fault with its rung of the ladder (a stale handle or a lost login are retried once).
- * The caller gets the cloud's error.
+ * The caller gets the token's own error; the API layer answers it (src/api/lowerFloorErrors.ts).
  */
 export class PrivateKeyOps {
   readonly #status: TokenStatus;
@@ -51,8 +50,8 @@ export class PrivateKeyOps {
     return this.#privateKeyOp(id, from, async (entry) => {
       const profile = this.#sm2;
       // SM2: e depends on the signer's public key (Z_A), so the plan needs it.
-      const sm2 =
-        alg.vendorProfile === 'sm2' && profile ? { profile, publicPoint: sm2PublicPointOfSpki(entry.spki) } : undefined;
+      const sm2Profile = alg.profileOn(profile);
+      const sm2 = sm2Profile ? { profile: sm2Profile, publicPoint: sm2PublicPointOfSpki(entry.spki) } : undefined;
       const plan = planSignature(alg, subject, this.#caps.current.mechanisms, sm2);
       const raw = await this.#sessions.withSession((session, lib) =>
         lib.sign(session, plan.mechanism, entry.privateKey, plan.data, entry.signatureLength),
@@ -82,26 +81,27 @@ export class PrivateKeyOps {
   /**
    * A private-key operation with the token's rungs of the ladder: a stale handle re-reads the index and a lost
    * login logs in again (each then retried once); a device fault starts the module's re-initialisation; a call past
-   * its deadline makes the token unavailable until it answers. The caller gets the cloud's error at once.
+   * its deadline makes the token unavailable until it answers. The caller gets the token's error at once (a PKCS#11
+   * error, a TokenFault, a KeyNotFoundFault or the planner's PlanError).
    */
   async #privateKeyOp<T>(id: string, from: KeySource, op: (entry: KeyEntry) => Promise<T>): Promise<T> {
     const attempt = (): Promise<T> => {
       this.#status.assertServing();
       const entry = from === 'keyPair' ? this.#index.keyPair(id) : this.#index.get(id);
-      if (!entry) throw new ApiError('Certificate.NotFound');
+      if (!entry) throw new KeyNotFoundFault(id);
       return op(entry);
     };
     try {
       return await attempt();
     } catch (e) {
-      if (e instanceof ApiError) throw e;
+      if (e instanceof KeyNotFoundFault) throw e;
       const retry = await this.#ladder.onFault(e);
-      if (!retry) throw toApiError(e);
+      if (!retry) throw e;
       try {
         return await attempt();
       } catch (e2) {
-        if (!(e2 instanceof ApiError)) await this.#ladder.onFault(e2, false);
-        throw toApiError(e2);
+        if (!(e2 instanceof KeyNotFoundFault)) await this.#ladder.onFault(e2, false);
+        throw e2;
       }
     }
   }

@@ -181,8 +181,14 @@ export class Pool<T> {
   }
 }
 
+/**
+ * The hint given with a `busy` fault: a signing call holds a session for milliseconds, so a queue that is full now
+ * has room again within about this long.
+ */
+const BUSY_RETRY_AFTER_MS = 100;
+
 function throttled(): TokenFault {
-  return new TokenFault('busy', 'every session of the token is busy');
+  return new TokenFault('busy', 'every session of the token is busy', { retryAfterMs: BUSY_RETRY_AFTER_MS });
 }
 
 function closedFault(): TokenFault {

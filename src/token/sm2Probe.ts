@@ -1,8 +1,6 @@
 import * as pkcs11 from 'pkcs11js';
 import {
-  ENCRYPTION_ALGORITHMS,
-  KEY_SPECS,
-  SIGNATURE_ALGORITHMS,
+  sm2Rows,
   type EncryptionAlgorithm,
   type KeySpec,
   type SignatureAlgorithm,
@@ -48,9 +46,7 @@ export function probeSm2(
   profile: Sm2Profile,
 ): Sm2Capabilities {
   const problems: string[] = [];
-  const signRow = SIGNATURE_ALGORITHMS.find((a) => a.vendorProfile === 'sm2');
-  const cryptRow = ENCRYPTION_ALGORITHMS.find((a) => a.vendorProfile === 'sm2');
-  const keyRow = KEY_SPECS.find((k) => k.vendorProfile === 'sm2');
+  const { sign: signRow, encrypt: cryptRow, keySpec: keyRow } = sm2Rows();
   const none = (): Sm2Capabilities => ({ signatureAlgorithms: [], decryptionAlgorithms: [], keySpecs: [], problems });
   const generate = keyRow && keyGenerationMechanism(keyRow, profile);
   if (!signRow || !cryptRow || !keyRow || generate === undefined) return none();

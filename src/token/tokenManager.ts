@@ -342,9 +342,17 @@ export class TokenManager implements ModuleMember {
       const why = describeFault(e);
       this.#status.set('unavailable', why);
       this.#log.error({ err: why }, 'token could not reconnect; retrying after a pause');
-      await delay(this.config.recovery.maxDelayMs, undefined, { ref: false });
-      if (this.state === 'unavailable' && this.#pinLogin.refused === undefined) void this.#module?.recover(e);
+      // Not awaited, and only once the module is idle: the re-initialisation that called this waits for every
+      // token's reconnect, and a recover() asked for before it ends joins it and is lost (the token then stayed
+      // unavailable for good: seen when a re-initialisation found the token "not found" for a moment).
+      void this.#retryReconnect(e);
     }
+  }
+
+  async #retryReconnect(cause: unknown): Promise<void> {
+    await delay(this.config.recovery.maxDelayMs, undefined, { ref: false });
+    await this.#module?.idle();
+    if (this.state === 'unavailable' && this.#pinLogin.refused === undefined) void this.#module?.recover(cause);
   }
 
   /** The token's PKCS#11 calls (threads, deadlines), for admin tools and test instrumentation. */

@@ -84,7 +84,7 @@ export class TokenSessions {
   /**
    * Runs `fn` with a pooled session of its own and the token's calls. The session goes back to the pool, or is
    * discarded when the error says it is broken or left mid-operation, or is quarantined until a call that passed
-   * its deadline returns. Errors are the token layer's (PKCS#11 errors, TokenFaults); `sign`/`decrypt` translate.
+   * its deadline returns. Errors are the token layer's own (PKCS#11 errors, TokenFaults).
    */
   async withSession<T>(fn: (session: pkcs11.Handle, lib: RemoteLib) => Promise<T>): Promise<T> {
     this.#status.assertServing();

@@ -149,7 +149,10 @@ async function startRole(role: ChildRole, config: Config): Promise<Running> {
           const others = await Promise.all(cluster.workers().map((w) => workerSample(w, seq)));
           // The primary's event loop is idle by design (it accepts connections and answers nonce claims):
           // its CPU counts, its ELU would only dilute the workers'.
-          return sumSamples([{ ...own, eluIdle: 0, eluActive: 0 }, ...others]);
+          return {
+            ...sumSamples([{ ...own, eluIdle: 0, eluActive: 0 }, ...others]),
+            primaryUs: own.user + own.system,
+          };
         },
         stop: () => cluster.stop().finally(() => log.flush()),
       };

@@ -96,6 +96,8 @@ export interface CpuDelta {
   /** GC pause time in the window, ms, and its longest pause. */
   readonly gcMs: number;
   readonly gcMaxMs: number;
+  /** A clustered daemon's primary process alone, µs. */
+  readonly primaryUs?: number;
 }
 
 /** CPU µs and event-loop utilisation between two samples. */
@@ -111,5 +113,8 @@ export function cpuDelta(before: CpuSample, after: CpuSample): CpuDelta {
     elu: active + idle > 0 ? active / (active + idle) : 0,
     gcMs: after.gcMs - before.gcMs,
     gcMaxMs: after.gcMaxMs,
+    ...(before.primaryUs !== undefined && after.primaryUs !== undefined
+      ? { primaryUs: after.primaryUs - before.primaryUs }
+      : {}),
   };
 }

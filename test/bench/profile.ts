@@ -3,8 +3,9 @@
  * by function (self and inclusive) and by area, with compiled locations mapped back to the TypeScript source.
  * Also usable alone: `node dist/bench/test/bench/profile.js <file.cpuprofile> [requests]`.
  */
+import { LEAST_UPPER_BOUND, originalPositionFor, TraceMap } from '@jridgewell/trace-mapping';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, relative, resolve } from 'node:path';
+import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 interface CallFrame {
@@ -194,39 +195,28 @@ function areaOf(name: string, location: string): string {
   return 'other';
 }
 
-type Segment = readonly [genCol: number, source: number, line: number, col: number];
-
-/** Minimal source-map reader (tsc's maps: one source per file, VLQ mappings). */
+/** tsc's source maps, read with @jridgewell/trace-mapping: a JS position → the TypeScript file and line. */
 class SourceMaps {
-  readonly #maps = new Map<string, { sources: string[]; lines: Segment[][] } | null>();
+  readonly #maps = new Map<string, TraceMap | null>();
 
   original(jsPath: string, line0: number, col0: number): { source: string; line: number } | undefined {
     const map = this.#load(jsPath);
-    const segs = map?.lines[line0];
-    if (!map || !segs || segs.length === 0) return undefined;
-    let best = segs[0];
-    for (const s of segs) {
-      if (s[0] > col0) break;
-      best = s;
-    }
-    const source = best ? map.sources[best[1]] : undefined;
-    return best && source ? { source, line: best[2] + 1 } : undefined;
+    if (!map) return undefined;
+    // The segment at or before the column; a column before the line's first segment takes that first one.
+    const at = { line: line0 + 1, column: col0 };
+    let pos = originalPositionFor(map, at);
+    if (pos.source === null) pos = originalPositionFor(map, { ...at, bias: LEAST_UPPER_BOUND });
+    return pos.source !== null && pos.line !== null ? { source: pos.source, line: pos.line } : undefined;
   }
 
-  #load(jsPath: string): { sources: string[]; lines: Segment[][] } | null {
+  #load(jsPath: string): TraceMap | null {
     const cached = this.#maps.get(jsPath);
     if (cached !== undefined) return cached;
-    let result: { sources: string[]; lines: Segment[][] } | null = null;
+    let result: TraceMap | null = null;
     const mapPath = `${jsPath}.map`;
     if (existsSync(mapPath)) {
       try {
-        const raw = JSON.parse(readFileSync(mapPath, 'utf8')) as {
-          sources: string[];
-          mappings: string;
-          sourceRoot?: string;
-        };
-        const base = resolve(dirname(mapPath), raw.sourceRoot ?? '');
-        result = { sources: raw.sources.map((s) => resolve(base, s)), lines: decodeMappings(raw.mappings) };
+        result = new TraceMap(readFileSync(mapPath, 'utf8'), mapPath);
       } catch {
         result = null;
       }
@@ -234,50 +224,6 @@ class SourceMaps {
     this.#maps.set(jsPath, result);
     return result;
   }
-}
-
-const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-
-function decodeMappings(mappings: string): Segment[][] {
-  const lines: Segment[][] = [];
-  let source = 0;
-  let line = 0;
-  let col = 0;
-  for (const text of mappings.split(';')) {
-    const segs: Segment[] = [];
-    let genCol = 0;
-    for (const seg of text.split(',')) {
-      if (seg === '') continue;
-      const v = decodeVlq(seg);
-      genCol += v[0] ?? 0;
-      if (v.length >= 4) {
-        source += v[1] ?? 0;
-        line += v[2] ?? 0;
-        col += v[3] ?? 0;
-        segs.push([genCol, source, line, col]);
-      }
-    }
-    lines.push(segs);
-  }
-  return lines;
-}
-
-function decodeVlq(s: string): number[] {
-  const out: number[] = [];
-  let value = 0;
-  let shift = 0;
-  for (const ch of s) {
-    const digit = BASE64.indexOf(ch);
-    value += (digit & 31) << shift;
-    if (digit & 32) {
-      shift += 5;
-    } else {
-      out.push(value & 1 ? -(value >>> 1) : value >>> 1);
-      value = 0;
-      shift = 0;
-    }
-  }
-  return out;
 }
 
 /** Plain-text rendering of a summary (for the terminal). */

@@ -49,6 +49,11 @@ export interface CpuSample {
   readonly gcMs: number;
   /** Longest single GC pause since the previous sample, ms (the window's worst pause when sampled around it). */
   readonly gcMaxMs: number;
+  /**
+   * A clustered daemon only: the CPU of its primary process alone, µs (included in `user` + `system`). The primary
+   * answers the workers' replay-window claims and hands new connections to them.
+   */
+  readonly primaryUs?: number;
 }
 
 /** One in-process signing run at a fixed concurrency (mode `direct`). */

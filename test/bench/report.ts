@@ -45,6 +45,8 @@ export interface Cell {
   readonly otherCpuPct?: number;
   /** Share of the machine's CPU time stolen by the hypervisor during the cell, %. */
   readonly stealPct?: number;
+  /** A clustered daemon: its primary process's CPU per request, µs (part of `cpuUsPerReq`). */
+  readonly primaryUsPerReq?: number;
 }
 
 /** One repetition of a cell, before the ratios (which need the other cells) are derived. */
@@ -65,6 +67,7 @@ export interface Sample {
   readonly maxSendLagMs?: number;
   readonly otherCpuPct?: number;
   readonly stealPct?: number;
+  readonly primaryUsPerReq?: number;
 }
 
 /** Where a sample belongs in the table. */
@@ -96,6 +99,7 @@ export function combine(samples: readonly Sample[]): Sample {
     : undefined;
   const other = medianOpt(samples.map((s) => s.otherCpuPct));
   const steal = medianOpt(samples.map((s) => s.stealPct));
+  const primary = medianOpt(samples.map((s) => s.primaryUsPerReq));
   return {
     opsPerSec: med((s) => s.opsPerSec),
     p50Ms: med((s) => s.p50Ms),
@@ -112,6 +116,7 @@ export function combine(samples: readonly Sample[]): Sample {
     ...(lag !== undefined ? { maxSendLagMs: lag } : {}),
     ...(other !== undefined ? { otherCpuPct: other } : {}),
     ...(steal !== undefined ? { stealPct: steal } : {}),
+    ...(primary !== undefined ? { primaryUsPerReq: primary } : {}),
   };
 }
 
@@ -191,6 +196,8 @@ export interface Settings {
   readonly daemonWorkers: number;
   readonly daemonLogLevel: string;
   readonly messageBytes: number;
+  /** The daemon's replay store (`auth.replay.store`; `--replay`). */
+  readonly replayStore?: 'memory' | 'redis';
 }
 
 export interface BenchReport {
@@ -387,6 +394,17 @@ function noiseLine(cells: readonly Cell[]): string {
   );
 }
 
+/**
+ * The clustered daemon's primary process per request: what the workers' replay-window claims cost on its side
+ * (it also hands each new connection to a worker; the load generators keep their connections open).
+ */
+function primaryLine(cells: readonly Cell[]): string[] {
+  const parts = cells.flatMap((c) =>
+    c.primaryUsPerReq === undefined ? [] : [`${c.algorithm} ${c.load} ${c.primaryUsPerReq.toFixed(0)}`],
+  );
+  return parts.length ? [`daemon primary process CPU µs/req (part of the daemon's CPU): ${parts.join(', ')}`] : [];
+}
+
 function machineLine(m: Machine): string {
   return `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; ${m.os} (${m.kernel}); Node ${m.node}; ${m.softhsm}`;
 }
@@ -396,7 +414,7 @@ function settingsLine(s: Settings): string {
     `${s.quick ? 'quick: ' : ''}${s.cellSeconds} s cells after ${s.warmupSeconds} s warm-up` +
     `${s.repeat > 1 ? `, median of ${s.repeat} interleaved repetitions` : ', one repetition'}; http at ` +
     `${s.connections.map((c) => `c=${c}`).join(', ')}; fixed rate ${s.rate}/s for ${s.rateSeconds} s; ` +
-    `daemon ${s.daemonWorkers} worker process${s.daemonWorkers === 1 ? '' : 'es'}; ` +
+    `daemon ${s.daemonWorkers} worker process${s.daemonWorkers === 1 ? '' : 'es'}, ${s.replayStore ?? 'memory'} replay store; ` +
     `session pool ${s.poolSize} and UV_THREADPOOL_SIZE ${s.threadpool} per process; daemon log level ${s.daemonLogLevel}; ` +
     `${s.messageBytes}-byte RAW message`
   );
@@ -414,6 +432,7 @@ export function textReport(r: BenchReport): string {
     '',
     textTable(r.cells),
     `* other processes used more than ${NOISY_OTHER_LOAD_PCT} % of the machine during the cell: read its figures with care.`,
+    ...primaryLine(r.cells),
     '',
     'targets (issue item 4):',
     ...verdictLines(r.verdicts, '  '),
@@ -439,6 +458,7 @@ function markdownSection(r: BenchReport): string {
     markdownTable(r.cells),
     '',
     `\\* other processes used more than ${NOISY_OTHER_LOAD_PCT} % of the machine during the cell: read its figures with care.`,
+    ...primaryLine(r.cells).map((l) => `\n${l[0]?.toUpperCase()}${l.slice(1)}.`),
     '',
     'Targets (issue item 4):',
     '',

@@ -10,6 +10,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { demoFiles, ensureDemo } from '../../src/cli/demo';
 import type { SignedV3Request } from '../helpers/signRequest';
+import { RedisServer } from '../helpers/redisServer';
 import { BenchChild, cpuDelta } from './children';
 import { hostSample, otherLoad } from './hostLoad';
 import { closedLoop, fixedRate, probe, signedRequests, useTls, type LoadResult } from './load';
@@ -39,7 +40,7 @@ const ALGORITHMS: ReadonlyArray<{ label: AlgorithmLabel; keySpec: string; kms: s
 
 type HttpServer = 'reference' | 'daemon';
 
-const HELP = `npm run bench -- [--quick] [--repeat N] [--json] [--write-doc] [--profile] [--tls] [--connections 8,32] [--rate 1000]
+const HELP = `npm run bench -- [--quick] [--repeat N] [--json] [--write-doc] [--profile] [--tls] [--connections 8,32] [--rate 1000] [--replay memory|redis]
   --quick        2 s cells and a 3 s fixed-rate run (about 1 minute instead of 2-3)
   --repeat N     run every cell N times, interleaved, and report medians (default 1; 3 on a busy machine)
   --json         print the report as one JSON document on stdout (progress goes to stderr)
@@ -47,7 +48,8 @@ const HELP = `npm run bench -- [--quick] [--repeat N] [--json] [--write-doc] [--
   --profile      also CPU-profile both servers at the fixed rate (files in dist/bench/profiles/)
   --tls          both servers over HTTPS (the demo certificate, P-256), clients trusting the demo CA
   --connections  closed-loop concurrencies for the HTTP modes (default 8,32)
-  --rate         fixed rate in requests/s (default 1000)`;
+  --rate         fixed rate in requests/s (default 1000)
+  --replay       the daemon's replay store: memory (default) or redis (a redis-server of the bench's own)`;
 
 /** The project root: the nearest directory above this file whose package.json is p11bridge's. */
 function projectRoot(): string {
@@ -95,6 +97,7 @@ async function main(): Promise<number> {
       tls: { type: 'boolean', default: false },
       connections: { type: 'string', default: '8,32' },
       rate: { type: 'string', default: '1000' },
+      replay: { type: 'string', default: 'memory' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -109,7 +112,8 @@ async function main(): Promise<number> {
     connections.some((c) => !Number.isInteger(c) || c < 1) ||
     !(rate > 0) ||
     !Number.isInteger(repeat) ||
-    repeat < 1
+    repeat < 1 ||
+    (values.replay !== 'memory' && values.replay !== 'redis')
   ) {
     console.error(HELP);
     return 2;
@@ -137,6 +141,14 @@ async function main(): Promise<number> {
     progress('over HTTPS (--tls): both servers serve the demo certificate');
   }
 
+  // --replay redis: a redis-server of our own on a free port, as the tests start theirs.
+  const redis = values.replay === 'redis' ? await RedisServer.start() : undefined;
+  if (redis) {
+    env.P11BRIDGE_REPLAY_STORE = 'redis';
+    env.P11BRIDGE_REDIS_URL = redis.url;
+    progress(`replay store: redis-server on port ${redis.port}`);
+  }
+
   const cellS = quick ? 2 : 5;
   const warmS = quick ? 0.5 : 1;
   const settings: Settings = {
@@ -154,6 +166,7 @@ async function main(): Promise<number> {
     daemonWorkers: values.profile ? 1 : resolveWorkers(config),
     daemonLogLevel: config.logging.level,
     messageBytes: 64,
+    replayStore: redis ? 'redis' : 'memory',
   };
   const machine = machineInfo();
   const message = randomBytes(settings.messageBytes);
@@ -253,16 +266,21 @@ async function main(): Promise<number> {
       algorithm: a.kms,
       messageBase64,
     });
+  // Requests the daemon answered (warm-ups included): redis-server's CPU is shared out over them.
+  let daemonRequests = 0;
+  const redisCpu0 = redis?.cpuUs() ?? 0;
   /** Warm-up, then one measured run between two CPU samples of the server. */
   const measure = async (server: HttpServer, run: (warmup: boolean) => Promise<LoadResult>): Promise<Sample> => {
     const child = servers[server];
-    await run(true);
+    const warm = await run(true);
+    if (server === 'daemon') daemonRequests += warm.ok + warm.non2xx;
     const before = await child.cpu();
     const host0 = hostSample();
     const r = await run(false);
     const host1 = hostSample();
     const after = await child.cpu();
     const cpu = cpuDelta(before, after);
+    if (server === 'daemon') daemonRequests += r.ok + r.non2xx;
     return {
       opsPerSec: perSecond(r.ok, r.elapsedMs),
       p50Ms: r.p50Ms,
@@ -273,6 +291,7 @@ async function main(): Promise<number> {
       elu: cpu.elu,
       gcMaxMs: cpu.gcMaxMs,
       gcUsPerReq: (cpu.gcMs * 1000) / Math.max(1, r.ok),
+      ...(cpu.primaryUs !== undefined ? { primaryUsPerReq: cpu.primaryUs / Math.max(1, r.ok) } : {}),
       ok: r.ok,
       failed: r.non2xx + r.errors,
       loadgenCpuUsPerReq: r.loadgenCpuUsPerReq,
@@ -342,6 +361,15 @@ async function main(): Promise<number> {
     }
   } finally {
     await Promise.all([reference.stop(), daemon.stop()]);
+    if (redis) {
+      // Not in the daemon's figures (another process), but on the same cores: reported beside them.
+      const us = redis.cpuUs() - redisCpu0;
+      progress(
+        `redis-server: ${Math.round(us / 1000)} ms CPU over ${daemonRequests} daemon requests, ` +
+          `${(us / Math.max(1, daemonRequests)).toFixed(1)} µs per request`,
+      );
+    }
+    await redis?.cleanup();
   }
 
   const rank = (k: CellKey): number =>

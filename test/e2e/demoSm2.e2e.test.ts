@@ -6,6 +6,7 @@
  * the demo access key's warehouses (issue 16 item 6).
  */
 import CasClient from '@alicloud/cas20200407';
+import { AsymmetricSignRequest } from '@alicloud/kms20160120';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { Certificate } from '@peculiar/asn1-x509';
 import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
@@ -16,9 +17,9 @@ import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { loadConfigFile } from '../../src/config/load';
 import type { DemoInfo } from '../../src/cli/demo';
-import { cas3, casSign, coreCaller } from '../helpers/clients';
+import { cas3, casSign, coreCaller, kmsClient } from '../helpers/clients';
 import { isDerEcdsaSignature, Scratch } from '../helpers/verify';
-import { opensslSm2Verify, smCryptoVerify } from '../helpers/sm2Token';
+import { clientE, opensslSm2Verify, smCryptoVerify } from '../helpers/sm2Token';
 
 const CLI = resolve(__dirname, '..', '..', 'dist', 'main.js');
 const home = mkdtempSync(join(tmpdir(), 'p11bridge-demo-sm2-'));
@@ -141,6 +142,26 @@ describe('npm start -- --sm2', () => {
     const text = readFileSync(file, 'utf8');
     for (const name of ['actions', 'certificates', 'warehouses', 'maxCertificates'])
       expect([name, text.includes(`# ${name}`) || text.includes(`${name}: N`)]).toEqual([name, true]);
+  });
+
+  test('demo --json and the banner offer an EC_SM2 KMS signing key; AsymmetricSign over e verifies with sm-crypto and openssl', async () => {
+    const key = info.keys.find((k) => k.keySpec === 'EC_SM2');
+    if (!key) throw new Error(`demo --json lists no EC_SM2 key: ${JSON.stringify(info.keys)}`);
+    expect(key.keyUsage).toBe('SIGN/VERIFY');
+    expect(banner).toContain(`${key.keyId}  ${key.keyVersionId}  EC_SM2`);
+    const message = randomBytes(100);
+    const signed = await kmsClient(info).asymmetricSign(
+      new AsymmetricSignRequest({
+        keyId: key.keyId,
+        keyVersionId: key.keyVersionId,
+        algorithm: 'SM2DSA',
+        digest: clientE(key.publicKeyPem, message).toString('base64'),
+      }),
+    );
+    const signature = Buffer.from(signed.value, 'base64');
+    expect(smCryptoVerify(key.publicKeyPem, message, signature)).toBe(true);
+    expect(smCryptoVerify(key.publicKeyPem, randomBytes(100), signature)).toBe(false);
+    expect(opensslSm2Verify(scratch, key.publicKeyPem, message, signature).status).toBe(0);
   });
 
   test('the SM2 warehouse stays in the demo home: after a stop, demo --json without --sm2 still lists it', async () => {

@@ -152,6 +152,12 @@ describe('faults under load: `p11bridge serve` (2 workers) on a SoftHSM2 token b
       keys: (id) => keys.get(id) ?? [],
     });
 
+  /**
+   * Synchronous on purpose: while it runs, this process's event loop (the load's client) is blocked, so requests in
+   * flight are measured as that much slower (the "slow answers" below; the daemon's access log has the real
+   * latency). An asynchronous run keeps the load flowing into the daemon while another process re-provisions the
+   * token: that exposed other failures, reported, not yet fixed (see test d).
+   */
   const cli = (args: string[]): void => {
     const r = spawnSync('node', [CLI, ...args, '--config', config], { env: cliEnv(), encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`p11bridge ${args.join(' ')}: exit ${r.status}: ${r.stderr}`);
@@ -541,22 +547,17 @@ describe('faults under load: `p11bridge serve` (2 workers) on a SoftHSM2 token b
       const pid = s.requestId === undefined ? undefined : answeredBy.get(s.requestId);
       if (pid !== undefined) socketPid.set(s.socket, pid);
     }
-    const strict = process.env.FAULTLOAD_STRICT === '1';
     const handedToStopped = (s: Sample): boolean =>
       socketPid.get(s.socket) === undefined && s.start >= stopAt - 100 && s.start <= stopAt + killedIn + 1000;
-    // KNOWN BUG, not fixed (see the closing note of 2026-12-05): a new connection node:cluster's round-robin handed
-    // to the stopped worker is sometimes never answered nor closed after the kill (the handle was never
-    // acknowledged), so its client waits for its own timeout. Tolerated loudly unless FAULTLOAD_STRICT=1.
+    // node:cluster's round-robin keeps its copy of a connection handed to a worker until the worker acknowledges it;
+    // the primary closes the copies a dead worker never acknowledged (src/cluster/handoffs.ts). Without that, such a
+    // connection was neither answered nor closed (its client waited for its own timeout).
     const lost = samples.filter((s) => handedToStopped(s) && s.error?.includes('client timeout') === true);
-    if (lost.length > 0) {
-      console.warn(`KNOWN BUG tolerated: ${lost.length} connection(s) handed to the stopped worker never answered`);
-    }
+    expect(lost.map((s) => `stream ${s.stream} at ${fmt(s.start)}: ${s.error}`)).toEqual([]);
     const onVictim = (s: Sample): boolean => {
       const pid = socketPid.get(s.socket);
       // Its connections, and new ones the primary handed it while it was stopped: held until it was killed.
-      return (
-        pid === victim || (handedToStopped(s) && s.end <= stopAt + killedIn + 1000) || (!strict && lost.includes(s))
-      );
+      return pid === victim || (handedToStopped(s) && s.end <= stopAt + killedIn + 1000);
     };
     const { resets } = judge(samples, { resetOk: onVictim, slowOk: onVictim });
     const survivor = before[1] as number;
@@ -568,14 +569,12 @@ describe('faults under load: `p11bridge serve` (2 workers) on a SoftHSM2 token b
     expect(serve.workers()).toHaveLength(2);
     expect(serve.workers()).not.toContain(victim);
     expect(workerExits(mark)).toBe(1);
-    // A stream stuck on a lost connection (the known bug above) waits for its client timeout: judged without it.
-    const lostStreams = new Set(lost.map((s) => s.stream));
-    const judged = streams.map((_, i) => i).filter((i) => strict || !lostStreams.has(i));
-    const recovery = servingAgain(samples, stopAt + replacedIn, judged);
+    const recovery = servingAgain(samples, stopAt + replacedIn);
     console.log(
       `stuck worker: killed ${fmt(killedIn)} after SIGSTOP (heartbeatTimeoutMs ${HEARTBEAT_TIMEOUT_MS}), replacement ` +
         `listening after ${fmt(replacedIn)}; ${resets.length} requests cut on its connections; ${survivorServed.length} ` +
-        `signatures from the other worker meanwhile; every connection served ${fmt(recovery)} after the replacement`,
+        `signatures from the other worker meanwhile; every connection served ${fmt(recovery)} after the replacement; ` +
+        `${serve.since(mark, (l) => l.msg === 'closed connections handed to a dead worker').length} unacknowledged handoff(s) closed by the primary`,
     );
   }, 30000);
 
@@ -684,6 +683,10 @@ describe('faults under load: `p11bridge serve` (2 workers) on a SoftHSM2 token b
     const servedIn = await until(newKeyEverywhere, RECOVERY_MS, 'signing with the new keys on every connection');
     await delay(1500);
     const samples = await load.stop();
+    await delay(1200); // the access log is written in batches
+    const serverMs = serve
+      .since(mark, (l) => l.msg === 'request')
+      .map((l) => (typeof l.latencyMs === 'number' ? l.latencyMs : 0));
 
     // While the keys are gone: not found (KMS 404, CAS 400). While an identity is being provisioned again, an index
     // refresh may see it half-written: a key pair without its certificate is PENDING (409 Rejected.Pending), a key
@@ -695,10 +698,12 @@ describe('faults under load: `p11bridge serve` (2 workers) on a SoftHSM2 token b
       s.status === 409 &&
       (s.code === 'Rejected.Pending' || s.code === 'Rejected.Disabled') &&
       s.start <= provisionedAt + 1000;
-    // KNOWN BUG (reported, not fixed): in about 1 run of 4 a worker dies of SIGSEGV while the token is re-initialised
-    // underneath it under load (a native crash in the module; the issue measured the same, "one worker died during
-    // recovery"); the primary replaces it. Until it is fixed, such a crash is tolerated here — loudly, and only a
-    // native-signal death — unless FAULTLOAD_STRICT=1. Everything else below holds either way.
+    // KNOWN BUG (diagnosed, not fixed; docs/hsm/README.md "A worker that crashes"): in about 1 run of 4 a worker
+    // dies of SIGSEGV while another process re-provisions the token under load. Core dump: pkcs11js 2.1.7
+    // C_GetAttributeValue calls the module twice (lengths, then values) and passes a NULL buffer for an attribute
+    // that was empty at the first call; SoftHSM2 re-reads an object another process is writing between the two
+    // calls, the label became 36 bytes, and pkcs11js copies 36 bytes from NULL. The primary replaces the worker.
+    // Tolerated here (loudly, and only a native-signal death) unless FAULTLOAD_STRICT=1.
     const crashes = serve.since(mark, (l) => l.msg === 'worker exited; restarting');
     const strict = process.env.FAULTLOAD_STRICT === '1';
     const tolerateCrash = crashes.length > 0 && !strict;
@@ -710,9 +715,9 @@ describe('faults under load: `p11bridge serve` (2 workers) on a SoftHSM2 token b
     }
     const { refusals, resets } = judge(samples, {
       also: (s) => s.start >= reinitAt && (notFound(s) || halfWritten(s)),
-      // KNOWN ISSUE (reported): in about 1 run of 3, requests that arrive while softhsm2-util rewrites the token are
-      // answered 2.5-5 s later, past the 1 s deadline (not yet found where they wait). Tolerated up to 6 s in that
-      // window unless FAULTLOAD_STRICT=1; counted in the printed line.
+      // KNOWN ISSUE (diagnosed: the harness): answers 2.5-5 s late here are requests in flight while this process
+      // sat in spawnSync (softhsm2-util, the provisions): the client could not read them. The daemon's access log
+      // (printed) has the real latency. Tolerated up to 6 s in that window unless FAULTLOAD_STRICT=1.
       slowOk: (s) =>
         tolerateCrash || (!strict && s.start >= reinitAt && s.start <= provisionedAt && s.end - s.start < 6000),
       resetOk: () => tolerateCrash,
@@ -736,7 +741,8 @@ describe('faults under load: `p11bridge serve` (2 workers) on a SoftHSM2 token b
         `${samples.length} requests, ${refusalStats(refusals)} [${[...refusalKinds].map(([k, n]) => `${k}: ${n}`).join(', ')}]; ` +
         `new keys signing on every connection ${fmt(servedIn)} after the provisioning ended; ` +
         `${crashes.length} worker crashes, ${resets.length} resets, ` +
-        `${samples.filter((x) => x.end - x.start > OPERATION_MS + MARGIN_MS).length} answers slower than ${OPERATION_MS + MARGIN_MS} ms`,
+        `${samples.filter((x) => x.end - x.start > OPERATION_MS + MARGIN_MS).length} answers slower than ${OPERATION_MS + MARGIN_MS} ms ` +
+        `(slowest ${fmt(Math.max(0, ...samples.map((x) => x.end - x.start)))} at the client, ${fmt(Math.max(0, ...serverMs))} in the daemon's access log)`,
     );
   }, 60000);
 });

@@ -1,4 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 /** The built CLI (`npm run build`), as an operator runs it. */
@@ -32,7 +33,10 @@ export class ServeProcess {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
+    // P11B_SERVE_LOG=file keeps a copy of the daemon's log (for diagnosing a failed run after the fact).
+    const logFile = process.env.P11B_SERVE_LOG;
     this.proc.stdout?.on('data', (d: Buffer) => {
+      if (logFile) appendFileSync(logFile, d);
       this.#buffer += d.toString('utf8');
       const parts = this.#buffer.split('\n');
       this.#buffer = parts.pop() ?? '';

@@ -4,7 +4,7 @@
  * sample is what the tests prove). Plus the independent SM2 verifiers the suites check every signature with:
  * sm-crypto (its own SM2 and SM3, user ID 1234567812345678) and the `openssl` CLI with `distid:`.
  */
-import { createHash, randomBytes, X509Certificate } from 'node:crypto';
+import { createHash, createPublicKey, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sm2 as smCrypto } from 'sm-crypto';
@@ -106,9 +106,17 @@ export async function provisionSm2TestToken(t: Sm2TestToken): Promise<{ ca: stri
 // ---------------------------------------------------------------------------------------------------------------
 // Independent SM2 verification.
 
-/** The uncompressed public point (hex, 04‖x‖y) of an SM2 certificate, read by node:crypto. */
+/**
+ * The SM2 public key of a PEM that is a certificate, or a `PUBLIC KEY` (what KMS GetPublicKey returns), as
+ * node:crypto reads it. Every helper below takes either.
+ */
+function sm2PublicKey(pem: string): KeyObject {
+  return pem.includes('BEGIN CERTIFICATE') ? new X509Certificate(pem).publicKey : createPublicKey(pem);
+}
+
+/** The uncompressed public point (hex, 04‖x‖y) of an SM2 certificate or public key, read by node:crypto. */
 function sm2PublicHex(certificatePem: string): string {
-  const spki = new X509Certificate(certificatePem).publicKey.export({ type: 'spki', format: 'der' });
+  const spki = sm2PublicKey(certificatePem).export({ type: 'spki', format: 'der' });
   // SubjectPublicKeyInfo of a 256-bit EC key: the BIT STRING's last 65 bytes are the point.
   return spki.subarray(spki.length - 65).toString('hex');
 }
@@ -161,7 +169,7 @@ export function opensslSm2Verify(
     '-verify',
     '-pubin',
     '-inkey',
-    scratch.file(new X509Certificate(certificatePem).publicKey.export({ type: 'spki', format: 'pem' }), 'pem'),
+    scratch.file(sm2PublicKey(certificatePem).export({ type: 'spki', format: 'pem' }), 'pem'),
     '-rawin',
     '-digest',
     'sm3',
@@ -186,7 +194,7 @@ export function opensslSm2VerifyE(
     '-verify',
     '-pubin',
     '-inkey',
-    scratch.file(new X509Certificate(certificatePem).publicKey.export({ type: 'spki', format: 'pem' }), 'pem'),
+    scratch.file(sm2PublicKey(certificatePem).export({ type: 'spki', format: 'pem' }), 'pem'),
     '-in',
     scratch.file(e),
     '-sigfile',
@@ -202,7 +210,7 @@ export function opensslSm2Encrypt(scratch: Scratch, certificatePem: string, plai
     '-encrypt',
     '-pubin',
     '-inkey',
-    scratch.file(new X509Certificate(certificatePem).publicKey.export({ type: 'spki', format: 'pem' }), 'pem'),
+    scratch.file(sm2PublicKey(certificatePem).export({ type: 'spki', format: 'pem' }), 'pem'),
     '-in',
     scratch.file(plaintext),
     '-out',

@@ -1,5 +1,5 @@
 import { kmsSignatureAlgorithm, type SignatureAlgorithm } from '../../src/crypto/algorithms';
-import { setCertificateStatus } from '../../src/token/certificates';
+import { setCertificateStatus } from '../../src/identities/certificates/lifecycle';
 import type { TokenManager } from '../../src/token/tokenManager';
 import { createTestToken, openToken, provisionTestToken, type TestToken } from '../helpers/token';
 

@@ -4,6 +4,8 @@ import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { kmsSignatureAlgorithm, type SignatureAlgorithm } from '../../src/crypto/algorithms';
+import { toApiError } from '../../src/api/lowerFloorErrors';
+import { TokenFault } from '../../src/token/faults';
 import type { TokenManager } from '../../src/token/tokenManager';
 import { createTestToken, openToken, provisionTestToken, type TestToken } from '../helpers/token';
 
@@ -82,11 +84,13 @@ describe('recovery when the token is re-initialised underneath the daemon (real 
 
   it('answers ServiceUnavailable at once, without hanging, while a recovery is running', async () => {
     const recovering = token.recoverModule(new Error('test-triggered recovery'));
-    await expect(
-      token.sign(ids.leaves[0] as string, RSA, { kind: 'message', data: Buffer.from('x') }),
-    ).rejects.toMatchObject({
-      code: 'ServiceUnavailable',
-    });
+    const refused = await token.sign(ids.leaves[0] as string, RSA, { kind: 'message', data: Buffer.from('x') }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    // The token's own fault, which the API layer answers with ServiceUnavailable.
+    expect(refused).toBeInstanceOf(TokenFault);
+    expect(toApiError(refused)).toMatchObject({ code: 'ServiceUnavailable' });
     await recovering;
     expect(token.state).toBe('ready');
     expect(await token.sign(ids.leaves[0] as string, RSA, { kind: 'message', data: Buffer.from('x') })).toHaveLength(

@@ -61,6 +61,12 @@ export interface AuthDeps<S extends NonceStore = NonceCache> {
    * limit, issue 16). Only a verified request may spend a key's budget, and a refused one burns no nonce.
    */
   admit?(accessKeyId: string, now: number): void;
+  /**
+   * Refuse a request signed before this time, ms since the epoch (issue 17): the replay window in memory starts
+   * then, so an older request may have been accepted by the process before. A timestamp is a whole second, so a
+   * fresh request is refused too in what is left of the window's first second (the daemon listens after it).
+   */
+  notBefore?: number;
 }
 
 /** Who called and what they asked for, once the request is authenticated. */
@@ -314,7 +320,13 @@ function checkTimestamp(value: string, now: number, deps: AuthDeps<NonceStore>):
   const at = parseTimestamp(value);
   if (at === undefined) throw new ApiError('InvalidTimeStamp.Format');
   if (Math.abs(now - at) > (deps.maxSkewMs ?? DEFAULT_MAX_SKEW_MS)) throw new ApiError('InvalidTimeStamp.Expired');
+  if (deps.notBefore !== undefined && at < deps.notBefore)
+    throw new ApiError('InvalidTimeStamp.Expired', SIGNED_BEFORE_START);
 }
+
+/** The message when a request predates the replay window (docs/decisions/0024-replay-store.md). */
+const SIGNED_BEFORE_START =
+  "The specified timestamp is earlier than the start of this server's replay protection; sign the request again.";
 
 /** Records the nonce (last: only a verified request may burn one) and hands back the result once it is fresh. */
 function claimNonce(

@@ -10,6 +10,11 @@ export interface NonceStore {
    * window. Throws (or rejects with) `ApiError` `ServiceUnavailable` when the window is full.
    */
   checkAndRecord(accessKeyId: string, nonce: string, now: number): boolean | Promise<boolean>;
+  /**
+   * True when the store applies each key's rate in the same step as the claim (Redis: one bucket shared by every
+   * replica); the process's own limiter then stands aside.
+   */
+  readonly enforcesRates?: boolean;
 }
 
 /** A store that answers at once (the in-process cache). */

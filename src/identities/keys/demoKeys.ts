@@ -6,11 +6,11 @@ import type { ArnScope } from './resolve';
 import type { KmsKeySpec } from './record';
 
 /**
- * The demo's KMS signing keys: one SIGN/VERIFY key per spec the demo token can generate (SoftHSM2 2.6: RSA_2048,
- * RSA_3072, EC_P256, EC_P256K; EC_SM2 lives on the SM2 test token, which serves certificates only in the demo).
+ * The demo's KMS signing keys: one SIGN/VERIFY key per spec each demo token can generate (SoftHSM2 2.6: RSA_2048,
+ * RSA_3072, EC_P256, EC_P256K; the SM2 test token of `--sm2`: EC_SM2).
  * They are ordinary KMS keys marked by a tag, so that the demo finds its own among the keys a user creates.
  */
-const DEMO_KEY_SPECS: readonly KmsKeySpec[] = ['RSA_2048', 'RSA_3072', 'EC_P256', 'EC_P256K'];
+const DEMO_KEY_SPECS: readonly KmsKeySpec[] = ['RSA_2048', 'RSA_3072', 'EC_P256', 'EC_P256K', 'EC_SM2'];
 
 /** The tag that marks a demo key (TagKey, TagValue): a user's keys are never listed as the demo's. */
 const DEMO_KEY_TAG = { key: 'p11bridge-demo', value: 'signing-key' } as const;

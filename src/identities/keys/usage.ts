@@ -1,17 +1,8 @@
-import { kmsSignatureAlgorithm, type SignatureAlgorithm } from '../../crypto/algorithms';
+import { kmsSigningAlgorithmsFor, type SignatureAlgorithm } from '../../crypto/algorithms';
 import { ApiError, invalidParameter } from '../../errors/apiError';
 import type { KeyEntry } from '../../token/keyIndex';
 import type { KmsKey, KmsKeyVersion } from './keyView';
 import type { KmsKeyUsage } from './record';
-
-/** KMS `Algorithm` values per key spec for SIGN/VERIFY keys (alibaba-kms-keys.md §5.3). */
-const SIGNING_ALGORITHMS: Readonly<Record<string, readonly string[]>> = {
-  RSA_2048: ['RSA_PSS_SHA_256', 'RSA_PKCS1_SHA_256'],
-  RSA_3072: ['RSA_PSS_SHA_256', 'RSA_PKCS1_SHA_256'],
-  EC_P256: ['ECDSA_SHA_256'],
-  EC_P256K: ['ECDSA_SHA_256'],
-  EC_SM2: ['SM2DSA'],
-};
 
 /**
  * Refuses any cryptographic use of a key its state forbids: `409 Rejected.Disabled` for Disabled,
@@ -61,10 +52,13 @@ export function keyPairOf(version: KmsKeyVersion): KeyEntry {
 
 /** The signing algorithm for a key's spec, or `InvalidParameter` naming the ones that fit. */
 export function signingAlgorithm(key: KmsKey, name: string): SignatureAlgorithm {
-  const allowed = SIGNING_ALGORITHMS[key.record.keySpec] ?? [];
-  const alg = allowed.includes(name) ? kmsSignatureAlgorithm(name) : undefined;
+  const allowed = kmsSigningAlgorithmsFor(key.record.keySpec);
+  const alg = allowed.find((a) => a.kmsName === name);
   if (!alg) {
-    throw invalidParameter('Algorithm', `a ${key.record.keySpec} key signs with ${allowed.join(' or ')}.`);
+    throw invalidParameter(
+      'Algorithm',
+      `a ${key.record.keySpec} key signs with ${allowed.map((a) => a.label).join(' or ')}.`,
+    );
   }
   return alg;
 }

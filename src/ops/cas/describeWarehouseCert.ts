@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ApiError } from '../../errors/apiError';
-import { certificateFacts, issuerEntry } from '../../token/certificates';
+import { certificateFacts, issuerEntry } from '../../identities/certificates/facts';
 import { certType, describeStatus, warehouseInstanceId } from '../shared/repository';
 import type { DescribeWarehouseCertResult } from '../results';
 import { defineOperation } from '../types';

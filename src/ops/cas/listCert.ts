@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { certificateSignAlgorithm } from '../../crypto/certificateSignAlgorithm';
-import { certificateDetails } from '../../token/certificates';
+import { certificateDetails } from '../../identities/certificates/x509Details';
 import { certType, fuzzyMatch, listStatus, page, pagingParams, warehouseInstanceId } from '../shared/repository';
 import type { ListCertResult } from '../results';
 import { defineOperation } from '../types';

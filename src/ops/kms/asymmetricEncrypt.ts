@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { encryptFor } from '../shared/encryption';
 import { keyEncryption } from '../shared/keyEncryption';
-import { refuseDryRun } from '../shared/keys';
+import { dryRunPassed, isDryRun } from '../shared/dryRun';
 import { decodeBase64 } from '../shared/messages';
 import { defineOperation } from '../types';
 
@@ -21,10 +21,12 @@ export const asymmetricEncrypt = defineOperation({
     DryRun: z.string().optional(),
   }),
   handle(ctx, p) {
-    refuseDryRun(p.DryRun);
+    const dryRun = isDryRun(p.DryRun);
     const plaintext = decodeBase64('Plaintext', p.Plaintext);
     const e = keyEncryption(ctx, p);
+    // A public-key operation in software: a dry run runs it too, for its plaintext checks, and drops the result.
     const ciphertext = encryptFor(e.located, e.alg, plaintext, 'Plaintext');
+    if (dryRun) throw dryRunPassed();
     return Promise.resolve({
       KeyId: e.key.keyId,
       KeyVersionId: e.version.versionId,

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { assertKeyEnabled, assertKeyUsage, keyPairOf, signingAlgorithm, versionOf } from '../../identities/keys/usage';
 import { invalidParameter } from '../../errors/apiError';
 import { decodeBase64 } from '../shared/messages';
-import { locateKey, refuseDryRun } from '../shared/keys';
+import { dryRunPassed, isDryRun } from '../shared/dryRun';
+import { locateKey } from '../shared/keys';
 import { verifySignature } from '../shared/verifying';
 import { defineOperation } from '../types';
 
@@ -23,7 +24,7 @@ export const asymmetricVerify = defineOperation({
     DryRun: z.string().optional(),
   }),
   handle(ctx, p) {
-    refuseDryRun(p.DryRun);
+    const dryRun = isDryRun(p.DryRun);
     const key = locateKey(ctx, p.KeyId);
     assertKeyEnabled(key);
     assertKeyUsage(key, 'SIGN/VERIFY');
@@ -35,6 +36,7 @@ export const asymmetricVerify = defineOperation({
     const signature = decodeBase64('Value', p.Value);
     const version = versionOf(key, p.KeyVersionId);
     const keyPair = keyPairOf(version);
+    if (dryRun) throw dryRunPassed();
     const valid = verifySignature(keyPair.publicKey, alg, { kind: 'digest', digest }, signature, key.token.sm2UserId);
     return Promise.resolve({ KeyId: key.keyId, KeyVersionId: version.versionId, Value: valid });
   },

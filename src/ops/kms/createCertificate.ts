@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { keySpecRow } from '../../crypto/algorithms';
 import { ApiError, invalidParameter } from '../../errors/apiError';
-import { createCertificate as createOnToken } from '../../token/certificates';
+import { createCertificate as createOnToken } from '../../identities/certificates/issuance';
 import type { TokenRegistry } from '../../token/tokenRegistry';
 import type { TokenManager } from '../../token/tokenManager';
 import type { CreateCertificateResult } from '../results';

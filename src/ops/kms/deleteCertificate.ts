@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { deleteCertificate as deleteFromToken } from '../../token/certificates';
+import { deleteCertificate as deleteFromToken } from '../../identities/certificates/lifecycle';
 import { locateKms } from '../shared/lookup';
 import type { EmptyResult } from '../results';
 import { defineOperation } from '../types';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { keySpecRow } from '../../crypto/algorithms';
-import { certificateFacts, formatKeyIdentifier, kmsDate } from '../../token/certificates';
+import { certificateFacts, formatKeyIdentifier } from '../../identities/certificates/facts';
+import { kmsDate } from '../../identities/certificates/records';
 import { locateKms } from '../shared/lookup';
 import type { DescribeCertificateResult } from '../results';
 import { defineOperation } from '../types';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { certificateFacts } from '../../token/certificates';
+import { certificateFacts } from '../../identities/certificates/facts';
 import { locateKms } from '../shared/lookup';
 import type { GetCertificateResult } from '../results';
 import { defineOperation } from '../types';

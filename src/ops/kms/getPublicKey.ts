@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { assertKeyEnabled, keyPairOf, versionOf } from '../../identities/keys/usage';
-import { locateKey, refuseDryRun } from '../shared/keys';
+import { dryRunPassed, isDryRun } from '../shared/dryRun';
+import { locateKey } from '../shared/keys';
 import { defineOperation } from '../types';
 
 /** KMS `GetPublicKey` (2016-01-20): the version's public key as a PEM `PUBLIC KEY` (SubjectPublicKeyInfo). */
@@ -10,11 +11,13 @@ export const getPublicKey = defineOperation({
   ramAction: 'kms:GetPublicKey',
   params: z.object({ KeyId: z.string().min(1), KeyVersionId: z.string().min(1), DryRun: z.string().optional() }),
   handle(ctx, p) {
-    refuseDryRun(p.DryRun);
+    const dryRun = isDryRun(p.DryRun);
     const key = locateKey(ctx, p.KeyId);
     assertKeyEnabled(key);
     const version = versionOf(key, p.KeyVersionId);
-    const pem = keyPairOf(version).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const keyPair = keyPairOf(version);
+    if (dryRun) throw dryRunPassed();
+    const pem = keyPair.publicKey.export({ type: 'spki', format: 'pem' }).toString();
     return Promise.resolve({ KeyId: key.keyId, KeyVersionId: version.versionId, PublicKey: pem });
   },
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { setCertificateStatus } from '../../token/certificates';
+import { setCertificateStatus } from '../../identities/certificates/lifecycle';
 import { locateKms } from '../shared/lookup';
 import type { EmptyResult } from '../results';
 import { defineOperation } from '../types';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { uploadCertificate as uploadToToken } from '../../token/certificates';
+import { uploadCertificate as uploadToToken } from '../../identities/certificates/upload';
 import { locateKms } from '../shared/lookup';
 import type { EmptyResult } from '../results';
 import { defineOperation } from '../types';

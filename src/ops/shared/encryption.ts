@@ -6,7 +6,7 @@ import { decodeSm2Ciphertext, type Sm2Ciphertext } from '../../crypto/sm2Ciphert
 import { planSm2Decryption } from '../../crypto/sm2Plan';
 import { ApiError, invalidParameter } from '../../errors/apiError';
 import type { Logger } from '../../observability/logger';
-import { ciphertextRefusal, toApiError } from '../../token/ckr';
+import { ciphertextRefusal } from '../../token/ckr';
 import type { KeySource } from '../../token/tokenManager';
 import type { Located } from '../../token/tokenRegistry';
 import { assertUsable } from './signing';
@@ -31,17 +31,14 @@ export function findEncryptionAlgorithm(name: string): EncryptionAlgorithm {
  */
 export function assertEncryptionFits(located: Located, alg: EncryptionAlgorithm, certificateParam: string): void {
   const { entry, token } = located;
-  if (alg.keyType !== entry.keyType) {
+  if (!alg.fitsKey({ keyType: entry.keyType })) {
     throw invalidParameter(
       'Algorithm',
       `${alg.name} does not match the key spec ${entry.keySpec ?? entry.keyType} of this certificate.`,
     );
   }
-  if (alg.vendorProfile === 'sm2' ? !token.sm2Profile : !alg.decrypt || !alg.oaepHash) {
-    throw new ApiError(
-      'UnsupportedOperation',
-      `${alg.name} needs SM2, which the token behind warehouse ${token.warehouseId} does not offer (no SM2 HSM profile).`,
-    );
+  if (!alg.servedBy(token.sm2Profile)) {
+    throw new ApiError('UnsupportedOperation', alg.unavailableOn(`the token behind warehouse ${token.warehouseId}`));
   }
   assertUsable(entry);
   if (!entry.canDecrypt) {
@@ -166,12 +163,8 @@ async function sm2DecryptWith(
       'it is not an SM2 ciphertext (GM/T 0009 SEQUENCE { x, y, hash, ciphertext }).',
     );
   }
-  let plan: ReturnType<typeof planSm2Decryption>;
-  try {
-    plan = planSm2Decryption(alg, located.token.sm2Profile, parts);
-  } catch (e) {
-    throw toApiError(e); // the planner's refusal in cloud terms (src/token/ckr.ts names the code)
-  }
+  // A PlanError rises as it is: the API layer answers it (src/api/lowerFloorErrors.ts).
+  const plan = planSm2Decryption(alg, located.token.sm2Profile, parts);
   try {
     // The plaintext is shorter than its ciphertext, whatever the format.
     return await located.token.decrypt(located.entry.id, plan.mechanism, plan.data, plan.data.length, from);

@@ -1,17 +1,10 @@
-import { encryptionAlgorithm, type EncryptionAlgorithm } from '../../crypto/algorithms';
+import { kmsEncryptionAlgorithmsFor, type EncryptionAlgorithm } from '../../crypto/algorithms';
 import { ApiError, invalidParameter } from '../../errors/apiError';
 import type { KmsKey, KmsKeyVersion } from '../../identities/keys/keyView';
 import { assertKeyEnabled, assertKeyUsage, keyPairOf, versionOf } from '../../identities/keys/usage';
 import type { Located } from '../../token/tokenRegistry';
 import type { OpContext } from '../types';
 import { locateKey } from './keys';
-
-/** KMS `Algorithm` values per key spec for ENCRYPT/DECRYPT keys (alibaba-kms-keys.md §5.3). */
-const ENCRYPTION_ALGORITHMS_BY_SPEC: Readonly<Record<string, readonly string[]>> = {
-  RSA_2048: ['RSAES_OAEP_SHA_256', 'RSAES_OAEP_SHA_1'],
-  RSA_3072: ['RSAES_OAEP_SHA_256', 'RSAES_OAEP_SHA_1'],
-  EC_SM2: ['SM2PKE'],
-};
 
 /** A KMS key version ready for AsymmetricEncrypt/Decrypt: the key, the version, its key pair and the algorithm. */
 export interface KeyEncryption {
@@ -36,14 +29,20 @@ export function keyEncryption(
   const key = locateKey(ctx, p.KeyId);
   assertKeyEnabled(key);
   assertKeyUsage(key, 'ENCRYPT/DECRYPT');
-  const allowed = ENCRYPTION_ALGORITHMS_BY_SPEC[key.record.keySpec] ?? [];
-  const alg = allowed.includes(p.Algorithm) ? encryptionAlgorithm(p.Algorithm) : undefined;
-  if (!alg) throw invalidParameter('Algorithm', `a ${key.record.keySpec} key encrypts with ${allowed.join(' or ')}.`);
+  // KMS names only (CAS's `RSAESOAEPSHA_1` spelling is not a KMS value), of the rows that fit the key's spec.
+  const allowed = kmsEncryptionAlgorithmsFor(key.record.keySpec);
+  const alg = allowed.find((a) => a.name === p.Algorithm);
+  if (!alg) {
+    throw invalidParameter(
+      'Algorithm',
+      `a ${key.record.keySpec} key encrypts with ${allowed.map((a) => a.name).join(' or ')}.`,
+    );
+  }
   const version = versionOf(key, p.KeyVersionId);
   const entry = keyPairOf(version);
   const token = key.token;
   const proved = token.capabilities.decryptionAlgorithms.includes(alg.name);
-  if (!entry.canDecrypt || !proved || (alg.vendorProfile === 'sm2' && !token.sm2Profile)) {
+  if (!entry.canDecrypt || !proved || !alg.servedBy(token.sm2Profile)) {
     throw new ApiError(
       'UnsupportedOperation',
       `${alg.name} is not supported by the token holding this key: it cannot decrypt it (its capability probe ` +

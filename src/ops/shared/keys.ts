@@ -41,7 +41,10 @@ export function page<T>(
   };
 }
 
-/** `DryRun=true` (M25) is refused: p11bridge always performs the call (docs/api.md). */
+/**
+ * `DryRun=true` on CreateKey is refused: the cloud's CreateKey has no DryRun (alibaba-kms-keys.md §5.2), and a
+ * caller who asked for a dry run must not get a key generated (decision 0023).
+ */
 export function refuseDryRun(value: string | undefined): void {
   if (value === 'true') throw new ApiError('UnsupportedOperation', 'DryRun is not supported by p11bridge.');
 }

@@ -48,15 +48,13 @@ export function assertNotCaSigner(entry: KeyEntry, caSigners: readonly string[])
  */
 export function assertAlgorithmFits(located: Located, alg: SignatureAlgorithm, name: string, param: string): void {
   const { entry, token } = located;
-  // A token without SM2 cannot serve SM2DSA/SM3withSM2 for any certificate: say so before the key-spec check,
-  // which would otherwise blame the certificate (an RSA or P-256 key) for what the token lacks.
-  if (alg.vendorProfile === 'sm2' && !token.capabilities.signatureAlgorithms.includes(alg.id)) {
-    throw new ApiError(
-      'UnsupportedOperation',
-      `${name} needs SM2, which the token behind warehouse ${token.warehouseId} does not offer (no SM2 HSM profile).`,
-    );
+  const where = `the token behind warehouse ${token.warehouseId}`;
+  // A token without SM2 cannot serve SM2DSA/SM3withSM2 for any certificate: say so before the key-spec
+  // check, which would otherwise blame the certificate (an RSA or P-256 key) for what the token lacks.
+  if (alg.tokenWide && !token.capabilities.signatureAlgorithms.includes(alg.id)) {
+    throw new ApiError('UnsupportedOperation', alg.unavailableOn(where, name));
   }
-  if (alg.keyType !== entry.keyType || entry.keySpec === undefined || !alg.keySpecs.includes(entry.keySpec)) {
+  if (entry.keySpec === undefined || !alg.fitsKey(entry)) {
     throw invalidParameter(
       param,
       `${name} does not match the key spec ${entry.keySpec ?? entry.keyType} of this certificate.`,
@@ -64,12 +62,7 @@ export function assertAlgorithmFits(located: Located, alg: SignatureAlgorithm, n
   }
   if (!entry.canSign) throw invalidParameter(param, 'the key of this certificate is not allowed to sign.');
   if (!token.supports(entry, alg)) {
-    throw new ApiError(
-      'UnsupportedOperation',
-      alg.vendorProfile === 'sm2'
-        ? `${name} needs SM2, which the token behind warehouse ${token.warehouseId} does not offer (no SM2 HSM profile).`
-        : `${name} is not supported by the token behind warehouse ${token.warehouseId}.`,
-    );
+    throw new ApiError('UnsupportedOperation', alg.unavailableOn(where, name));
   }
 }
 

@@ -8,9 +8,7 @@ import { ApiError, invalidParameter } from '../../errors/apiError';
 import type { KeyEntry } from '../../token/keyIndex';
 
 /** CAS `Verify` algorithms: every CAS signing algorithm except the CMS one (`SHA256withRSA/P7`). */
-export const CAS_VERIFY_NAMES = SIGNATURE_ALGORITHMS.flatMap((a) =>
-  a.casName && a.encoding !== 'cms' ? [a.casName] : [],
-);
+export const CAS_VERIFY_NAMES = SIGNATURE_ALGORITHMS.flatMap((a) => (a.casName && a.verifiable ? [a.casName] : []));
 
 /**
  * Checks, before any work, that a signature of `alg` can be verified with this entry's public key: the algorithm
@@ -19,17 +17,11 @@ export const CAS_VERIFY_NAMES = SIGNATURE_ALGORITHMS.flatMap((a) =>
  * SM2 is verified in software with the signer's user ID (src/crypto/sm2.ts; node:crypto cannot set it).
  */
 export function assertVerifiable(entry: KeyEntry, alg: SignatureAlgorithm, name: string, param: string): void {
-  if (alg.encoding === 'cms') throw invalidParameter(param, `${name} signatures are not verified by this operation.`);
-  if (alg.keyType !== entry.keyType || entry.keySpec === undefined || !alg.keySpecs.includes(entry.keySpec)) {
+  if (!alg.verifiable) throw invalidParameter(param, `${name} signatures are not verified by this operation.`);
+  if (entry.keySpec === undefined || !alg.fitsKey(entry)) {
     throw invalidParameter(
       param,
       `${name} does not match the key spec ${entry.keySpec ?? entry.keyType} of this certificate.`,
-    );
-  }
-  if (alg.vendorProfile !== 'sm2' && alg.hash !== 'sha256') {
-    throw new ApiError(
-      'UnsupportedOperation',
-      `${name} verification needs SM2 with the user ID 1234567812345678, which this daemon does not offer.`,
     );
   }
   if (entry.metadata.status === 'INACTIVE') throw new ApiError('Rejected.Disabled');

@@ -35,35 +35,38 @@ export class Pkcs11Executor {
     return this.#thread.pending;
   }
 
-  /** Runs a call within `deadlineMs`. */
+  /**
+   * Runs a call within `deadlineMs`. What only a late call needs (its `settled` promise, its place among the stuck
+   * calls) is made when the deadline passes, not for every call: this runs once per signature.
+   */
   run(call: ThreadCall, deadlineMs: number): Promise<unknown> {
     if (this.#closed) return Promise.reject(new TokenFault('closed', 'the token is closed'));
     return new Promise<unknown>((resolve, reject) => {
-      const key = Symbol(call.op);
-      let late = false;
-      let settle!: () => void;
-      const settled = new Promise<void>((r) => (settle = r));
+      let late: (() => void) | undefined;
       const timer = setTimeout(() => {
-        late = true;
+        const key = Symbol(call.op);
+        let settle!: () => void;
+        const settled = new Promise<void>((r) => (settle = r));
         this.#stuck.set(key, Date.now());
-        reject(new TokenFault('timeout', `the token did not answer within the deadline (${call.op})`, settled));
-      }, deadlineMs);
-      timer.unref?.();
-      this.#thread
-        .run(call)
-        .then(
-          (v) => {
-            if (!late) resolve(v);
-          },
-          (e: Error) => {
-            if (!late) reject(e);
-          },
-        )
-        .finally(() => {
-          clearTimeout(timer);
+        late = () => {
           this.#stuck.delete(key);
           settle();
-        });
+        };
+        reject(new TokenFault('timeout', `the token did not answer within the deadline (${call.op})`, { settled }));
+      }, deadlineMs);
+      timer.unref();
+      this.#thread.run(call).then(
+        (v) => {
+          clearTimeout(timer);
+          if (late) late();
+          else resolve(v);
+        },
+        (e: Error) => {
+          clearTimeout(timer);
+          if (late) late();
+          else reject(e);
+        },
+      );
     });
   }
 

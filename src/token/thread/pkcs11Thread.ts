@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import * as pkcs11 from 'pkcs11js';
-import { revive, type ThreadError, type ThreadReply, type ThreadRequest } from './protocol';
+import { encodeSign, revive, type ThreadError, type ThreadRequest, type WireReply, type WireRequest } from './protocol';
 
 /** A request without its id (the thread numbers them). */
 export type ThreadCall = ThreadRequest extends infer R ? (R extends ThreadRequest ? Omit<R, 'id'> : never) : never;
@@ -41,6 +41,8 @@ export class Pkcs11Thread {
   readonly #worker: Worker;
   #nextId = 1;
   readonly #pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  /** Requests of this event-loop turn, not sent yet. */
+  #outgoing: WireRequest[] = [];
   #dead = false;
   /** Told when the thread dies (an uncaught error in it, or terminate()). */
   onExit: ((err: Error) => void) | undefined;
@@ -48,13 +50,9 @@ export class Pkcs11Thread {
   constructor(modulePath: string) {
     this.#worker = new Worker(workerEntry(), { workerData: { modulePath } });
     this.#worker.unref();
-    this.#worker.on('message', (reply: ThreadReply) => {
-      const p = this.#pending.get(reply.id);
-      if (!p) return;
-      this.#pending.delete(reply.id);
+    this.#worker.on('message', (batch: WireReply[]) => {
+      for (const reply of batch) this.#settle(reply);
       if (this.#pending.size === 0) this.#worker.unref();
-      if (reply.ok) p.resolve(revive(reply.value));
-      else p.reject(toPkcs11Error(reply.error));
     });
     const die = (err: Error): void => {
       if (this.#dead) return;
@@ -75,15 +73,35 @@ export class Pkcs11Thread {
     return this.#dead;
   }
 
-  /** Runs one request; settles when the thread answers (deadlines are the executor's business). */
+  /**
+   * Runs one request; settles when the thread answers (deadlines are the executor's business). The requests of one
+   * event-loop turn leave together, at its end.
+   */
   run(call: ThreadCall): Promise<unknown> {
     if (this.#dead) return Promise.reject(new Error('PKCS#11 thread is gone'));
     const id = this.#nextId++;
     return new Promise<unknown>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
       if (this.#pending.size === 1) this.#worker.ref();
-      this.#worker.postMessage({ ...call, id });
+      this.#outgoing.push(call.op === 'sign' ? encodeSign({ ...call, id }) : { ...call, id });
+      if (this.#outgoing.length === 1) setImmediate(this.#flush);
     });
+  }
+
+  readonly #flush = (): void => {
+    const batch = this.#outgoing;
+    this.#outgoing = [];
+    if (this.#dead || batch.length === 0) return;
+    this.#worker.postMessage(batch);
+  };
+
+  #settle(reply: WireReply): void {
+    const id = reply[0];
+    const p = this.#pending.get(id);
+    if (!p) return;
+    this.#pending.delete(id);
+    if (reply.length === 3) p.reject(toPkcs11Error(reply[2]));
+    else p.resolve(revive(reply[1]));
   }
 
   /** Stops the thread (a thread blocked inside the module exits when its call returns). */

@@ -468,6 +468,13 @@ describe('authenticate: time window', () => {
     expect(errorCode(() => authenticate(build(), deps))).toBe('InvalidTimeStamp.Format');
   });
 
+  it('refuses a request signed before the replay window started (notBefore) with InvalidTimeStamp.Expired', () => {
+    const { deps } = world(T0 + MINUTE);
+    deps.notBefore = T0 + 500;
+    expect(errorCode(() => authenticate(v1Request({ timestamp: iso(T0) }), deps))).toBe('InvalidTimeStamp.Expired');
+    expect(() => authenticate(v1Request({ timestamp: iso(T0 + 1000) }), deps)).not.toThrow();
+  });
+
   it('checks the time before the signature', () => {
     const { deps } = world(T0 + 16 * MINUTE);
     expect(errorCode(() => authenticate(v1Request({ timestamp: iso(T0), secret: 'wrong' }), deps))).toBe(

@@ -70,6 +70,22 @@ describe('config', () => {
     expect(c.logging.level).toBe('warn');
   });
 
+  it('keeps the replay window in memory by default, refusing requests signed before the start', () => {
+    expect(validateConfig(minimal(), {}).auth.replay).toMatchObject({ store: 'memory', refuseSignedBeforeStart: true });
+  });
+
+  it('takes the Redis store and its address from the environment, without changing the parsed file', () => {
+    const raw = minimal();
+    const c = validateConfig(raw, { P11BRIDGE_REPLAY_STORE: 'redis', P11BRIDGE_REDIS_URL: 'redis://r1:6379' });
+    expect(c.auth.replay).toMatchObject({ store: 'redis', redisUrl: 'redis://r1:6379', redisTimeoutMs: 500 });
+    expect(raw.auth).not.toHaveProperty('replay');
+  });
+
+  it('refuses the Redis store without an address, naming the setting', () => {
+    const raw = { ...minimal(), auth: { ...minimal().auth, replay: { store: 'redis' } } };
+    expect(() => validateConfig(raw, {})).toThrow(/auth\.replay\.redisUrl: store redis needs redisUrl/);
+  });
+
   it('reports a YAML syntax error with the file name', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
     const f = join(dir, 'bad.yaml');

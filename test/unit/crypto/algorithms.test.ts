@@ -4,13 +4,17 @@ import {
   CAS_SIGNATURE_NAMES,
   KMS_SIGNATURE_NAMES,
   casSignatureAlgorithm,
+  blindSigningAlgorithm,
   encryptionAlgorithm,
+  keySpecRow,
+  kmsEncryptionAlgorithmsFor,
   kmsSignatureAlgorithm,
+  kmsSigningAlgorithmsFor,
   type SignatureAlgorithm,
 } from '../../../src/crypto/algorithms';
 import { encodeSignature, planSignature, tokenSupports } from '../../../src/crypto/signPlan';
 import { PlanError } from '../../../src/crypto/planError';
-import { toApiError } from '../../../src/token/ckr';
+import { toApiError } from '../../../src/api/lowerFloorErrors';
 
 const row = (name: string): SignatureAlgorithm => {
   const r = kmsSignatureAlgorithm(name) ?? casSignatureAlgorithm(name);
@@ -105,7 +109,7 @@ describe('algorithm table', () => {
     expect(() => planSignature(row('ECDSA_SHA_256'), { kind: 'digest', digest: Buffer.alloc(32) }, new Set())).toThrow(
       /not supported/,
     );
-    // Crypto's own error, whose reason the one translator (src/token/ckr.ts) answers as InvalidParameter, as before.
+    // Crypto's own error, whose reason the one translator (src/api/lowerFloorErrors.ts) answers as InvalidParameter, as before.
     for (const [digest, mechanisms] of [
       [Buffer.alloc(20), SOFTHSM],
       [Buffer.alloc(32), new Set<number>()],
@@ -139,5 +143,42 @@ describe('algorithm table', () => {
       mgf: pkcs11.CKG_MGF1_SHA256,
     });
     expect(encryptionAlgorithm('RSA_OAEP')).toBeUndefined();
+  });
+
+  it('answers fit-to-key: key type, and the key spec when known', () => {
+    expect(row('ECDSA_SHA_256').fitsKey({ keyType: 'EC', keySpec: 'EC_P256K' })).toBe(true);
+    expect(row('ECDSA_SHA_256').fitsKey({ keyType: 'EC', keySpec: 'EC_P384' })).toBe(false);
+    expect(row('ECDSA_SHA_256').fitsKey({ keyType: 'RSA', keySpec: 'RSA_2048' })).toBe(false);
+    expect(row('SM2DSA').fitsKey({ keyType: 'SM2' })).toBe(true);
+    expect(encryptionAlgorithm('SM2PKE')?.fitsKey({ keyType: 'RSA' })).toBe(false);
+    expect(encryptionAlgorithm('RSAES_OAEP_SHA_1')?.fitsKey({ keyType: 'RSA', keySpec: 'RSA_4096' })).toBe(true);
+  });
+
+  it('lists the KMS algorithms of each key spec from the rows (alibaba-kms-keys.md §5.3)', () => {
+    const signing = (spec: string): string[] => kmsSigningAlgorithmsFor(spec).map((a) => a.label);
+    expect(signing('RSA_2048')).toEqual(['RSA_PKCS1_SHA_256', 'RSA_PSS_SHA_256']);
+    expect(signing('EC_P256K')).toEqual(['ECDSA_SHA_256']);
+    expect(signing('EC_SM2')).toEqual(['SM2DSA']);
+    const encrypting = (spec: string): string[] => kmsEncryptionAlgorithmsFor(spec).map((a) => a.name);
+    expect(encrypting('RSA_3072')).toEqual(['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256']);
+    expect(encrypting('EC_SM2')).toEqual(['SM2PKE']);
+    expect(encrypting('EC_P256')).toEqual([]);
+  });
+
+  it('words a missing capability once: SM2 rows name the HSM profile, standard rows the token', () => {
+    const where = 'the token behind warehouse 3';
+    expect(row('SM2DSA').unavailableOn(where, 'SM3withSM2')).toBe(
+      'SM3withSM2 needs SM2, which the token behind warehouse 3 does not offer (no SM2 HSM profile).',
+    );
+    expect(row('RSA_PSS_SHA_256').unavailableOn(where)).toBe(
+      'RSA_PSS_SHA_256 is not supported by the token behind warehouse 3.',
+    );
+    expect(keySpecRow('EC_SM2')?.unavailableOn(where)).toBe(
+      'KeySpec EC_SM2 needs SM2, which the token behind warehouse 3 does not offer (no SM2 HSM profile).',
+    );
+    expect(encryptionAlgorithm('SM2PKE')?.servedBy(undefined)).toBe(false);
+    expect(encryptionAlgorithm('RSAES_OAEP_SHA_256')?.servedBy(undefined)).toBe(true);
+    expect(row('SM2DSA').tokenWide && !row('ECDSA_SHA_256').tokenWide).toBe(true);
+    expect(row('SHA256withRSA/P7').verifiable || blindSigningAlgorithm().verifiable).toBe(false);
   });
 });

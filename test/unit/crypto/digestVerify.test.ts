@@ -1,5 +1,6 @@
-import { constants, createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { constants, createHash, generateKeyPairSync, privateEncrypt, randomBytes, sign } from 'node:crypto';
 import { ecdsaVerifyDigest, rsaPkcs1VerifyDigest, rsaPssVerifyDigest } from '../../../src/crypto/digestVerify';
+import { digestInfo } from '../../../src/crypto/digestInfo';
 import { ecdsaRawToDer } from '../../../src/crypto/ecdsaSignature';
 import { opensslDir } from './support/openssl';
 
@@ -40,6 +41,21 @@ describe('rsaPkcs1VerifyDigest', () => {
     const msg = Buffer.from('p11bridge');
     const sig = sign('sha256', msg, { key: rsa.privateKey, padding: constants.RSA_PKCS1_PSS_PADDING });
     expect(rsaPkcs1VerifyDigest(rsa.publicKey, 'sha256', sha256(msg), sig)).toBe(false);
+  });
+
+  it('rejects a type-1 block around the bare digest, or a padding string with a byte other than FF (RFC 8017 §9.2)', () => {
+    const digest = sha256(Buffer.from('p11bridge'));
+    const raw = (em: Buffer): Buffer => privateEncrypt({ key: rsa.privateKey, padding: constants.RSA_NO_PADDING }, em);
+    const block = (ps: number, t: Buffer): Buffer =>
+      Buffer.concat([Buffer.from([0, 1]), Buffer.alloc(ps, 0xff), Buffer.from([0]), t]);
+    const t = digestInfo('sha256', digest);
+    // The well-formed block verifies (the rebuilt encoding, signed by the raw private-key operation) …
+    expect(rsaPkcs1VerifyDigest(rsa.publicKey, 'sha256', digest, raw(block(256 - 3 - t.length, t)))).toBe(true);
+    // … the digest without its DigestInfo does not, nor a padding string with one byte that is not FF.
+    expect(rsaPkcs1VerifyDigest(rsa.publicKey, 'sha256', digest, raw(block(256 - 3 - 32, digest)))).toBe(false);
+    const badPs = block(256 - 3 - t.length, t);
+    badPs[10] = 0xfe;
+    expect(rsaPkcs1VerifyDigest(rsa.publicKey, 'sha256', digest, raw(badPs))).toBe(false);
   });
 });
 

@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
 import { ecdsaDerToRaw, ecdsaRawToDer } from '../../../src/crypto/ecdsaSignature';
 import { EncodingError } from '../../../src/crypto/encodingError';
 
@@ -38,12 +38,6 @@ const KNOWN: readonly { name: string; raw: string; der: string; size: number }[]
     size: 32,
   },
   {
-    name: 'encodes r = 0 as a single zero octet',
-    raw: filled(32, 0) + filled(32, 0x44),
-    der: `3025 020100 0220${filled(32, 0x44)}`,
-    size: 32,
-  },
-  {
     name: 'encodes P-384 halves of 48 octets',
     raw: filled(48, 0x81) + filled(48, 0x01),
     der: `3065 023100${filled(48, 0x81)} 0230${filled(48, 0x01)}`,
@@ -61,6 +55,32 @@ describe('ecdsaRawToDer / ecdsaDerToRaw', () => {
   it.each(KNOWN)('$name', ({ raw, der, size }) => {
     expect(ecdsaRawToDer(hex(raw)).toString('hex')).toBe(hex(der).toString('hex'));
     expect(ecdsaDerToRaw(hex(der), size).toString('hex')).toBe(hex(raw).toString('hex'));
+  });
+
+  it('encodes r = 0 as a single zero octet, and refuses that DER back (no valid signature has r = 0)', () => {
+    const raw = filled(32, 0) + filled(32, 0x44);
+    const der = `3025 020100 0220${filled(32, 0x44)}`;
+    expect(ecdsaRawToDer(hex(raw)).toString('hex')).toBe(hex(der).toString('hex'));
+    expect(() => ecdsaDerToRaw(hex(der), 32)).toThrow(EncodingError);
+  });
+
+  it('encodes the RFC 6979 A.2.5 P-256/SHA-256 signature of "sample", which node:crypto verifies', () => {
+    // RFC 6979 §A.2.5: the public key U and the (r, s) of ECDSA, SHA-256, message "sample".
+    const publicKey = createPublicKey({
+      key: {
+        kty: 'EC',
+        crv: 'P-256',
+        x: hex('60FED4BA255A9D31C961EB74C6356D68C049B8923B61FA6CE669622E60F29FB6').toString('base64url'),
+        y: hex('7903FE1008B8BC99A41AE9E95628BC64F2F1B20C2D7E9F5177A3C294D4462299').toString('base64url'),
+      },
+      format: 'jwk',
+    });
+    const r = 'EFD48B2AACB6A8FD1140DD9CD45E81D69D2C877B56AAF991C34D0EA84EAF3716';
+    const s = 'F7CB1C942D657C41D436C7A1B6E29F65F3E900DBB9AFF4064DC4AB2F843ACDA8';
+    const der = ecdsaRawToDer(hex(r + s));
+    expect(der.toString('hex').toUpperCase()).toBe(`3046022100${r}022100${s}`);
+    expect(verify('sha256', Buffer.from('sample'), { key: publicKey, dsaEncoding: 'der' }, der)).toBe(true);
+    expect(ecdsaDerToRaw(der, 32).toString('hex').toUpperCase()).toBe(r + s);
   });
 
   it('round-trips 1000 node:crypto P-256 signatures and node verifies the DER form', () => {

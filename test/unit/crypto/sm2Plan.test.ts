@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { sm2 as smCrypto } from 'sm-crypto';
 import { parse } from 'yaml';
 import type { ApiError } from '../../../src/errors/apiError';
-import { toApiError } from '../../../src/token/ckr';
+import { toApiError } from '../../../src/api/lowerFloorErrors';
 import { sm2ProfileSchema } from '../../../src/config/schema';
 import {
   ENCRYPTION_ALGORITHMS,
@@ -30,7 +30,7 @@ import { opensslDir } from './support/openssl';
 
 /**
  * What the caller sees when a planner refuses: the crypto floor throws its own PlanError, and the one translator
- * (src/token/ckr.ts toApiError) names the cloud code. Fails the test when the planner does not refuse.
+ * (src/api/lowerFloorErrors.ts toApiError) names the cloud code. Fails the test when the planner does not refuse.
  */
 function refusal(plan: () => unknown): ApiError {
   try {
