@@ -6,7 +6,7 @@ import type { Config, TokenConfig } from '../config/schema';
 import { pemEncode } from '../crypto/pem';
 import { demoKeysOf, ensureDemoKeys, type DemoKeyInfo } from '../identities/keys/demoKeys';
 import { silentLogger, type Logger } from '../observability/logger';
-import { DEMO_SIGNING_SPECS, provisionDemo } from '../token/provision';
+import { DEMO_SIGNING_SPECS, provisionDemo } from '../identities/demoProvisioning';
 import { storeMetadata } from '../token/objects';
 import { TokenManager } from '../token/tokenManager';
 import { newAccessKey } from './accessKeys';

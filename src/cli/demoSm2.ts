@@ -9,7 +9,7 @@ import type { TokenConfig } from '../config/schema';
 import { ensureDemoKeys } from '../identities/keys/demoKeys';
 import type { ArnScope } from '../identities/keys/resolve';
 import type { Logger } from '../observability/logger';
-import { provisionSm2Pair } from '../token/provisionSm2';
+import { provisionSm2Pair } from '../identities/demoProvisioning';
 import { TokenManager } from '../token/tokenManager';
 import { createSm2TestTokenDir, isSm2TestModule, tassSampleProfile } from './sm2TestToken';
 
@@ -34,9 +34,9 @@ export function demoSm2Token(tokens: readonly TokenConfig[]): TokenConfig | unde
 
 /**
  * Makes sure the demo's SM2 token exists under `tokensDir` and holds its CA and `EC_SM2` leaf, provisioned inside
- * the token through the daemon's own code (src/token/provisionSm2.ts), and its `EC_SM2` KMS signing key (created
- * for `keys.creator`, the demo access key). A token left half-provisioned by an interrupted run is started over.
- * `P11BRIDGE_SM2TOKEN_DIR` must already name `tokensDir` (the module reads it at C_Initialize).
+ * the token through the daemon's own code (src/identities/demoProvisioning.ts), and its `EC_SM2` KMS signing key
+ * (created for `keys.creator`, the demo access key). A token left half-provisioned by an interrupted run is started
+ * over. `P11BRIDGE_SM2TOKEN_DIR` must already name `tokensDir` (the module reads it at C_Initialize).
  */
 export async function ensureDemoSm2Token(
   tokensDir: string,

@@ -1,8 +1,31 @@
 import { parseArgs } from 'node:util';
 import { loadConfigFile } from '../config/load';
+import { provisionDemo, type DemoProvisioning } from '../identities/demoProvisioning';
 import { silentLogger } from '../observability/logger';
-import { provisionDemo } from '../token/provision';
 import { TokenManager } from '../token/tokenManager';
+
+const HELP =
+  'p11bridge provision --config <file> [--token NAME] [--ids CA,RSA,EC] [--json]\n' +
+  '  Generates a CA key and RSA-2048 and EC P-256 signing keys inside the token, as far as the token can generate\n' +
+  '  them (a token without EC gets an RSA CA and no EC key; the output says which key types it cannot generate),\n' +
+  '  with certificates issued by the CA through PKCS#11. Keys are sensitive and never extractable. A token whose\n' +
+  '  key templates cannot restrict usage (its keys also decrypt) is reported: the API still refuses that usage.\n' +
+  '  --ids gives the identifiers (CKA_LABEL) to use instead of new UUIDs (CA, then RSA-2048, then EC P-256).';
+
+/** The human-readable report: identities, then what the token cannot do, then weaker token-side restrictions. */
+function report(r: DemoProvisioning): string[] {
+  const lines = [r.ca, ...r.leaves].map((l) => `${l.id}  ${l.keySpec}${l === r.ca ? '  (CA)' : ''}`);
+  for (const s of r.skipped) lines.push(`not generated: ${s.keySpec}: ${s.reason}`);
+  for (const l of [r.ca, ...r.leaves]) {
+    if (l.tokenAllowsAlso) {
+      lines.push(
+        `weaker token-side restriction: ${l.id} was made for signing only, but the token lets its key also ` +
+          `${l.tokenAllowsAlso.join(' and ')} (its key templates cannot restrict usage); the API refuses that usage`,
+      );
+    }
+  }
+  return lines;
+}
 
 /** `p11bridge provision --config F [--token NAME] [--json]`: the demo key set, generated inside a configured token. */
 export async function provisionCommand(args: string[]): Promise<number> {
@@ -17,12 +40,7 @@ export async function provisionCommand(args: string[]): Promise<number> {
     },
   });
   if (values.help || !values.config) {
-    console.log(
-      'p11bridge provision --config <file> [--token NAME] [--ids CA,RSA,EC] [--json]\n' +
-        '  Generates a CA key and RSA-2048 and EC P-256 signing keys inside the token, with certificates\n' +
-        '  issued by the CA through PKCS#11. Keys are sensitive and never extractable.\n' +
-        '  --ids gives the identifiers (CKA_LABEL) to use instead of new UUIDs.',
-    );
+    console.log(HELP);
     return values.help ? 0 : 2;
   }
   const config = loadConfigFile(values.config);
@@ -37,7 +55,7 @@ export async function provisionCommand(args: string[]): Promise<number> {
       ids && ids.length >= 1 ? { ids: { ca: ids[0] as string, leaves: ids.slice(1) } } : {},
     );
     if (values.json) console.log(JSON.stringify(result));
-    else for (const l of [result.ca, ...result.leaves]) console.log(`${l.id}  ${l.keySpec}`);
+    else console.log(report(result).join('\n'));
   } finally {
     await token.close();
   }

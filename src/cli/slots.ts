@@ -12,12 +12,17 @@ interface SlotReport {
   mechanisms: string[];
   signatureAlgorithms: Array<{ kms: string | null; cas: string | null; supported: boolean }>;
   decryptionAlgorithms: readonly string[];
+  /** Key specs the token can generate (KMS CreateCertificate / CreateKey, demo provisioning). */
+  keySpecs: readonly string[];
   keys: number;
+  /** Identities whose key the token lets do more than it was made for (its templates cannot restrict usage). */
+  weakerTokenRestriction: Array<{ id: string; tokenAllowsAlso: readonly string[] }>;
 }
 
 const HELP = `p11bridge slots [--config FILE] [--json]
   For each configured token: its module's slots and tokens, the token's mechanisms, and what the capability
-  probe found (API signature algorithms, decryption algorithms), with the number of keys it serves.`;
+  probe found (API signature algorithms, decryption algorithms, key generation), with the number of keys it
+  serves and every key the token lets do more than it was made for (a token whose templates cannot restrict usage).`;
 
 /** `p11bridge slots`: tokens, mechanisms and capability summary. */
 export async function slotsCommand(args: string[]): Promise<number> {
@@ -70,7 +75,12 @@ export async function slotsCommand(args: string[]): Promise<number> {
             supported: caps.signatureAlgorithms.includes(a.id),
           })),
           decryptionAlgorithms: caps.decryptionAlgorithms,
+          keySpecs: caps.keySpecs,
           keys: token.entries().length,
+          weakerTokenRestriction: token
+            .entries()
+            .filter((e) => e.beyondGrant.length > 0)
+            .map((e) => ({ id: e.id, tokenAllowsAlso: e.beyondGrant })),
         };
       }),
     );
@@ -86,7 +96,13 @@ export async function slotsCommand(args: string[]): Promise<number> {
             (a) => `  ${a.supported ? 'yes' : 'no '}  ${[a.kms, a.cas].filter(Boolean).join(' / ')}`,
           ),
           `  decryption: ${r.decryptionAlgorithms.join(', ') || 'none'}`,
+          `  key generation: ${r.keySpecs.join(', ') || 'none'}`,
           `  keys served: ${r.keys}`,
+          ...r.weakerTokenRestriction.map(
+            (w) =>
+              `  weaker token-side restriction: ${w.id}: the token also lets its key ${w.tokenAllowsAlso.join(' and ')} ` +
+              '(not granted: the API refuses it)',
+          ),
         ].join('\n'),
       )
       .join('\n'),

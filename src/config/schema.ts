@@ -146,6 +146,12 @@ export const tokenSchema = z
     name: z.string().min(1),
     /** Path of the PKCS#11 module (.so). */
     module: z.string().min(1).default('/usr/lib/softhsm/libsofthsm2.so'),
+    /**
+     * The module's C_Initialize library parameters (`CK_C_INITIALIZE_ARGS.pReserved`, NSS's extended form), for
+     * modules that cannot start without them: NSS's softoken needs `configdir='sql:DIR' certPrefix='' ...`
+     * (docs/hsm/nss-softoken.md). Tokens of one module share one library instance per process, so they must agree.
+     */
+    moduleParameters: z.string().min(1).optional(),
     /** Select the token by label or serial, never by slot index (SoftHSM2 renumbers slots). */
     tokenLabel: z.string().optional(),
     tokenSerial: z.string().optional(),
@@ -165,6 +171,13 @@ export const tokenSchema = z
      * another daemon (or the CLI) in front of the same token are seen; 0 turns it off.
      */
     indexRefreshMs: z.number().int().min(0).default(5000),
+    /**
+     * When the token refuses a key template's usage restriction (tpm2-pkcs11: its keys always sign and decrypt):
+     * `prefer` makes the key without it, records the weaker token-side restriction on the identity (the API still
+     * refuses the usage not granted) and reports it; `require` refuses to make such a key. Sensitivity and
+     * non-extractability are never relaxed.
+     */
+    keyUsageRestriction: z.enum(['prefer', 'require']).default('prefer'),
     /** What to do with a private key that is extractable or not sensitive: refuse to serve it, or warn. */
     insecureKeys: z.enum(['refuse', 'warn']).default('refuse'),
     /**
@@ -350,7 +363,24 @@ const replaySchema = z
 
 export const configSchema = z.strictObject({
   server: serverSchema.prefault({}),
-  tokens: z.array(tokenSchema).min(1),
+  tokens: z
+    .array(tokenSchema)
+    .min(1)
+    .superRefine((tokens, ctx) => {
+      // One module is initialised once per process (the first C_Initialize wins): parameters that differ between
+      // two tokens of it would silently apply the first token's to both.
+      const first = new Map<string, string | undefined>();
+      tokens.forEach((t, i) => {
+        if (!first.has(t.module)) first.set(t.module, t.moduleParameters);
+        else if (first.get(t.module) !== t.moduleParameters) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [i, 'moduleParameters'],
+            message: `tokens of module ${t.module} must have the same moduleParameters (one library instance per process)`,
+          });
+        }
+      });
+    }),
   auth: z.strictObject({
     /** Allowed clock skew of `Timestamp` / `x-acs-date` (the cloud allows 15 minutes). */
     maxSkewSeconds: z.number().int().min(1).default(900),

@@ -3,6 +3,7 @@ import {
   SIGNATURE_ALGORITHMS,
   type EncryptionAlgorithm,
   type KeySpec,
+  type KeySpecRow,
   type SignatureAlgorithm,
 } from '../crypto/algorithms';
 import { tokenSupports } from '../crypto/signPlan';
@@ -26,6 +27,32 @@ export interface ProbeResult {
   readonly sm2: Sm2Capabilities | undefined;
 }
 
+/** A key pair generation mechanism's key sizes in bits (CK_MECHANISM_INFO ulMinKeySize / ulMaxKeySize). */
+interface KeySizeRange {
+  readonly min: number;
+  readonly max: number;
+}
+
+/** Key sizes by generation mechanism; a mechanism without an entry (or with max 0) is not limited. */
+export type KeySizes = ReadonlyMap<number, KeySizeRange>;
+
+/** The key size of a key spec in the units PKCS#11 gives for its generation mechanism (bits for RSA and EC). */
+function keyBits(k: KeySpecRow): number | undefined {
+  if (k.modulusBits !== undefined) return k.modulusBits;
+  return k.curve === 'P-384' ? 384 : k.curve === 'P-256' || k.curve === 'secp256k1' ? 256 : undefined;
+}
+
+/**
+ * Whether the mechanism's advertised sizes admit this key spec: tpm2-pkcs11 lists CKM_RSA_PKCS_KEY_PAIR_GEN for
+ * 1024–3072 bits only, so RSA_4096 is not offered there (rather than failing at generation).
+ */
+function sizeFits(k: KeySpecRow, sizes: KeySizes | undefined): boolean {
+  const range = k.generate ? sizes?.get(k.generate.mechanism) : undefined;
+  const bits = keyBits(k);
+  if (!range || range.max === 0 || bits === undefined) return true;
+  return bits >= range.min && bits <= range.max;
+}
+
 export const NO_CAPABILITIES: TokenCapabilities = {
   mechanisms: new Set(),
   signatureAlgorithms: [],
@@ -36,9 +63,14 @@ export const NO_CAPABILITIES: TokenCapabilities = {
 /**
  * The token's capabilities from its mechanism list and, once they ran, the functional probes. Before the probes
  * finish, signing and key generation of the standard algorithms are offered (their mechanisms are listed);
- * decryption and SM2 only after a probe proved them.
+ * decryption and SM2 only after a probe proved them. Key specs are offered when their generation mechanism is listed
+ * with sizes that admit them.
  */
-export function capabilitiesOf(mechanismList: readonly number[], probe: ProbeResult | undefined): TokenCapabilities {
+export function capabilitiesOf(
+  mechanismList: readonly number[],
+  probe: ProbeResult | undefined,
+  keySizes?: KeySizes,
+): TokenCapabilities {
   const mechanisms = new Set(mechanismList);
   return {
     mechanisms,
@@ -49,7 +81,9 @@ export function capabilitiesOf(mechanismList: readonly number[], probe: ProbeRes
     ],
     decryptionAlgorithms: [...(probe?.decryption ?? []), ...(probe?.sm2?.decryptionAlgorithms ?? [])],
     keySpecs: [
-      ...KEY_SPECS.filter((k) => k.generate && mechanisms.has(k.generate.mechanism)).map((k) => k.spec),
+      ...KEY_SPECS.filter((k) => k.generate && mechanisms.has(k.generate.mechanism) && sizeFits(k, keySizes)).map(
+        (k) => k.spec,
+      ),
       ...(probe?.sm2?.keySpecs ?? []),
     ],
   };

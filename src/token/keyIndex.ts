@@ -4,6 +4,7 @@ import type { KeySpec, KeyType, Sm2Profile } from '../crypto/algorithms';
 import { curveOfParams, ecParamsFor, ecSpki, rsaSpki } from '../crypto/keys';
 import { certificateSignatureValid } from '../crypto/x509Signature';
 import { readBool, readUlong } from './attributes';
+import { usageBeyond, type KeyUsage, type TokenUsage } from './keyTemplates';
 import { parseMetadata, type CertificateMetadata } from './metadata';
 import type { RawObject, RawObjects } from './objectReader';
 
@@ -23,8 +24,15 @@ export interface KeyEntry {
   readonly spki: Buffer;
   /** Largest signature the token returns (RSA: modulus bytes; EC: 2 × field bytes, raw r‖s). */
   readonly signatureLength: number;
+  /** The API may sign with it: the token allows it (CKA_SIGN) and the identity was granted it (metadata `usage`). */
   readonly canSign: boolean;
+  /** The API may decrypt with it: CKA_DECRYPT and the grant, as for `canSign`. */
   readonly canDecrypt: boolean;
+  /**
+   * Usages the token allows that the identity was not granted: the weaker token-side restriction of a token whose
+   * key templates cannot restrict usage (tpm2-pkcs11). The API refuses them; operators are told (CLI `slots`).
+   */
+  readonly beyondGrant: ReadonlyArray<'sign' | 'decrypt'>;
   readonly sensitive: boolean;
   readonly extractable: boolean;
   readonly certificate: X509Certificate | undefined;
@@ -184,6 +192,8 @@ export function buildIndex(raw: RawObjects, opts: { refuseInsecure: boolean; sm2
         signatureLength,
         canSign: readBool(a[pkcs11.CKA_SIGN]),
         canDecrypt: readBool(a[pkcs11.CKA_DECRYPT]),
+        // A KMS key's record grants its usage (src/identities/keys): the token floor does not know it.
+        beyondGrant: [],
         sensitive,
         extractable,
         certificate: undefined,
@@ -239,8 +249,7 @@ export function buildIndex(raw: RawObjects, opts: { refuseInsecure: boolean; sm2
       publicKey: createPublicKey({ key: spki, format: 'der', type: 'spki' }),
       spki,
       signatureLength,
-      canSign: readBool(a[pkcs11.CKA_SIGN]),
-      canDecrypt: readBool(a[pkcs11.CKA_DECRYPT]),
+      ...grantedUsage(metadata.usage, { sign: readBool(a[pkcs11.CKA_SIGN]), decrypt: readBool(a[pkcs11.CKA_DECRYPT]) }),
       sensitive,
       extractable,
       certificate: cert?.x509,
@@ -252,6 +261,19 @@ export function buildIndex(raw: RawObjects, opts: { refuseInsecure: boolean; sm2
   }
   for (const e of entries.values()) if (e.problem) skipped.push(`identity "${e.id}" refused: ${e.problem}`);
   return { entries, keyPairs, insecure, skipped };
+}
+
+/** What the API may do with a key: what the token allows, narrowed to the identity's grant when it records one. */
+function grantedUsage(
+  granted: KeyUsage | undefined,
+  token: TokenUsage,
+): Pick<KeyEntry, 'canSign' | 'canDecrypt' | 'beyondGrant'> {
+  if (!granted) return { canSign: token.sign, canDecrypt: token.decrypt, beyondGrant: [] };
+  return {
+    canSign: token.sign && granted !== 'decrypt',
+    canDecrypt: token.decrypt && granted !== 'sign',
+    beyondGrant: usageBeyond(granted, token),
+  };
 }
 
 /**

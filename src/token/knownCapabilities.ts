@@ -1,10 +1,17 @@
-import type * as pkcs11 from 'pkcs11js';
+import * as pkcs11 from 'pkcs11js';
 import type { TokenConfig } from '../config/schema';
 import type { KeySpecRow, SignatureAlgorithm } from '../crypto/algorithms';
 import type { Logger } from '../observability/logger';
-import { capabilitiesOf, NO_CAPABILITIES, type ProbeResult, type TokenCapabilities } from './capabilities';
+import {
+  capabilitiesOf,
+  NO_CAPABILITIES,
+  type KeySizes,
+  type ProbeResult,
+  type TokenCapabilities,
+} from './capabilities';
 import { describeFault } from './ckr';
 import type { KeyEntry } from './keyIndex';
+import type { RemoteLib } from './remoteLib';
 import type { Pkcs11Executor } from './thread/executor';
 
 /**
@@ -17,6 +24,7 @@ export class KnownCapabilities {
   #caps: TokenCapabilities = NO_CAPABILITIES;
   #probe: Promise<void> | undefined;
   #probeResult: ProbeResult | undefined;
+  #keySizes: KeySizes | undefined;
 
   constructor(config: TokenConfig, log: Logger) {
     this.#config = config;
@@ -32,8 +40,9 @@ export class KnownCapabilities {
    * (before it serves). After a re-initialisation the token is the same one: their result stands, and the token's
    * thread is not held up by throwaway key generation while requests wait behind it.
    */
-  connected(executor: Pkcs11Executor, slot: pkcs11.Handle, mechanisms: number[]): void {
-    this.#caps = capabilitiesOf(mechanisms, this.#probeResult);
+  connected(executor: Pkcs11Executor, slot: pkcs11.Handle, mechanisms: number[], keySizes: KeySizes): void {
+    this.#keySizes = keySizes;
+    this.#caps = capabilitiesOf(mechanisms, this.#probeResult, keySizes);
     this.#probe ??= this.#runProbe(executor, slot, mechanisms);
   }
 
@@ -53,7 +62,7 @@ export class KnownCapabilities {
         this.#log.warn({ vendor: profile?.vendor, problem }, 'SM2 HSM profile: a role does not work on this token');
       }
       this.#probeResult = result;
-      this.#caps = capabilitiesOf(mechanisms, result);
+      this.#caps = capabilitiesOf(mechanisms, result, this.#keySizes);
     } catch (e) {
       this.#log.warn({ err: describeFault(e) }, 'capability probe failed: decryption and SM2 are not offered');
     }
@@ -79,4 +88,26 @@ export class KnownCapabilities {
   canGenerate(spec: KeySpecRow): boolean {
     return this.#caps.keySpecs.includes(spec.spec);
   }
+}
+
+/**
+ * The key sizes of the listed key pair generation mechanisms (C_GetMechanismInfo), which limit the key specs offered;
+ * a mechanism whose info cannot be read is not limited.
+ */
+export async function readKeySizes(
+  lib: RemoteLib,
+  slot: pkcs11.Handle,
+  mechanisms: readonly number[],
+): Promise<KeySizes> {
+  const out = new Map<number, { min: number; max: number }>();
+  for (const m of [pkcs11.CKM_RSA_PKCS_KEY_PAIR_GEN, pkcs11.CKM_EC_KEY_PAIR_GEN]) {
+    if (!mechanisms.includes(m)) continue;
+    try {
+      const info = await lib.call<pkcs11.MechanismInfo>('C_GetMechanismInfo', [slot, m]);
+      out.set(m, { min: info.minKeySize, max: info.maxKeySize });
+    } catch {
+      // Some modules answer CKR_MECHANISM_INVALID for a listed mechanism's info: its sizes stay unknown.
+    }
+  }
+  return out;
 }

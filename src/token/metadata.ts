@@ -25,6 +25,12 @@ const metadataSchema = z.object({
   subjectAlternativeNames: z.array(z.string()).optional(),
   tags: z.record(z.string(), z.string()).optional(),
   customIdentifier: z.string().optional(),
+  /**
+   * What the API lets the key do (what it was made for). Absent on identities made before it existed: the token's
+   * CKA_SIGN / CKA_DECRYPT decide alone. Present, it is enforced even where the token allows more (a token whose key
+   * templates cannot restrict usage, src/token/keyTemplates.ts).
+   */
+  usage: z.enum(['sign', 'sign+decrypt', 'decrypt']).optional(),
   /** KMS `Arn`, fixed at creation so that every daemon reports the same one whatever its region setting. */
   arn: z.string().optional(),
 });

@@ -5,25 +5,35 @@ import { integerDer } from '../crypto/der';
 import { ecParamsFor, ecSpki, rsaSpki } from '../crypto/keys';
 import type { KeySpecRow } from '../crypto/algorithms';
 import { keyGenerationMechanism } from '../crypto/sm2Plan';
+import { readBool } from './attributes';
+import { classify, describeFault } from './ckr';
+import { usageBeyond, withoutUsageRestrictions, type KeyUsage, type TokenUsage } from './keyTemplates';
 import { TokenCapabilityFault } from './faults';
 import { METADATA_APPLICATION, serializeMetadata, type CertificateMetadata } from './metadata';
 import type { TokenManager } from './tokenManager';
 
-/**
- * What a new key pair is for: signing only (demo keys, KMS `SIGN/VERIFY`), signing and decryption (KMS
- * CreateCertificate), or decryption only (KMS `ENCRYPT/DECRYPT`).
- */
-export type KeyUsage = 'sign' | 'sign+decrypt' | 'decrypt';
+export type { KeyUsage } from './keyTemplates';
 
+/** A key pair made in the token: its public key, and what the token itself lets the private key do. */
 export interface GeneratedKeyPair {
   readonly spki: Buffer;
+  /** CKA_SIGN / CKA_DECRYPT of the private key as the token reports them after generation. */
+  readonly tokenUsage: TokenUsage;
+  /**
+   * Usages the token allows although they were not asked for (its templates cannot restrict them): the API still
+   * refuses them (the identity records what was granted), and operators are told (provision, `slots`).
+   */
+  readonly beyondGrant: ReadonlyArray<'sign' | 'decrypt'>;
 }
 
 /**
  * Generates a key pair INSIDE the token: sensitive, never extractable, with exactly the usages asked for.
  * SoftHSM2's defaults would add decrypt/unwrap/derive to EC keys (facts §3), so every usage is set explicitly.
- * SM2 keys use the vendor key type and mechanism of the token's HSM profile; they decrypt (SM2PKE) when the
- * profile has an encryption mechanism.
+ * A token that refuses the usage restriction (tpm2-pkcs11: its keys always sign and decrypt) gets the template
+ * again without the restricting attributes, unless the token's `keyUsageRestriction` is `require`; sensitivity and
+ * non-extractability are never relaxed, and are read back: a key the token made extractable or not sensitive is
+ * destroyed and refused. SM2 keys use the vendor key type and mechanism of the token's HSM profile; they decrypt
+ * (SM2PKE) when the profile has an encryption mechanism.
  */
 export async function generateKeyPair(
   token: TokenManager,
@@ -71,10 +81,43 @@ export async function generateKeyPair(
     { type: pkcs11.CKA_DERIVE, value: false },
   ];
   return token.withSession(async (session, lib) => {
-    const keys = await lib.C_GenerateKeyPair(session, { mechanism }, pub, priv);
+    let keys: { publicKey: pkcs11.Handle; privateKey: pkcs11.Handle };
+    try {
+      keys = await lib.C_GenerateKeyPair(session, { mechanism }, pub, priv);
+    } catch (e) {
+      // Only a refusal of the template is worth a second try; a lost session, login or device is not.
+      if (token.config.keyUsageRestriction === 'require' || !['input', 'internal'].includes(classify(e))) throw e;
+      try {
+        keys = await lib.C_GenerateKeyPair(
+          session,
+          { mechanism },
+          withoutUsageRestrictions(pub),
+          withoutUsageRestrictions(priv),
+        );
+      } catch {
+        throw e;
+      }
+    }
+    const policy = await lib.getAttributes(session, keys.privateKey, [
+      pkcs11.CKA_SENSITIVE,
+      pkcs11.CKA_EXTRACTABLE,
+      pkcs11.CKA_SIGN,
+      pkcs11.CKA_DECRYPT,
+    ]);
+    if (!readBool(policy.get(pkcs11.CKA_SENSITIVE)) || readBool(policy.get(pkcs11.CKA_EXTRACTABLE))) {
+      await lib.C_DestroyObject(session, keys.privateKey).catch(() => undefined);
+      await lib.C_DestroyObject(session, keys.publicKey).catch(() => undefined);
+      throw new Error(`the token made key ${label} extractable or not sensitive although asked not to: destroyed`);
+    }
+    const tokenUsage = {
+      sign: readBool(policy.get(pkcs11.CKA_SIGN)),
+      decrypt: readBool(policy.get(pkcs11.CKA_DECRYPT)),
+    };
+    const made = { tokenUsage, beyondGrant: usageBeyond(usage, tokenUsage) };
     if (spec.keyType === 'RSA') {
       const a = await lib.getAttributes(session, keys.publicKey, [pkcs11.CKA_MODULUS, pkcs11.CKA_PUBLIC_EXPONENT]);
       return {
+        ...made,
         spki: rsaSpki(
           a.get(pkcs11.CKA_MODULUS) ?? Buffer.alloc(0),
           a.get(pkcs11.CKA_PUBLIC_EXPONENT) ?? Buffer.alloc(0),
@@ -84,10 +127,11 @@ export async function generateKeyPair(
     if (profile) {
       // The vendor key type implies sm2p256v1; not every vendor stores CKA_EC_PARAMS on it.
       const point = (await lib.getAttributes(session, keys.publicKey, [pkcs11.CKA_EC_POINT])).get(pkcs11.CKA_EC_POINT);
-      return { spki: ecSpki(ecParamsFor('SM2'), point ?? Buffer.alloc(0)) };
+      return { ...made, spki: ecSpki(ecParamsFor('SM2'), point ?? Buffer.alloc(0)) };
     }
     const a = await lib.getAttributes(session, keys.publicKey, [pkcs11.CKA_EC_PARAMS, pkcs11.CKA_EC_POINT]);
     return {
+      ...made,
       spki: ecSpki(a.get(pkcs11.CKA_EC_PARAMS) ?? Buffer.alloc(0), a.get(pkcs11.CKA_EC_POINT) ?? Buffer.alloc(0)),
     };
   });
@@ -154,6 +198,30 @@ export async function storeDataObject(
       { type: pkcs11.CKA_VALUE, value },
     ]);
     for (const h of previous) await lib.C_DestroyObject(session, h);
+  });
+}
+
+/**
+ * Whether the token stores data objects (CKO_DATA), where p11bridge keeps every identity's lifecycle metadata and
+ * every KMS key record: tried with a session object (CKA_TOKEN=false, gone with the session). Undefined when it
+ * can, else the token's refusal (NSS's softoken answers CKR_ATTRIBUTE_VALUE_INVALID to any CKO_DATA template).
+ */
+export async function dataObjectRefusal(token: TokenManager): Promise<string | undefined> {
+  return token.admin(async (session, lib) => {
+    try {
+      const h = await lib.C_CreateObject(session, [
+        { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_DATA },
+        { type: pkcs11.CKA_TOKEN, value: false },
+        { type: pkcs11.CKA_PRIVATE, value: true },
+        { type: pkcs11.CKA_APPLICATION, value: METADATA_APPLICATION },
+        { type: pkcs11.CKA_LABEL, value: 'p11bridge data object probe' },
+        { type: pkcs11.CKA_VALUE, value: Buffer.from('{}') },
+      ]);
+      await lib.C_DestroyObject(session, h);
+      return undefined;
+    } catch (e) {
+      return describeFault(e);
+    }
   });
 }
 

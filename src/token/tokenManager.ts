@@ -14,7 +14,7 @@ import { TokenHealthTracker } from './health';
 import { Keepalive } from './keepalive';
 import type { DataRecord } from './keyDirectory';
 import type { KeyEntry } from './keyIndex';
-import { KnownCapabilities } from './knownCapabilities';
+import { KnownCapabilities, readKeySizes } from './knownCapabilities';
 import { LocalLoginGate, type LoginGate } from './loginGate';
 import { Pkcs11Module, type ModuleMember } from './module';
 import { PinLogin } from './pinLogin';
@@ -235,7 +235,8 @@ export class TokenManager implements ModuleMember {
     this.#sessions.connect(slot, admin, this.config.sessions);
     await this.#index.read();
     this.#status.set('ready');
-    this.#caps.connected(executor, slot, await lib.call<number[]>('C_GetMechanismList', [slot]));
+    const mechanisms = await lib.call<number[]>('C_GetMechanismList', [slot]);
+    this.#caps.connected(executor, slot, mechanisms, await readKeySizes(lib, slot, mechanisms));
   }
 
   /** C_Login through the PIN-safe login; a refused PIN makes the token unavailable with the reason. */
@@ -400,16 +401,19 @@ export class TokenManager implements ModuleMember {
   }
 
   /**
-   * ModuleMember: C_Initialize of this token's library instance, with CKF_OS_LOCKING_OK. Without the flag SoftHSM2
-   * disables its mutexes and crashes as soon as two sessions work at once (facts §0.1: 13/13 runs died).
+   * ModuleMember: C_Initialize of this token's library instance, with CKF_OS_LOCKING_OK and the configured
+   * `moduleParameters`. Without the flag SoftHSM2 disables its mutexes and crashes as soon as two sessions work at
+   * once (facts §0.1: 13/13 runs died).
    */
   async initializeInstance(): Promise<void> {
     try {
-      await this.#libOrFail.call(
-        'C_Initialize',
-        [{ flags: pkcs11.CKF_OS_LOCKING_OK }],
-        this.config.timeouts.initializeMs,
-      );
+      const parameters = this.config.moduleParameters;
+      const args: pkcs11.InitializationOptions = {
+        flags: pkcs11.CKF_OS_LOCKING_OK,
+        // pkcs11js passes them in NSS's extended CK_C_INITIALIZE_ARGS (pReserved), as NSS's softoken reads them.
+        ...(parameters !== undefined ? { libraryParameters: parameters } : {}),
+      };
+      await this.#libOrFail.call('C_Initialize', [args], this.config.timeouts.initializeMs);
     } catch (e) {
       if (!isAlreadyInitialized(e)) throw e;
     }

@@ -9,7 +9,7 @@ import { createHash, randomBytes, randomUUID, X509Certificate } from 'node:crypt
 import { keySpecRow } from '../../src/crypto/algorithms';
 import { buildCertificate } from '../../src/crypto/x509Builder';
 import { generateKeyPair } from '../../src/token/objects';
-import { randomSerial, storeActiveIdentity, tokenSigner } from '../../src/token/provision';
+import { randomSerial, storeActiveIdentity, tokenSigner } from '../../src/token/issuing';
 import type { TokenManager } from '../../src/token/tokenManager';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon';
 import { cas3 } from '../helpers/clients';

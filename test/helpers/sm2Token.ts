@@ -12,7 +12,7 @@ import { createSm2TestTokenDir, tassSampleProfile } from '../../src/cli/sm2TestT
 import { tokenSchema, type TokenConfig } from '../../src/config/schema';
 import { pemEncode } from '../../src/crypto/pem';
 import { silentLogger } from '../../src/observability/logger';
-import { provisionSm2Pair } from '../../src/token/provisionSm2';
+import { provisionSm2Pair } from '../../src/identities/demoProvisioning';
 import { TokenManager } from '../../src/token/tokenManager';
 import { openssl, type Scratch } from './verify';
 
@@ -87,7 +87,7 @@ const SM2_CA_SUBJECT = 'CN=p11bridge SM2 test CA,O=p11bridge,C=CN';
 
 /**
  * Provisions an SM2 CA (self-signed, SM2-with-SM3) and an SM2 leaf that signs and decrypts, issued by that CA,
- * all generated and signed inside the test token through the daemon's own code (src/token/provisionSm2.ts, which
+ * all generated and signed inside the test token through the daemon's own code (src/identities/demoProvisioning.ts, which
  * the demo's `--sm2` uses too); returns the identifiers.
  */
 export async function provisionSm2TestToken(t: Sm2TestToken): Promise<{ ca: string; leaf: string; caPem: string }> {

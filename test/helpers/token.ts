@@ -6,7 +6,7 @@ import { deleteSoftHsmToken, initSoftHsmToken, SOFTHSM_MODULE, writeSoftHsmConf 
 import type { TokenConfig } from '../../src/config/schema';
 import { tokenSchema } from '../../src/config/schema';
 import { silentLogger } from '../../src/observability/logger';
-import { provisionDemo, type ProvisionedIdentity } from '../../src/token/provision';
+import { provisionDemo, type ProvisionedIdentity } from '../../src/identities/demoProvisioning';
 import { TokenManager } from '../../src/token/tokenManager';
 
 /** A throwaway SoftHSM2 token in its own temporary directory (the project's SoftHSM fixture). */

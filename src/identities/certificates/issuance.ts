@@ -5,7 +5,7 @@ import { pemEncode } from '../../crypto/pem';
 import { ApiError } from '../../errors/apiError';
 import { destroyIdentityObjects } from '../../token/certificateObjects';
 import { generateKeyPair, storeMetadata } from '../../token/objects';
-import { tokenSigner, x509AlgorithmFor } from '../../token/provision';
+import { tokenSigner, x509AlgorithmFor } from '../../token/issuing';
 import type { TokenManager } from '../../token/tokenManager';
 import { certificateKeySpec, checkCertificateId, checkKmsSubject, checkSubjectAlternativeNames } from './inputs';
 import { certificateArn, pendingRecord, type ArnScope } from './records';

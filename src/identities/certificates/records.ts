@@ -40,6 +40,8 @@ export function pendingRecord(input: PendingRecordInput): CertificateMetadata {
   return {
     status: 'PENDING',
     keySpec: input.keySpec,
+    // CreateCertificate's key pair signs and decrypts; the grant is enforced where the token allows more (0027).
+    usage: 'sign+decrypt',
     createdAt: now,
     updatedAt: now,
     csr: input.csrPem,
