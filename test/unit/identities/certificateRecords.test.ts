@@ -40,6 +40,8 @@ describe('the certificate lifecycle record', () => {
     expect(record).toEqual({
       status: 'PENDING',
       keySpec: 'EC_P256',
+      // CreateCertificate's key pair may sign and decrypt: the grant is recorded (decision 0027).
+      usage: 'sign+decrypt',
       createdAt: '2026-01-02T03:04:05Z',
       updatedAt: '2026-01-02T03:04:05Z',
       csr: 'CSR',
