@@ -387,7 +387,12 @@ describe('faults under load: `p11bridge serve` (2 workers) on a SoftHSM2 token b
     expect(reinits).toBeGreaterThanOrEqual(1);
     expect(reinits).toBeLessThanOrEqual(injected);
     expect(after.C_Finalize - before.C_Finalize).toBe(reinits);
-    expect(after.C_Login - before.C_Login).toBe(reinits);
+    // PIN safety: never more logins than re-initialisations. Fewer is possible: a re-initialisation that a second
+    // fault supersedes before its reconnect logged in is followed by one login, not two (seen once in 4 clean CI
+    // runs); a token left without its login would not serve again, which `recovery` below catches.
+    const logins = after.C_Login - before.C_Login;
+    expect(logins).toBeGreaterThanOrEqual(1);
+    expect(logins).toBeLessThanOrEqual(reinits);
     const lastRefusal = Math.max(...refusals.map((s) => s.end));
     const outage = servingAgain(samples, lastRefusal);
     const recovery = servingAgain(samples, clearedAt);
