@@ -64,6 +64,9 @@ function rsaEncodedMessage(key: KeyObject, signature: Buffer): { em: Buffer; bit
 export function rsaPkcs1VerifyDigest(key: KeyObject, hash: VerifyHash, digest: Buffer, signature: Buffer): boolean {
   if (key.asymmetricKeyType !== 'rsa') throw new EncodingError('not an RSA public key');
   if (digest.length !== HASH_LENGTH[hash]) return false;
+  // RFC 8017 §8.2.2 step 1: the signature is exactly k octets. OpenSSL's public decrypt also takes a shorter input
+  // as the same integer, so a signature whose first octet is 0 would verify with that octet cut off.
+  if (signature.length !== Math.ceil((key.asymmetricKeyDetails?.modulusLength ?? 0) / 8)) return false;
   let t: Buffer;
   try {
     t = publicDecrypt({ key, padding: constants.RSA_PKCS1_PADDING }, signature);

@@ -37,6 +37,19 @@ describe('rsaPkcs1VerifyDigest', () => {
     expect(rsaPkcs1VerifyDigest(rsa.publicKey, 'sha256', sha256(msg).subarray(1), sig)).toBe(false);
   });
 
+  it('rejects a signature shorter than the modulus even when it is the same integer (leading zero octet cut)', () => {
+    // About one signature in 256 starts with a zero octet: look for one, so the case is tested every run.
+    let msg = Buffer.alloc(0);
+    let sig = Buffer.alloc(0);
+    for (let i = 0; i < 4096 && sig[0] !== 0; i++) {
+      msg = Buffer.from(`p11bridge ${i}`);
+      sig = sign('sha256', msg, rsa.privateKey);
+    }
+    expect(sig[0]).toBe(0);
+    expect(rsaPkcs1VerifyDigest(rsa.publicKey, 'sha256', sha256(msg), sig)).toBe(true);
+    expect(rsaPkcs1VerifyDigest(rsa.publicKey, 'sha256', sha256(msg), sig.subarray(1))).toBe(false);
+  });
+
   it('rejects a PSS signature', () => {
     const msg = Buffer.from('p11bridge');
     const sig = sign('sha256', msg, { key: rsa.privateKey, padding: constants.RSA_PKCS1_PSS_PADDING });
