@@ -15,6 +15,7 @@ const HELP =
 /** The human-readable report: identities, then what the token cannot do, then weaker token-side restrictions. */
 function report(r: DemoProvisioning): string[] {
   const lines = [r.ca, ...r.leaves].map((l) => `${l.id}  ${l.keySpec}${l === r.ca ? '  (CA)' : ''}`);
+  lines.push(`lifecycle metadata and KMS key records: ${r.metadataStore}`);
   for (const s of r.skipped) lines.push(`not generated: ${s.keySpec}: ${s.reason}`);
   for (const l of [r.ca, ...r.leaves]) {
     if (l.tokenAllowsAlso) {

@@ -181,6 +181,14 @@ export const tokenSchema = z
     /** What to do with a private key that is extractable or not sensitive: refuse to serve it, or warn. */
     insecureKeys: z.enum(['refuse', 'warn']).default('refuse'),
     /**
+     * Where each identity's lifecycle metadata and each KMS key record live: `token` (data objects on the token,
+     * decision 0013) or `file` (the JSON file `metadataFile`, each record authenticated by an HMAC key generated in
+     * the token), for tokens that refuse data objects (NSS's softoken). Decision 0031.
+     */
+    metadataStore: z.enum(['token', 'file']).default('token'),
+    /** The record file of `metadataStore: file` (one per token; keep it beside the token's own database). */
+    metadataFile: z.string().min(1).optional(),
+    /**
      * Deadlines of token calls. A call that passes its deadline is answered at once with the service-unavailable
      * error; the token is reported unavailable until it answers again (docs/hsm/README.md).
      */
@@ -241,6 +249,10 @@ export const tokenSchema = z
   })
   .refine((t) => t.tokenLabel !== undefined || t.tokenSerial !== undefined, {
     message: 'set tokenLabel or tokenSerial',
+  })
+  .refine((t) => (t.metadataStore === 'file') === (t.metadataFile !== undefined), {
+    message: 'metadataStore file needs metadataFile (and metadataFile needs metadataStore file)',
+    path: ['metadataFile'],
   });
 
 const accessKeySchema = z.strictObject({
@@ -370,7 +382,20 @@ export const configSchema = z.strictObject({
       // One module is initialised once per process (the first C_Initialize wins): parameters that differ between
       // two tokens of it would silently apply the first token's to both.
       const first = new Map<string, string | undefined>();
+      // A record file holds one token's records, authenticated by that token's key: shared, each token would
+      // overwrite the other's and refuse them all.
+      const files = new Set<string>();
       tokens.forEach((t, i) => {
+        if (t.metadataFile !== undefined) {
+          if (files.has(t.metadataFile)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: [i, 'metadataFile'],
+              message: 'each token needs its own metadataFile',
+            });
+          }
+          files.add(t.metadataFile);
+        }
         if (!first.has(t.module)) first.set(t.module, t.moduleParameters);
         else if (first.get(t.module) !== t.moduleParameters) {
           ctx.addIssue({

@@ -8,7 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { keySpecRow, type KeySpec, type KeySpecRow } from '../crypto/algorithms';
 import { buildCertificate } from '../crypto/x509Builder';
 import { randomSerial, storeActiveIdentity, tokenSigner, x509AlgorithmFor } from '../token/issuing';
-import { dataObjectRefusal, generateKeyPair, type KeyUsage } from '../token/objects';
+import { generateKeyPair, type KeyUsage } from '../token/objects';
 import type { TokenManager } from '../token/tokenManager';
 
 /** The signing keys of a demo token, in this order (`--ids` and the demo home's ids file follow it). */
@@ -76,6 +76,8 @@ export interface DemoProvisioning {
   readonly leaves: ProvisionedIdentity[];
   /** Demo signing specs this token cannot generate, with the reason. */
   readonly skipped: readonly SkippedSpec[];
+  /** Where the identities' lifecycle metadata is kept (`metadataStore`): on the token, or a file it vouches for. */
+  readonly metadataStore: string;
 }
 
 /** One certificate identity: a key pair in the token and its certificate, signed by `issuer` (or itself). */
@@ -133,11 +135,10 @@ export async function provisionDemo(
 ): Promise<DemoProvisioning> {
   const plan = planDemoKeySet((row) => token.canGenerate(row));
   // Checked before any key is made: a token that cannot hold the metadata would be left with unusable keys.
-  const refusal = await dataObjectRefusal(token);
+  const refusal = await token.records.refusal();
   if (refusal !== undefined) {
     throw new Error(
-      `the token cannot store data objects (C_CreateObject of a CKO_DATA object: ${refusal}); p11bridge keeps each ` +
-        "identity's lifecycle metadata in one, so it cannot serve identities from this token",
+      `${refusal}; p11bridge keeps each identity's lifecycle metadata there, so it cannot serve this token`,
     );
   }
   const now = opts.now ?? new Date();
@@ -174,7 +175,7 @@ export async function provisionDemo(
     leaves.push(leaf.identity);
   }
   await token.refreshIndex();
-  return { ca: ca.identity, leaves, skipped: plan.skipped };
+  return { ca: ca.identity, leaves, skipped: plan.skipped, metadataStore: token.records.description };
 }
 
 /** What `provisionSm2Pair` made: the CA and the leaf it issued, and the CA certificate (DER). */

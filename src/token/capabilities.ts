@@ -25,6 +25,8 @@ export interface TokenCapabilities {
 export interface ProbeResult {
   readonly decryption: EncryptionAlgorithm['name'][];
   readonly sm2: Sm2Capabilities | undefined;
+  /** The standard EC key specs the token generated when tried (ecProbe.ts): the curves it really has. */
+  readonly ecKeySpecs?: readonly KeySpec[];
 }
 
 /** A key pair generation mechanism's key sizes in bits (CK_MECHANISM_INFO ulMinKeySize / ulMaxKeySize). */
@@ -53,6 +55,15 @@ function sizeFits(k: KeySpecRow, sizes: KeySizes | undefined): boolean {
   return bits >= range.min && bits <= range.max;
 }
 
+/**
+ * Whether an EC key spec's curve is proven: once the curve probe ran, only the curves it generated (a listed
+ * CKM_EC_KEY_PAIR_GEN does not say which curves: tpm2-pkcs11 and NSS have no secp256k1). RSA and vendor rows pass.
+ */
+function curveProven(k: KeySpecRow, ecKeySpecs: readonly KeySpec[] | undefined): boolean {
+  if (k.keyType !== 'EC' || k.vendorProfile !== undefined || ecKeySpecs === undefined) return true;
+  return ecKeySpecs.includes(k.spec);
+}
+
 export const NO_CAPABILITIES: TokenCapabilities = {
   mechanisms: new Set(),
   signatureAlgorithms: [],
@@ -64,7 +75,7 @@ export const NO_CAPABILITIES: TokenCapabilities = {
  * The token's capabilities from its mechanism list and, once they ran, the functional probes. Before the probes
  * finish, signing and key generation of the standard algorithms are offered (their mechanisms are listed);
  * decryption and SM2 only after a probe proved them. Key specs are offered when their generation mechanism is listed
- * with sizes that admit them.
+ * with sizes that admit them, and EC specs, once the curve probe ran, only for the curves it generated.
  */
 export function capabilitiesOf(
   mechanismList: readonly number[],
@@ -81,9 +92,13 @@ export function capabilitiesOf(
     ],
     decryptionAlgorithms: [...(probe?.decryption ?? []), ...(probe?.sm2?.decryptionAlgorithms ?? [])],
     keySpecs: [
-      ...KEY_SPECS.filter((k) => k.generate && mechanisms.has(k.generate.mechanism) && sizeFits(k, keySizes)).map(
-        (k) => k.spec,
-      ),
+      ...KEY_SPECS.filter(
+        (k) =>
+          k.generate &&
+          mechanisms.has(k.generate.mechanism) &&
+          sizeFits(k, keySizes) &&
+          curveProven(k, probe?.ecKeySpecs),
+      ).map((k) => k.spec),
       ...(probe?.sm2?.keySpecs ?? []),
     ],
   };

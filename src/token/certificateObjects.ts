@@ -115,16 +115,8 @@ export async function destroyIdentityObjects(
   if (entry?.publicKeyHandle) publicKeys.add(key(entry.publicKeyHandle));
   const certificates = new Set(await certificateObjects(token, id, ckaId));
   if (entry?.certificateHandle) certificates.add(key(entry.certificateHandle));
-  const metadata = await token.admin(async (session, lib) =>
-    (
-      await lib.findObjects(session, [
-        { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_DATA },
-        { type: pkcs11.CKA_APPLICATION, value: METADATA_APPLICATION },
-        { type: pkcs11.CKA_LABEL, value: id },
-      ])
-    ).map(key),
-  );
-  const ordered = [...privateKeys, ...publicKeys, ...certificates, ...metadata];
+  const ordered = [...privateKeys, ...publicKeys, ...certificates];
   await destroyHandles(token, ordered);
-  return ordered.length;
+  // The metadata last, wherever it is kept (on the token or in its record file, src/token/records/).
+  return ordered.length + (await token.records.remove(METADATA_APPLICATION, id));
 }

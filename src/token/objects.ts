@@ -6,7 +6,7 @@ import { ecParamsFor, ecSpki, rsaSpki } from '../crypto/keys';
 import type { KeySpecRow } from '../crypto/algorithms';
 import { keyGenerationMechanism } from '../crypto/sm2Plan';
 import { readBool } from './attributes';
-import { classify, describeFault } from './ckr';
+import { classify } from './ckr';
 import { usageBeyond, withoutUsageRestrictions, type KeyUsage, type TokenUsage } from './keyTemplates';
 import { TokenCapabilityFault } from './faults';
 import { METADATA_APPLICATION, serializeMetadata, type CertificateMetadata } from './metadata';
@@ -163,79 +163,26 @@ export async function storeCertificate(token: TokenManager, label: string, ckaId
 }
 
 /**
- * Writes the metadata data object of an identifier. SoftHSM2 2.6.1 refuses C_SetAttributeValue on a data
- * object's CKA_VALUE (CKR_ATTRIBUTE_READ_ONLY), so a change is a new object followed by the old one's
- * destruction: created first, so that the identity always has metadata (an identity without any is refused),
- * and a daemon indexing in between sees two objects for a moment (refused as ambiguous, never resolved by order).
+ * Writes the lifecycle metadata of an identifier: one record, replacing the one it had, on the token or in the
+ * token's record file (`metadataStore`, src/token/records/).
  */
 export async function storeMetadata(token: TokenManager, label: string, metadata: CertificateMetadata): Promise<void> {
-  await storeDataObject(token, METADATA_APPLICATION, label, serializeMetadata(metadata));
+  await token.records.put(METADATA_APPLICATION, label, serializeMetadata(metadata));
 }
 
-/**
- * Replaces the private data object (application, label) with one holding `value`: the new object first, then the
- * old ones destroyed (see storeMetadata for why). Used for certificate metadata and KMS key records.
- */
+/** Replaces the record (application, label) with one holding `value` (KMS key records; see storeMetadata). */
 export async function storeDataObject(
   token: TokenManager,
   application: string,
   label: string,
   value: Buffer,
 ): Promise<void> {
-  await token.admin(async (session, lib) => {
-    const previous = await lib.findObjects(session, [
-      { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_DATA },
-      { type: pkcs11.CKA_APPLICATION, value: application },
-      { type: pkcs11.CKA_LABEL, value: label },
-    ]);
-    await lib.C_CreateObject(session, [
-      { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_DATA },
-      { type: pkcs11.CKA_TOKEN, value: true },
-      // Private: only a logged-in application reads or changes lifecycle state.
-      { type: pkcs11.CKA_PRIVATE, value: true },
-      { type: pkcs11.CKA_APPLICATION, value: application },
-      { type: pkcs11.CKA_LABEL, value: label },
-      { type: pkcs11.CKA_VALUE, value },
-    ]);
-    for (const h of previous) await lib.C_DestroyObject(session, h);
-  });
+  await token.records.put(application, label, value);
 }
 
-/**
- * Whether the token stores data objects (CKO_DATA), where p11bridge keeps every identity's lifecycle metadata and
- * every KMS key record: tried with a session object (CKA_TOKEN=false, gone with the session). Undefined when it
- * can, else the token's refusal (NSS's softoken answers CKR_ATTRIBUTE_VALUE_INVALID to any CKO_DATA template).
- */
-export async function dataObjectRefusal(token: TokenManager): Promise<string | undefined> {
-  return token.admin(async (session, lib) => {
-    try {
-      const h = await lib.C_CreateObject(session, [
-        { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_DATA },
-        { type: pkcs11.CKA_TOKEN, value: false },
-        { type: pkcs11.CKA_PRIVATE, value: true },
-        { type: pkcs11.CKA_APPLICATION, value: METADATA_APPLICATION },
-        { type: pkcs11.CKA_LABEL, value: 'p11bridge data object probe' },
-        { type: pkcs11.CKA_VALUE, value: Buffer.from('{}') },
-      ]);
-      await lib.C_DestroyObject(session, h);
-      return undefined;
-    } catch (e) {
-      return describeFault(e);
-    }
-  });
-}
-
-/** Destroys the data objects (application, label); returns how many there were. */
+/** Removes the records (application, label); returns how many there were. */
 export async function destroyDataObjects(token: TokenManager, application: string, label: string): Promise<number> {
-  return token.admin(async (session, lib) => {
-    const handles = await lib.findObjects(session, [
-      { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_DATA },
-      { type: pkcs11.CKA_APPLICATION, value: application },
-      { type: pkcs11.CKA_LABEL, value: label },
-    ]);
-    for (const h of handles) await lib.C_DestroyObject(session, h);
-    return handles.length;
-  });
+  return token.records.remove(application, label);
 }
 
 /**

@@ -19,6 +19,9 @@ import { LocalLoginGate, type LoginGate } from './loginGate';
 import { Pkcs11Module, type ModuleMember } from './module';
 import { PinLogin } from './pinLogin';
 import { PrivateKeyOps, type KeySource } from './privateKeyOps';
+import { FileRecordStore } from './records/fileRecordStore';
+import type { RecordStore } from './records/recordStore';
+import { TokenRecordStore } from './records/tokenRecordStore';
 import { RecoveryLadder } from './recoveryLadder';
 import { RemoteLib } from './remoteLib';
 import { findSlot, TokenNotFound, tokenDisplayName } from './slots';
@@ -65,6 +68,8 @@ export class TokenManager implements ModuleMember {
   readonly events = new TokenEvents();
   /** ACTIVE / DEGRADED / UNAVAILABLE from the events above (src/token/health.ts): what /readyz reports. */
   readonly healthTracker: TokenHealthTracker;
+  /** Where lifecycle metadata and KMS key records live (`metadataStore`: on the token, or a file it vouches for). */
+  readonly records: RecordStore;
 
   constructor(config: TokenConfig, log: Logger, opts: TokenManagerOptions = {}) {
     this.config = config;
@@ -74,8 +79,14 @@ export class TokenManager implements ModuleMember {
     this.#status = new TokenStatus(config.name, this.events);
     this.healthTracker = new TokenHealthTracker(this.events, config.health);
     this.#sessions = new TokenSessions(this.#status, () => this.#libOrFail);
-    this.#index = new TokenIndex(config, this.#status, this.#log, (label) =>
-      this.admin((session, lib) => lib.readObjects(session, label)),
+    const admin = <T>(fn: (session: pkcs11.Handle, lib: RemoteLib) => Promise<T>): Promise<T> => this.admin(fn);
+    this.records =
+      config.metadataFile !== undefined && config.metadataStore === 'file'
+        ? new FileRecordStore(config.metadataFile, admin, this.#log)
+        : new TokenRecordStore(admin);
+    // The records are read after the object read, not inside it: the file store asks the admin session for MACs.
+    this.#index = new TokenIndex(config, this.#status, this.#log, async (label) =>
+      this.records.overlay(await this.admin((session, lib) => lib.readObjects(session, label)), label),
     );
     this.#caps = new KnownCapabilities(config, this.#log);
     this.#ladder = new RecoveryLadder({

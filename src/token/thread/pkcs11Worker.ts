@@ -15,6 +15,7 @@ import type { Sm2Profile } from '../../crypto/algorithms';
 import { probeDecryption } from '../probe';
 import { probeSm2 } from '../sm2Probe';
 import { readObjects } from '../objectReader';
+import { probeEcKeySpecs } from '../ecProbe';
 import { InlineChooser } from './inlineChooser';
 import {
   decodeSign,
@@ -130,7 +131,11 @@ function handle(req: ThreadRequest): unknown {
       const slot = revive(req.slot) as Buffer;
       const mechanisms = new Set(req.mechanisms);
       const sm2 = req.sm2 ? probeSm2(lib, slot, mechanisms, revive(req.sm2) as Sm2Profile) : undefined;
-      return { decryption: probeDecryption(lib, slot, mechanisms), sm2 };
+      return {
+        decryption: probeDecryption(lib, slot, mechanisms),
+        sm2,
+        ecKeySpecs: probeEcKeySpecs(lib, slot, mechanisms),
+      };
     }
   }
 }
