@@ -6,7 +6,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 impls=("$@")
-[ "${#impls[@]}" -gt 0 ] || impls=(softhsm2 p11-kit opencryptoki tpm2-pkcs11)
+[ "${#impls[@]}" -gt 0 ] || impls=(softhsm2 p11-kit opencryptoki tpm2-pkcs11 nss-softoken)
 [ -f dist/.build-stamp ] || bash scripts/bootstrap.sh
 declare -A result
 for impl in "${impls[@]}"; do

@@ -137,9 +137,7 @@ export async function provisionDemo(
   // Checked before any key is made: a token that cannot hold the metadata would be left with unusable keys.
   const refusal = await token.records.refusal();
   if (refusal !== undefined) {
-    throw new Error(
-      `${refusal}; p11bridge keeps each identity's lifecycle metadata there, so it cannot serve this token`,
-    );
+    throw new Error(`${refusal}; no key was made`);
   }
   const now = opts.now ?? new Date();
   const org = opts.organization ?? 'p11bridge demo';

@@ -93,6 +93,8 @@ describe(`the token matrix on ${IMPL}`, () => {
             name: IMPL,
             module: env('MODULE'),
             ...(process.env.MODULE_PARAMETERS ? { moduleParameters: process.env.MODULE_PARAMETERS } : {}),
+            // A token that refuses data objects keeps p11bridge's records in a file it vouches for (decision 0031).
+            ...(process.env.METADATA_FILE ? { metadataStore: 'file', metadataFile: process.env.METADATA_FILE } : {}),
             tokenLabel: env('TOKEN_LABEL'),
             pin: { file: env('PIN_FILE') },
             sessions: { size: 2 },
@@ -235,6 +237,38 @@ describe(`the token matrix on ${IMPL}`, () => {
       const csr = scratch.file(String(res.body.Csr), 'pem');
       const r = spawnSync('openssl', ['req', '-in', csr, '-verify', '-noout'], { encoding: 'utf8' });
       expect(`${r.stdout}${r.stderr}`).toMatch(/verify OK/);
+    }
+  });
+
+  test('CreateKey makes a key of every spec `slots` offers (secp256k1 only where the token has the curve), signs and verifies with openssl, and refuses the rest with a 4xx', async () => {
+    // `slots` offers what the capability probe proved: a listed CKM_EC_KEY_PAIR_GEN says nothing of the curves
+    // (tpm2-pkcs11 and NSS have no secp256k1), so an offered spec that fails at generation would be a 500 here.
+    for (const { spec, algorithm } of [
+      { spec: 'EC_P256K', algorithm: 'ECDSA_SHA_256' },
+      { spec: 'EC_P256', algorithm: 'ECDSA_SHA_256' },
+      { spec: 'RSA_2048', algorithm: 'RSA_PKCS1_SHA_256' },
+    ]) {
+      const call = () => kms('CreateKey', { KeySpec: spec, KeyUsage: 'SIGN/VERIFY' });
+      if (!slots.keySpecs.includes(spec)) {
+        await expectDocumentedRefusal(call);
+        continue;
+      }
+      const meta = (await call()).body.KeyMetadata as Record<string, string>;
+      const key = { KeyId: meta.KeyId, KeyVersionId: meta.PrimaryKeyVersion };
+      const pem = String((await kms('GetPublicKey', key)).body.PublicKey);
+      const digest = createHash('sha256').update(randomBytes(64)).digest();
+      const signed = await kms('AsymmetricSign', { ...key, Algorithm: algorithm, Digest: digest.toString('base64') });
+      const v = spawnSync(
+        'openssl',
+        ['pkeyutl', '-verify', '-pubin', '-inkey', scratch.file(pem, 'pem'), '-pkeyopt', 'digest:sha256'].concat([
+          '-in',
+          scratch.file(digest),
+          '-sigfile',
+          scratch.file(Buffer.from(String(signed.body.Value), 'base64')),
+        ]),
+        { encoding: 'utf8' },
+      );
+      expect(`${spec}: ${v.stdout}${v.stderr}`).toContain('Signature Verified Successfully');
     }
   });
 

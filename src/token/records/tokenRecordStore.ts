@@ -69,8 +69,9 @@ export class TokenRecordStore implements RecordStore {
         return undefined;
       } catch (e) {
         return (
-          `the token cannot store data objects (C_CreateObject of a CKO_DATA object: ${describeFault(e)}); set ` +
-          'metadataStore: file for it (decision 0031)'
+          `the token cannot store data objects (C_CreateObject of a CKO_DATA object: ${describeFault(e)}), where ` +
+          "p11bridge keeps each identity's lifecycle metadata and each KMS key record: set metadataStore: file " +
+          'for this token (decision 0031)'
         );
       }
     });
