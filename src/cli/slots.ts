@@ -15,6 +15,8 @@ interface SlotReport {
   /** Key specs the token can generate (KMS CreateCertificate / CreateKey, demo provisioning). */
   keySpecs: readonly string[];
   keys: number;
+  /** Where lifecycle metadata and KMS key records are kept (`metadataStore`, decision 0031). */
+  metadataStore: string;
   /** Identities whose key the token lets do more than it was made for (its templates cannot restrict usage). */
   weakerTokenRestriction: Array<{ id: string; tokenAllowsAlso: readonly string[] }>;
 }
@@ -77,6 +79,7 @@ export async function slotsCommand(args: string[]): Promise<number> {
           decryptionAlgorithms: caps.decryptionAlgorithms,
           keySpecs: caps.keySpecs,
           keys: token.entries().length,
+          metadataStore: token.records.description,
           weakerTokenRestriction: token
             .entries()
             .filter((e) => e.beyondGrant.length > 0)
@@ -98,6 +101,7 @@ export async function slotsCommand(args: string[]): Promise<number> {
           `  decryption: ${r.decryptionAlgorithms.join(', ') || 'none'}`,
           `  key generation: ${r.keySpecs.join(', ') || 'none'}`,
           `  keys served: ${r.keys}`,
+          `  records: ${r.metadataStore}`,
           ...r.weakerTokenRestriction.map(
             (w) =>
               `  weaker token-side restriction: ${w.id}: the token also lets its key ${w.tokenAllowsAlso.join(' and ')} ` +

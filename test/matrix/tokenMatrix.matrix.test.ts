@@ -33,6 +33,7 @@ const ACCESS_KEY_ID = 'LTAI5tMATRIX00000001';
 const ACCESS_KEY_SECRET = randomBytes(18).toString('base64url');
 
 interface Provisioned {
+  metadataStore: string;
   ca: { id: string; keySpec: string; tokenAllowsAlso?: string[] };
   leaves: Array<{ id: string; keySpec: string; tokenAllowsAlso?: string[] }>;
   skipped: Array<{ keySpec: string; reason: string }>;
@@ -41,6 +42,7 @@ interface SlotsReport {
   signatureAlgorithms: Array<{ kms: string | null; cas: string | null; supported: boolean }>;
   decryptionAlgorithms: string[];
   keySpecs: string[];
+  metadataStore: string;
   weakerTokenRestriction: Array<{ id: string; tokenAllowsAlso: string[] }>;
 }
 
@@ -128,6 +130,12 @@ describe(`the token matrix on ${IMPL}`, () => {
       await serve.exited();
     }
     scratch.cleanup();
+  });
+
+  test('provision and slots say where the records are: a file only where the config asks for one', () => {
+    const where = process.env.METADATA_FILE ? `file ${process.env.METADATA_FILE}` : 'data objects on the token';
+    expect(provisioned.metadataStore).toContain(where);
+    expect(slots.metadataStore).toContain(where);
   });
 
   test('provision makes a CA and a signing key for every demo spec the token can generate, and says which not', () => {
