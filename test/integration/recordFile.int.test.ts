@@ -41,8 +41,13 @@ describe('the record file of metadataStore: file (real SoftHSM2 token)', () => {
   let t: TestToken;
   let other: TestToken;
   let path: string;
-  let pristine: string;
+  /** The file as the token last wrote it, before a test tampered with it (restored after that test). */
+  let snapshot: string | undefined;
   const read = (): FileJson => JSON.parse(readFileSync(path, 'utf8')) as FileJson;
+  const tamper = (content: string | FileJson): void => {
+    snapshot ??= readFileSync(path, 'utf8');
+    writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
+  };
   const withToken = async (fn: (m: TokenManager) => Promise<void>): Promise<void> => {
     const m = await openToken(t);
     try {
@@ -58,10 +63,12 @@ describe('the record file of metadataStore: file (real SoftHSM2 token)', () => {
     other = createTestToken({ overrides: fileStore('other') });
     await provisioned(t);
     await provisioned(other);
-    pristine = readFileSync(path, 'utf8');
   });
 
-  afterEach(() => writeFileSync(path, pristine));
+  afterEach(() => {
+    if (snapshot !== undefined) writeFileSync(path, snapshot);
+    snapshot = undefined;
+  });
   afterAll(() => {
     t.cleanup();
     other.cleanup();
@@ -104,36 +111,51 @@ describe('the record file of metadataStore: file (real SoftHSM2 token)', () => {
     const meta = JSON.parse(Buffer.from(rec.value, 'base64').toString('utf8')) as { status: string };
     expect(meta.status).toBe('INACTIVE');
     rec.value = Buffer.from(JSON.stringify({ ...meta, status: 'ACTIVE' })).toString('base64');
-    writeFileSync(path, JSON.stringify(f));
+    tamper(f);
     await withToken(async (m) => {
       expect(m.lookup('rec-rsa')?.problem).toMatch(/damaged/);
       expect(m.lookup('rec-ec')?.problem).toBeUndefined();
     });
   });
 
-  it("refuses an identity whose record is another identity's record relabelled", async () => {
+  it("refuses every identity when a record is replaced by another identity's record relabelled (the file's own MAC)", async () => {
     const f = read();
     const ca = f.records.find((r) => r.label === 'rec-ca');
     f.records = [
       ...f.records.filter((r) => r.label !== 'rec-ec'),
       { ...(ca as FileJson['records'][0]), label: 'rec-ec' },
     ];
-    writeFileSync(path, JSON.stringify(f));
+    tamper(f);
     await withToken(async (m) => {
-      expect(m.lookup('rec-ec')?.problem).toMatch(/damaged/);
-      expect(m.lookup('rec-ca')?.problem).toBeUndefined();
+      for (const id of ['rec-ca', 'rec-rsa', 'rec-ec']) expect(m.lookup(id)?.problem).toMatch(/damaged/);
+      // Never made good by a write: it would re-vouch for the tampered file.
+      const e = await storeMetadata(m, 'rec-x', { status: 'PENDING' }).catch((x: unknown) => x);
+      expect(isTokenFault(e, 'unavailable')).toBe(true);
+    });
+  });
+
+  it('refuses every identity when the file is rolled back to an older copy of its own (the token keeps the generation)', async () => {
+    const older = readFileSync(path, 'utf8');
+    await withToken((m) => storeMetadata(m, 'rec-y', { status: 'PENDING' }));
+    expect(read().records.map((r) => r.label)).toContain('rec-y');
+    tamper(older);
+    await withToken(async (m) => {
+      for (const id of ['rec-ca', 'rec-rsa', 'rec-ec']) expect(m.lookup(id)?.problem).toMatch(/damaged/);
+      const e = await storeMetadata(m, 'rec-z', { status: 'PENDING' }).catch((x: unknown) => x);
+      expect(isTokenFault(e, 'unavailable')).toBe(true);
+      expect((e as Error).message).toMatch(/older than the token/);
     });
   });
 
   it('refuses every identity when the file is a valid record file copied from another token', async () => {
-    writeFileSync(path, readFileSync(other.tokenConfig.metadataFile as string));
+    tamper(readFileSync(other.tokenConfig.metadataFile as string, 'utf8'));
     await withToken(async (m) => {
       for (const id of ['rec-ca', 'rec-rsa', 'rec-ec']) expect(m.lookup(id)?.problem).toMatch(/damaged/);
     });
   });
 
   it('refuses every identity when the file is damaged, and never overwrites it with a write', async () => {
-    writeFileSync(path, '{"format":"p11bridge-records/1","rec');
+    tamper('{"format":"p11bridge-records/1","rec');
     await withToken(async (m) => {
       for (const id of ['rec-ca', 'rec-rsa', 'rec-ec']) expect(m.lookup(id)?.problem).toMatch(/no lifecycle metadata/);
       const e = await storeMetadata(m, 'rec-ec', { status: 'ACTIVE' }).catch((x: unknown) => x);
@@ -150,13 +172,17 @@ describe('the record file of metadataStore: file (real SoftHSM2 token)', () => {
       expect(read().records.filter((r) => r.label.startsWith('rec-extra-'))).toHaveLength(20);
     });
     const f = read();
-    (f.records.find((r) => r.label === 'rec-ec') as FileJson['records'][0]).mac = Buffer.alloc(32).toString('base64');
-    writeFileSync(path, JSON.stringify(f));
+    (f.records.find((r) => r.label === 'rec-ec') as FileJson['records'][0]).value =
+      Buffer.from('{}').toString('base64');
+    tamper(f);
     await withToken(async (m) => {
       expect(m.lookup('rec-ec')?.problem).toMatch(/damaged/);
+      expect(m.lookup('rec-ca')?.problem).toBeUndefined();
       await setCertificateStatus(m, 'rec-ec', 'ACTIVE');
       expect(m.lookup('rec-ec')).toMatchObject({ problem: undefined, metadata: { status: 'ACTIVE' } });
     });
+    // The repaired file is the token's newest: kept.
+    snapshot = undefined;
   });
 
   it('keeps KMS key records in the file too: a created key is served, the same record tampered is refused', async () => {
@@ -180,7 +206,7 @@ describe('the record file of metadataStore: file (real SoftHSM2 token)', () => {
     (rec as FileJson['records'][0]).value = Buffer.from(JSON.stringify({ ...record, description: 'changed' })).toString(
       'base64',
     );
-    writeFileSync(path, JSON.stringify(f));
+    tamper(f);
     await withToken(async (m) => {
       expect(keysOf(m).keys.map((k) => k.keyId)).not.toContain(keyId);
       expect(keysOf(m).damaged.find((d) => d.keyId === keyId)?.problem).toMatch(/damaged/);

@@ -5,9 +5,20 @@ import { describeFault } from '../ckr';
 import { TokenFault } from '../faults';
 import { KMS_KEY_APPLICATION, METADATA_APPLICATION } from '../metadata';
 import type { RawObject, RawObjects } from '../objectReader';
+import type { RemoteLib } from '../remoteLib';
 import { LockTimeout, withFileLock } from './fileLock';
-import { readRecordFile, writeRecordFile, type FileRecord } from './recordFile';
-import { ensureRecordKey, findRecordKey, RECORD_KEY_LABEL, RecordKeyProblem, recordMac } from './recordMac';
+import { readRecordFile, writeRecordFile, type FileRecord, type RecordFileState } from './recordFile';
+import {
+  ensureRecordKey,
+  fileMac,
+  fileMacInput,
+  findRecordKey,
+  RECORD_KEY_LABEL,
+  RecordKeyProblem,
+  recordMac,
+  setTokenGeneration,
+  tokenGeneration,
+} from './recordMac';
 import type { AdminRunner, RecordStore } from './recordStore';
 
 /** Verified records remembered so that a re-read does not ask the token again; more than this and it starts over. */
@@ -41,16 +52,37 @@ export class FileRecordStore implements RecordStore {
   }
 
   async overlay(raw: RawObjects, label?: string): Promise<RawObjects> {
-    const content = await readRecordFile(this.#path);
     const problems: string[] = [];
-    let records: readonly FileRecord[] = [];
+    // The token's generation first, then the file: a writer replaces the file before it raises the generation,
+    // so a file older than the generation read before it can only be a rollback.
+    const keyProblems: string[] = [];
+    const generation = await this.#tokenGeneration(keyProblems);
+    const content = await readRecordFile(this.#path);
+    // A token without its record key yet (never provisioned) is only a problem once there are records to check.
+    if (content.kind === 'damaged' || content.records.length > 0) problems.push(...keyProblems);
+    let all: readonly FileRecord[] = [];
+    let fileTrusted = generation !== undefined;
     if (content.kind === 'damaged') {
       // Fail closed: no record at all, so every identity with a certificate is refused until it is restored.
       problems.push(`record file ${this.#path} is damaged (${content.reason}): every identity is refused`);
     } else {
-      records = label === undefined ? content.records : content.records.filter((r) => r.label === label);
+      all = content.records;
+      if (generation !== undefined && content.generation < generation) {
+        problems.push(
+          `record file ${this.#path} is generation ${content.generation}, older than the token's ${generation} ` +
+            '(rolled back to an earlier copy?): every record is refused until the newest copy is restored',
+        );
+        fileTrusted = false;
+      } else if (generation !== undefined && !(await this.#fileAuthentic(content))) {
+        problems.push(
+          `record file ${this.#path} does not authenticate as a whole (records added, removed, relabelled or ` +
+            'swapped for older ones): every record is refused until the newest copy is restored',
+        );
+        fileTrusted = false;
+      }
     }
-    const authentic = await this.#authenticate(records, problems);
+    const records = label === undefined ? all : all.filter((r) => r.label === label);
+    const authentic = fileTrusted ? await this.#authenticate(records, problems) : records.map(() => false);
     this.#report(problems);
     const toRaw = (r: FileRecord, i: number): RawObject => ({
       handle: Buffer.from(`file:${i}:${r.application}:${r.label}`, 'utf8'),
@@ -63,6 +95,31 @@ export class FileRecordStore implements RecordStore {
       records.flatMap((r, i) => (r.application === application ? [toRaw(r, i)] : []));
     // Data objects the token may hold are not read in this mode: only records the token vouched for count.
     return { ...raw, metadata: of(METADATA_APPLICATION), kmsKeys: of(KMS_KEY_APPLICATION) };
+  }
+
+  /** The generation the token keeps; undefined (with the problem) when its record key is missing or ambiguous. */
+  async #tokenGeneration(problems: string[]): Promise<number | undefined> {
+    try {
+      return await this.#admin(async (session, lib) =>
+        tokenGeneration(session, lib, await findRecordKey(session, lib)),
+      );
+    } catch (e) {
+      if (!(e instanceof RecordKeyProblem)) throw e;
+      problems.push(`no record of ${this.#path} can be authenticated: ${e.message}`);
+      return undefined;
+    }
+  }
+
+  /** Whether the file's own MAC is the token's (a state verified before is not asked again). */
+  async #fileAuthentic(state: RecordFileState): Promise<boolean> {
+    const digest = stateDigest(state);
+    if (this.#verified.has(digest)) return true;
+    const mac = await this.#admin(async (session, lib) =>
+      fileMac(session, lib, await findRecordKey(session, lib), state),
+    );
+    const ok = mac.length === state.mac.length && timingSafeEqual(mac, state.mac);
+    if (ok) this.#verified.add(digest);
+    return ok;
   }
 
   /** Whether each record's MAC is the token's; asks the token only for records not verified before. */
@@ -106,10 +163,8 @@ export class FileRecordStore implements RecordStore {
   }
 
   async put(application: string, label: string, value: Buffer): Promise<void> {
-    await this.#write(async (records) => {
-      const mac = await this.#admin(async (session, lib) =>
-        recordMac(session, lib, await ensureRecordKey(session, lib), application, label, value),
-      );
+    await this.#write(async (records, session, lib, key) => {
+      const mac = await recordMac(session, lib, key, application, label, value);
       // Duplicates an operator's edit may have left are replaced too: the record is single again (a repair).
       const others = records.filter((r) => r.application !== application || r.label !== label);
       return [...others, { application, label, value, mac }];
@@ -128,11 +183,8 @@ export class FileRecordStore implements RecordStore {
 
   async refusal(): Promise<string | undefined> {
     try {
-      await this.#write(async (records) => {
-        await this.#admin(async (session, lib) => {
-          const key = await ensureRecordKey(session, lib);
-          await recordMac(session, lib, key, METADATA_APPLICATION, 'p11bridge record probe', Buffer.alloc(0));
-        });
+      await this.#write(async (records, session, lib, key) => {
+        await recordMac(session, lib, key, METADATA_APPLICATION, 'p11bridge record probe', Buffer.alloc(0));
         return records;
       });
       return undefined;
@@ -142,24 +194,58 @@ export class FileRecordStore implements RecordStore {
     }
   }
 
-  /** Read, change and replace the file under its lock; a damaged file is never overwritten (it may be evidence). */
-  async #write(change: (records: readonly FileRecord[]) => Promise<readonly FileRecord[]>): Promise<void> {
+  /**
+   * Read, change and replace the file under its lock, all in one admin sequence on the token: the record key
+   * (made here on first use), the token's generation, the change, the new file (generation + 1, its MAC), then the
+   * generation raised on the token. A file that is damaged, older than the token's generation, or does not
+   * authenticate as a whole is never overwritten (that would make its tampering good): the write is refused until
+   * the newest copy is restored.
+   */
+  async #write(
+    change: (
+      records: readonly FileRecord[],
+      session: pkcs11.Handle,
+      lib: RemoteLib,
+      key: pkcs11.Handle,
+    ) => Promise<readonly FileRecord[]>,
+  ): Promise<void> {
+    const refuse = (why: string): TokenFault =>
+      new TokenFault('unavailable', `the record file ${this.#path} ${why}: restore the newest copy from a backup`);
     try {
-      await withFileLock(this.#path, async () => {
-        const content = await readRecordFile(this.#path);
-        if (content.kind === 'damaged') {
-          throw new TokenFault(
-            'unavailable',
-            `the record file ${this.#path} is damaged (${content.reason}): restore it from a backup`,
-          );
-        }
-        await writeRecordFile(this.#path, await change(content.records));
-      });
+      await withFileLock(this.#path, () =>
+        this.#admin(async (session, lib) => {
+          const key = await ensureRecordKey(session, lib);
+          const generation = await tokenGeneration(session, lib, key);
+          const content = await readRecordFile(this.#path);
+          if (content.kind === 'damaged') throw refuse(`is damaged (${content.reason})`);
+          if (content.generation < generation) {
+            throw refuse(`is generation ${content.generation}, older than the token's ${generation}`);
+          }
+          // A new file (generation 0, no MAC) has nothing to vouch for yet.
+          if (content.generation > 0 || content.records.length > 0) {
+            const mac = await fileMac(session, lib, key, content);
+            if (mac.length !== content.mac.length || !timingSafeEqual(mac, content.mac)) {
+              throw refuse('does not authenticate as a whole');
+            }
+          }
+          const records = await change(content.records, session, lib, key);
+          const next = { generation: content.generation + 1, records };
+          await writeRecordFile(this.#path, { ...next, mac: await fileMac(session, lib, key, next) });
+          await setTokenGeneration(session, lib, key, next.generation);
+        }),
+      );
     } catch (e) {
       if (e instanceof LockTimeout) throw new TokenFault('busy', e.message);
       throw e;
     }
   }
+}
+
+/** Identifies a file state (generation, MAC, record MACs) for the verified cache. */
+function stateDigest(state: RecordFileState): string {
+  const h = createHash('sha256').update('file:');
+  h.update(fileMacInput(state.generation, state.records)).update(state.mac);
+  return h.digest('hex');
 }
 
 /** Identifies a (record, MAC) pair for the verified cache. */

@@ -17,13 +17,23 @@ const base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64');
 
 const fileSchema = z.strictObject({
   format: z.literal(FORMAT),
+  /** Raised by every write; the token keeps the last one written (recordMac.ts): an older file is a rollback. */
+  generation: z.number().int().min(0),
+  /** The token's MAC over the generation and every record's application, label and MAC (fileMacInput). */
+  mac: base64,
   records: z.array(z.strictObject({ application: z.string(), label: z.string(), value: base64, mac: base64 })),
 });
 
-/** A record file as read: its records, none yet (no file), or damaged as a whole (with why). */
+/** A record file's whole state: its generation, the token's MAC over it, and its records. */
+export interface RecordFileState {
+  readonly generation: number;
+  readonly mac: Buffer;
+  readonly records: readonly FileRecord[];
+}
+
+/** A record file as read: its state (no file: generation 0, no records, no MAC), or damaged as a whole. */
 export type RecordFileContent =
-  | { readonly kind: 'records'; readonly records: readonly FileRecord[] }
-  | { readonly kind: 'damaged'; readonly reason: string };
+  ({ readonly kind: 'records' } & RecordFileState) | { readonly kind: 'damaged'; readonly reason: string };
 
 /** Parses a record file's text (pure). */
 export function parseRecordFile(text: string): RecordFileContent {
@@ -37,6 +47,8 @@ export function parseRecordFile(text: string): RecordFileContent {
   if (!r.success) return { kind: 'damaged', reason: `not a ${FORMAT} file` };
   return {
     kind: 'records',
+    generation: r.data.generation,
+    mac: Buffer.from(r.data.mac, 'base64'),
     records: r.data.records.map((x) => ({
       application: x.application,
       label: x.label,
@@ -47,8 +59,8 @@ export function parseRecordFile(text: string): RecordFileContent {
 }
 
 /** Serialises records (pure; one record a line, so an operator can read and diff the file). */
-export function serializeRecordFile(records: readonly FileRecord[]): string {
-  const lines = records.map((r) =>
+export function serializeRecordFile(state: RecordFileState): string {
+  const lines = state.records.map((r) =>
     JSON.stringify({
       application: r.application,
       label: r.label,
@@ -56,7 +68,8 @@ export function serializeRecordFile(records: readonly FileRecord[]): string {
       mac: r.mac.toString('base64'),
     }),
   );
-  return `{"format":"${FORMAT}","records":[\n${lines.join(',\n')}\n]}\n`;
+  const head = `"format":"${FORMAT}","generation":${state.generation},"mac":"${state.mac.toString('base64')}"`;
+  return `{${head},"records":[\n${lines.join(',\n')}\n]}\n`;
 }
 
 /** Reads a record file; a file that does not exist yet holds no records. */
@@ -65,7 +78,9 @@ export async function readRecordFile(path: string): Promise<RecordFileContent> {
   try {
     text = await readFile(path, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'records', records: [] };
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+      return { kind: 'records', generation: 0, mac: Buffer.alloc(0), records: [] };
+    }
     return { kind: 'damaged', reason: `cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})` };
   }
   return parseRecordFile(text);
@@ -76,12 +91,12 @@ export async function readRecordFile(path: string): Promise<RecordFileContent> {
  * it and the directory synced. A reader (another worker, the CLI) sees the old file or the new one, never half of
  * one; a crash leaves at worst a stray temporary file.
  */
-export async function writeRecordFile(path: string, records: readonly FileRecord[]): Promise<void> {
+export async function writeRecordFile(path: string, state: RecordFileState): Promise<void> {
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const f = await open(tmp, 'wx', 0o600);
   try {
-    await f.writeFile(serializeRecordFile(records), 'utf8');
+    await f.writeFile(serializeRecordFile(state), 'utf8');
     await f.sync();
   } finally {
     await f.close();

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import * as pkcs11 from 'pkcs11js';
 import { readBool } from '../attributes';
 import type { RemoteLib } from '../remoteLib';
@@ -31,6 +30,37 @@ export function macInput(application: string, label: string, value: Buffer): Buf
     lengthPrefixed(Buffer.from(label, 'utf8')),
     lengthPrefixed(value),
   ]);
+}
+
+const FILE_DOMAIN = Buffer.from('p11bridge-record-file/1\0', 'utf8');
+
+/**
+ * What the MAC of a whole record file covers: its generation and, in a fixed order, each record's application,
+ * label and MAC. A record added, removed, swapped for an older one or relabelled changes it; a record's value is
+ * covered by its own MAC, so an edited value refuses that record alone.
+ */
+export function fileMacInput(
+  generation: number,
+  records: ReadonlyArray<{ application: string; label: string; mac: Buffer }>,
+): Buffer {
+  const g = Buffer.alloc(8);
+  g.writeBigUInt64BE(BigInt(generation));
+  const sorted = [...records].sort((a, b) =>
+    a.application === b.application ? compare(a.label, b.label) : compare(a.application, b.application),
+  );
+  return Buffer.concat([
+    FILE_DOMAIN,
+    g,
+    ...sorted.flatMap((r) => [
+      lengthPrefixed(Buffer.from(r.application, 'utf8')),
+      lengthPrefixed(Buffer.from(r.label, 'utf8')),
+      lengthPrefixed(r.mac),
+    ]),
+  ]);
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** The record key is missing or ambiguous: no record can be authenticated (every identity is refused). */
@@ -89,10 +119,54 @@ export async function ensureRecordKey(session: pkcs11.Handle, lib: RemoteLib): P
       { type: pkcs11.CKA_UNWRAP, value: false },
       { type: pkcs11.CKA_DERIVE, value: false },
       { type: pkcs11.CKA_LABEL, value: RECORD_KEY_LABEL },
-      { type: pkcs11.CKA_ID, value: randomBytes(16) },
+      { type: pkcs11.CKA_ID, value: generationId(0) },
     ],
   ]);
   return findRecordKey(session, lib);
+}
+
+/** CKA_ID of the record key: the generation of the last record file written (8 octets, big-endian). */
+function generationId(generation: number): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(BigInt(generation));
+  return b;
+}
+
+/**
+ * The generation of the last record file written, as the token keeps it (the record key's CKA_ID: the one value a
+ * file cannot take back). A writer raises it after the new file is in place, so a reader that reads it BEFORE the
+ * file never sees a file older than it, unless the file was rolled back.
+ */
+export async function tokenGeneration(session: pkcs11.Handle, lib: RemoteLib, key: pkcs11.Handle): Promise<number> {
+  const id = (await lib.getAttributes(session, key, [pkcs11.CKA_ID])).get(pkcs11.CKA_ID) ?? Buffer.alloc(0);
+  if (id.length !== 8) throw new RecordKeyProblem(`the record key ${RECORD_KEY_LABEL} carries no generation`);
+  return Number(id.readBigUInt64BE(0));
+}
+
+/** Records `generation` as the last one written (after the file of that generation is in place). */
+export async function setTokenGeneration(
+  session: pkcs11.Handle,
+  lib: RemoteLib,
+  key: pkcs11.Handle,
+  generation: number,
+): Promise<void> {
+  await lib.call('C_SetAttributeValue', [session, key, [{ type: pkcs11.CKA_ID, value: generationId(generation) }]]);
+}
+
+/** CKM_SHA256_HMAC of a whole file's fileMacInput, computed in the token. */
+export function fileMac(
+  session: pkcs11.Handle,
+  lib: RemoteLib,
+  key: pkcs11.Handle,
+  state: { generation: number; records: ReadonlyArray<{ application: string; label: string; mac: Buffer }> },
+): Promise<Buffer> {
+  return lib.sign(
+    session,
+    { mechanism: pkcs11.CKM_SHA256_HMAC },
+    key,
+    fileMacInput(state.generation, state.records),
+    MAC_LENGTH,
+  );
 }
 
 /** CKM_SHA256_HMAC of a record's macInput, computed in the token. */

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { withFileLock } from '../../../src/token/records/fileLock';
 import { parseRecordFile, serializeRecordFile } from '../../../src/token/records/recordFile';
-import { macInput } from '../../../src/token/records/recordMac';
+import { fileMacInput, macInput } from '../../../src/token/records/recordMac';
 
 describe('record files (metadataStore: file)', () => {
   let dir: string;
@@ -18,15 +18,18 @@ describe('record files (metadataStore: file)', () => {
       { application: 'p11bridge', label: 'a', value: Buffer.from('{"status":"ACTIVE"}'), mac: Buffer.alloc(32, 1) },
       { application: 'p11bridge-kms-key', label: 'k', value: Buffer.from([0, 255, 10]), mac: Buffer.alloc(32, 2) },
     ];
-    expect(parseRecordFile(serializeRecordFile(records))).toEqual({ kind: 'records', records });
+    const state = { generation: 7, mac: Buffer.alloc(32, 3), records };
+    expect(parseRecordFile(serializeRecordFile(state))).toEqual({ kind: 'records', ...state });
   });
 
   it('calls a file damaged when it is not JSON, has another format, or an unknown field', () => {
     expect(parseRecordFile('{"format":"p11bridge-records/1","rec')).toMatchObject({ kind: 'damaged' });
-    expect(parseRecordFile('{"format":"p11bridge-records/2","records":[]}')).toMatchObject({ kind: 'damaged' });
+    expect(parseRecordFile('{"format":"p11bridge-records/2","generation":1,"mac":"","records":[]}')).toMatchObject({
+      kind: 'damaged',
+    });
     expect(
       parseRecordFile(
-        '{"format":"p11bridge-records/1","records":[{"application":"p","label":"l","value":"","mac":"","x":1}]}',
+        '{"format":"p11bridge-records/1","generation":1,"mac":"","records":[{"application":"p","label":"l","value":"","mac":"","x":1}]}',
       ),
     ).toMatchObject({ kind: 'damaged' });
   });
@@ -40,6 +43,20 @@ describe('record files (metadataStore: file)', () => {
       macInput('p11bridgea', 'b', v),
     ].map((b) => b.toString('hex'));
     expect(new Set(inputs).size).toBe(inputs.length);
+  });
+
+  it('authenticates a whole file apart from record order, but not apart from its generation or any record', () => {
+    const r = (label: string, mac: number) => ({ application: 'p11bridge', label, mac: Buffer.alloc(32, mac) });
+    const base = fileMacInput(3, [r('a', 1), r('b', 2)]).toString('hex');
+    expect(fileMacInput(3, [r('b', 2), r('a', 1)]).toString('hex')).toBe(base);
+    for (const other of [
+      fileMacInput(2, [r('a', 1), r('b', 2)]),
+      fileMacInput(3, [r('a', 1)]),
+      fileMacInput(3, [r('a', 1), r('b', 9)]),
+      fileMacInput(3, [r('a', 1), r('c', 2)]),
+    ]) {
+      expect(other.toString('hex')).not.toBe(base);
+    }
   });
 
   it('lets four processes writing one file take turns under the lock: no update is lost', async () => {
