@@ -174,6 +174,24 @@ describe('faults under load: `p11bridge serve` (2 workers) on a SoftHSM2 token b
   const cli = (args: string[]): Promise<void> => run('node', [CLI, ...args, '--config', config], cliEnv());
 
   /**
+   * A read of the token straight from this process (DirectToken), tried again a little later when it fails: with
+   * other processes writing and logging in, SoftHSM2 2.6.1 rewrites its token file in place at every C_Login, and a
+   * reader that opens the token then sees no such token or misses objects for a moment (measured: a reader
+   * initialising and counting objects in a loop beside a process logging in found no token in 13 of 2,225 reads).
+   */
+  const readDirect = async <T>(what: string, read: () => T): Promise<T> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return read();
+      } catch (e) {
+        if (attempt >= 3) throw e;
+        console.warn(`direct token read (${what}) failed, tried again: ${(e as Error).message}`);
+        await delay(200);
+      }
+    }
+  };
+
+  /**
    * The rules every fault shares: a 200 verifies; a failed request is the documented 503 (or one of `also`)
    * within the deadline plus margin; a network error only where `resetOk` allows it (a killed worker).
    */
@@ -684,22 +702,39 @@ describe('faults under load: `p11bridge serve` (2 workers) on a SoftHSM2 token b
     // Forensics for any signature that verifies with neither key of its identity: every key pair on the token
     // before, between the two provisions and after them.
     const tokenKeys: Array<{ stage: string; keys: TokenPublicKey[] }> = [
-      { stage: 'before', keys: direct.publicKeys(t.label, pin) },
+      { stage: 'before', keys: await readDirect('public keys', () => direct.publicKeys(t.label, pin)) },
     ];
-    await run(
-      'softhsm2-util',
-      ['--init-token', '--token', t.label, '--label', t.label, '--so-pin', t.soPin, '--pin', pin],
-      { ...process.env, SOFTHSM2_CONF: t.conf },
-    );
+    // The provisioning process itself may fail: SoftHSM2 2.6.1's file store, read by the daemon's two workers at
+    // the same time, now and then answers the writer CKR_OBJECT_HANDLE_INVALID for an object it has just created
+    // (measured with three bare pkcs11js processes: 2 of 364 create-and-read cycles, each fine again 20 ms later;
+    // here 2 of 12 runs). That is the test bed, not the daemon: the whole step (re-initialisation included, which
+    // wipes what the failed run wrote) is then done once more, loudly.
     const provisioned: number[] = [];
-    for (const set of [set1, set2]) {
-      await cli(['provision', '--ids', [set.ca, set.rsa, set.ec].join(',')]);
-      provisioned.push(performance.now());
-      tokenKeys.push({ stage: `after provision ${provisioned.length}`, keys: direct.publicKeys(t.label, pin) });
+    const provisionFailures: string[] = [];
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await run(
+          'softhsm2-util',
+          ['--init-token', '--token', t.label, '--label', t.label, '--so-pin', t.soPin, '--pin', pin],
+          { ...process.env, SOFTHSM2_CONF: t.conf },
+        );
+        for (const set of [set1, set2]) {
+          await cli(['provision', '--ids', [set.ca, set.rsa, set.ec].join(',')]);
+          provisioned.push(performance.now());
+          const after = await readDirect('public keys', () => direct.publicKeys(t.label, pin));
+          tokenKeys.push({ stage: `after provision ${provisioned.length}`, keys: after });
+        }
+        break;
+      } catch (e) {
+        if (attempt >= 2) throw e;
+        provisionFailures.push((e as Error).message.split('\n').slice(-2).join(' ').trim());
+        console.warn(`re-initialised underneath: the provisioning failed (SoftHSM2 test bed), done again: ${e}`);
+      }
     }
     const provisionedAt = performance.now();
     const ids = [set1.rsa, set1.ec, set2.rsa, set2.ec];
-    for (const [id, key] of direct.certificateKeys(t.label, pin, ids)) keys.get(id)?.push(key);
+    const fresh = await readDirect('certificates', () => direct.certificateKeys(t.label, pin, ids));
+    for (const [id, key] of fresh) keys.get(id)?.push(key);
     const newKeyEverywhere = (): boolean =>
       streams.every((_s, i) =>
         load.samples.some((s) => s.stream === i && s.start >= provisionedAt && s.verifiedBy === 1),
@@ -782,7 +817,7 @@ describe('faults under load: `p11bridge serve` (2 workers) on a SoftHSM2 token b
       `re-initialised underneath: softhsm2-util + 2 provisions took ${fmt(provisionedAt - reinitAt)}; ` +
         `${samples.length} requests, ${refusalStats(refusals)} [${[...refusalKinds].map(([k, n]) => `${k}: ${n}`).join(', ')}]; ` +
         `new keys signing on every connection ${fmt(servedIn)} after the provisioning ended; ` +
-        `${crashes.length} worker crashes, ${resets.length} resets, ` +
+        `${crashes.length} worker crashes, ${resets.length} resets, ${provisionFailures.length} provisioning runs failed and done again, ` +
         `${samples.filter((x) => x.end - x.start > OPERATION_MS + MARGIN_MS).length} answers slower than ${OPERATION_MS + MARGIN_MS} ms ` +
         `(slowest ${fmt(Math.max(0, ...samples.map((x) => x.end - x.start)))} at the client, ${fmt(Math.max(0, ...serverMs))} in the daemon's access log)`,
     );
