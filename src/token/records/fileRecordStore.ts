@@ -29,8 +29,10 @@ const VERIFIED_CACHE_MAX = 10000;
  * The file leaves the token, so the token vouches for each record: an HMAC (CKM_SHA256_HMAC) by a key generated in
  * the token, sensitive and never extractable, over application, label and value. A record edited, forged, relabelled
  * or copied from another token's file does not verify; it is handed to the index with an empty value, which refuses
- * the identity (or KMS key) exactly as it refuses damaged metadata on a token. Writers (cluster workers, CLI
- * commands) take turns under a lock file; every write replaces the file atomically, so readers need no lock.
+ * the identity (or KMS key) exactly as it refuses damaged metadata on a token. The token also vouches for the whole
+ * file (its generation and every record's MAC) and keeps the generation last written: a file with records removed,
+ * added or swapped, or rolled back to an older copy, refuses every record. Writers (cluster workers, CLI commands)
+ * take turns under a lock file; every write replaces the file atomically, so readers need no lock.
  */
 export class FileRecordStore implements RecordStore {
   readonly #path: string;
