@@ -25,7 +25,9 @@ export async function lockChainFile(path: string, waitMs = 10_000): Promise<() =
         continue;
       }
       if (Date.now() >= deadline) {
-        throw new Error(`${lock} is held by process ${owner ?? '(unknown)'}: another command is writing this audit log`);
+        throw new Error(
+          `${lock} is held by process ${owner ?? '(unknown)'}: another command is writing this audit log`,
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
       continue;

@@ -14,7 +14,11 @@ export interface AuditedChanges {
    * Runs `run` and records it in the operator commands' audit chain: one entry per change `after` names (default:
    * `base` itself) when it succeeds, one with its failure's code when it throws (then rethrown).
    */
-  change<T>(base: ChangeBase, run: () => Promise<T>, after?: (result: T) => ReadonlyArray<Partial<ChangeBase>>): Promise<T>;
+  change<T>(
+    base: ChangeBase,
+    run: () => Promise<T>,
+    after?: (result: T) => ReadonlyArray<Partial<ChangeBase>>,
+  ): Promise<T>;
 }
 
 /** Warnings and errors of the audit trail, for the operator at the terminal (stderr, one line each). */

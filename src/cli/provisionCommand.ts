@@ -55,7 +55,8 @@ export async function provisionCommand(args: string[]): Promise<number> {
     const result = await withCliAudit(config, token, (audit) =>
       audit.change(
         { action: 'Provision', command: 'provision' },
-        () => provisionDemo(token, ids && ids.length >= 1 ? { ids: { ca: ids[0] as string, leaves: ids.slice(1) } } : {}),
+        () =>
+          provisionDemo(token, ids && ids.length >= 1 ? { ids: { ca: ids[0] as string, leaves: ids.slice(1) } } : {}),
         (r) =>
           [r.ca, ...r.leaves].map((l) => ({
             identity: l.id,
