@@ -6,7 +6,7 @@ import { humanReadable, silentLogger, type Logger } from '../observability/logge
 import { TokenManager } from '../token/tokenManager';
 
 /** A change before its outcome is known. */
-export type ChangeBase = Omit<CliChange, 'outcome' | 'reason'>;
+type ChangeBase = Omit<CliChange, 'outcome' | 'reason'>;
 
 /** What a lifecycle command records through (docs/decisions/0030-operator-commands-audit.md). */
 export interface AuditedChanges {
