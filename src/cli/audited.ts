@@ -63,7 +63,10 @@ export async function withCliAudit<T>(
         try {
           result = await run();
         } catch (e) {
-          await trail.record({ ...base, ...failureOf(e) });
+          // The command's own failure is what the operator must see first; a failed audit write is added to it.
+          await trail.record({ ...base, ...failureOf(e) }).catch((auditError: unknown) => {
+            throw new Error(`${failureOf(e).reason}; ${failureOf(auditError).reason}`, { cause: e });
+          });
           throw e;
         }
         for (const c of after ? after(result) : [{}]) await trail.record({ ...base, ...c, outcome: 'OK' });
