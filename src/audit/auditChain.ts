@@ -66,7 +66,7 @@ export class AuditChain {
   #scheduled = false;
   #lingering: NodeJS.Timeout | undefined;
   #failing: Error | undefined;
-  /** When the current run of failed writes began; failed write attempts since the chain opened (health.ts). */
+  /** When the current run of failed writes began; failed write attempts since the chain opened (auditHealth.ts). */
   #failingSince = 0;
   #writeFailures = 0;
   #retry: NodeJS.Timeout | undefined;

@@ -59,7 +59,18 @@ function operator(): { user?: string; uid?: number; host: string } {
  */
 export async function openCliAudit(a: AuditConfig, keyToken: TokenManager, log: Logger): Promise<CliAudit> {
   const path = cliAuditFile(a.file);
-  const release = await lockChainFile(path);
+  let release: () => void;
+  try {
+    release = await lockChainFile(path);
+  } catch (e) {
+    if (a.required) throw new Error(`the audit log ${path} cannot be written: ${(e as Error).message}`);
+    // Not required: the command goes on, unaudited, and says so (a CLI process cannot keep entries for later).
+    log.error(
+      { file: path, err: (e as Error).message },
+      'this command is not audited: its audit log cannot be written',
+    );
+    return { record: () => Promise.resolve(), close: () => Promise.resolve() };
+  }
   let chain: AuditChain;
   try {
     // The CLI may create the key: `provision` often runs before the daemon ever started (decision 0030).

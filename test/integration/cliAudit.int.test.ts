@@ -145,6 +145,35 @@ describe('operator commands in the audit log (real SoftHSM2 token, built CLI)', 
     expect(v.status).toBe(0);
   }, 60000);
 
+  it('refuses a change it cannot audit when the audit is required, and makes it unaudited (saying so) otherwise', () => {
+    const at = (required: boolean): string => {
+      const file = join(t.dir, `unwritable-${String(required)}.yaml`);
+      writeFileSync(
+        file,
+        readFileSync(config, 'utf8').replace(
+          /audit:\n {2}file: .*\n/,
+          `audit:\n  file: ${join(t.dir, 'no-such-directory', 'audit.jsonl')}\n  required: ${String(required)}\n`,
+        ),
+      );
+      return file;
+    };
+    const keysState = (): string =>
+      (JSON.parse(ok('keys', 'describe', '--key-id', keyId, '--json')) as { KeyState: string }).KeyState;
+    ok('keys', 'enable', '--key-id', keyId);
+    const refused = spawnSync(process.execPath, [CLI, 'keys', 'disable', '--key-id', keyId, '--config', at(true)], {
+      encoding: 'utf8',
+    });
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toContain('cannot be written');
+    expect(keysState()).toBe('Enabled');
+    const unaudited = spawnSync(process.execPath, [CLI, 'keys', 'disable', '--key-id', keyId, '--config', at(false)], {
+      encoding: 'utf8',
+    });
+    expect(unaudited.status).toBe(0);
+    expect(unaudited.stderr).toContain('this command is not audited');
+    expect(keysState()).toBe('Disabled');
+  });
+
   it('detects an edited and a deleted entry in the operator chain, naming the line', () => {
     const lines = readFileSync(cliFile, 'utf8').split('\n');
     const at = lines.findIndex((l) => l.includes('"action":"DisableKey"'));
