@@ -137,6 +137,9 @@ describe('cluster mode: `p11bridge serve` with two worker processes on one token
     expect(m.value('p11bridge_token_state', { token: t.label, state: 'ready' })).toBe(2);
     expect(m.value('p11bridge_token_health', { token: t.label, status: 'ACTIVE' })).toBe(2);
     expect(m.value('p11bridge_cluster_workers')).toBe(2);
+    // Each worker writes its own audit chain: both can.
+    expect(m.value('p11bridge_audit_ready')).toBe(2);
+    expect(m.value('p11bridge_audit_write_failures_total')).toBe(0);
     // The primary holds the replay window: every one of the seven requests burned a nonce there.
     expect(m.value('p11bridge_replay_window_entries')).toBe(7);
   });
