@@ -121,11 +121,6 @@ export class AuditChain {
     return this.#seq;
   }
 
-  /** True while writes fail (the last one did not complete). */
-  get failing(): boolean {
-    return this.#failing !== undefined;
-  }
-
   /**
    * The write side's state for /readyz and the metrics (src/audit/auditHealth.ts): read from memory, never a
    * file operation. `failure` while writes fail: the errno code (or message) of the last failure and since when.
@@ -136,6 +131,11 @@ export class AuditChain {
       ...(e ? { failure: { code: e.code ?? e.message, since: this.#failingSince } } : {}),
       writeFailures: this.#writeFailures,
     };
+  }
+
+  /** True while writes fail (the last one did not complete). */
+  get failing(): boolean {
+    return this.#failing !== undefined;
   }
 
   /** Appends an entry; it is written with the next batch. */
