@@ -4,6 +4,7 @@ import type { RequestObserver } from '../observability/requestOutcome';
 import type { TokenRegistry } from '../token/tokenRegistry';
 import { AuditChain } from './auditChain';
 import { AuditKey } from './auditKey';
+import { chainOptionsOf } from './chainOptions';
 import { workerAuditFile } from './files';
 import { writeAuditPublicKey } from './publicKeyFile';
 import { requestAuditor } from './requestAudit';
@@ -41,18 +42,12 @@ export async function startAuditLog(
   const signer = key.signer();
   if (signer) writeAuditPublicKey(a, signer, log);
   const chain = AuditChain.open(
-    {
-      path: workerAuditFile(a.file, opts.slot),
-      chain: opts.slot === undefined ? 'main' : `w${opts.slot}`,
-      durability: a.durability,
-      writeTimeoutMs: a.writeTimeoutMs,
-      checkpointEntries: a.checkpoint.entries,
-      checkpointSeconds: a.checkpoint.seconds,
-      rotateBytes: a.rotate.maxBytes,
-      rotateAgeSeconds: a.rotate.maxAgeSeconds,
-      signer: () => key.signer(),
+    chainOptionsOf(
+      a,
+      { path: workerAuditFile(a.file, opts.slot), chain: opts.slot === undefined ? 'main' : `w${opts.slot}` },
+      () => key.signer(),
       log,
-    },
+    ),
     { required: a.required },
   );
   let running = config;

@@ -5,6 +5,7 @@ import type { TokenManager } from '../token/tokenManager';
 import { AuditChain } from './auditChain';
 import { AuditKey } from './auditKey';
 import { lockChainFile } from './chainLock';
+import { chainOptionsOf } from './chainOptions';
 import { cliAuditFile } from './files';
 import { writeAuditPublicKey } from './publicKeyFile';
 
@@ -79,18 +80,7 @@ export async function openCliAudit(a: AuditConfig, keyToken: TokenManager, log: 
     const signer = key.signer();
     if (signer) writeAuditPublicKey(a, signer, log);
     chain = AuditChain.open(
-      {
-        path,
-        chain: 'cli',
-        durability: a.durability,
-        writeTimeoutMs: a.writeTimeoutMs,
-        checkpointEntries: a.checkpoint.entries,
-        checkpointSeconds: a.checkpoint.seconds,
-        rotateBytes: a.rotate.maxBytes,
-        rotateAgeSeconds: a.rotate.maxAgeSeconds,
-        signer: () => key.signer(),
-        log,
-      },
+      chainOptionsOf(a, { path, chain: 'cli' }, () => key.signer(), log),
       { required: a.required },
     );
   } catch (e) {
