@@ -66,6 +66,9 @@ export class AuditChain {
   #scheduled = false;
   #lingering: NodeJS.Timeout | undefined;
   #failing: Error | undefined;
+  /** When the current run of failed writes began; failed write attempts since the chain opened (auditHealth.ts). */
+  #failingSince = 0;
+  #writeFailures = 0;
   #retry: NodeJS.Timeout | undefined;
   #lost = 0;
   #sinceCheckpoint = 0;
@@ -116,6 +119,18 @@ export class AuditChain {
   /** Sequence number of the last entry appended. */
   get seq(): number {
     return this.#seq;
+  }
+
+  /**
+   * The write side's state for /readyz and the metrics (src/audit/auditHealth.ts): read from memory, never a
+   * file operation. `failure` while writes fail: the errno code (or message) of the last failure and since when.
+   */
+  get writeState(): { failure?: { code: string; since: number }; writeFailures: number } {
+    const e = this.#failing as NodeJS.ErrnoException | undefined;
+    return {
+      ...(e ? { failure: { code: e.code ?? e.message, since: this.#failingSince } } : {}),
+      writeFailures: this.#writeFailures,
+    };
   }
 
   /** True while writes fail (the last one did not complete). */
@@ -384,6 +399,8 @@ export class AuditChain {
   }
 
   #fail(e: Error): void {
+    this.#writeFailures++;
+    if (!this.#failing) this.#failingSince = this.#now();
     if (!this.#failing) this.#o.log.error({ err: e.message, file: this.#o.path }, 'audit log cannot be written');
     this.#failing = e;
     if (this.#fd !== undefined && (e as NodeJS.ErrnoException).code === 'EBADF') this.#fd = undefined;
