@@ -236,6 +236,33 @@ describe('audit chain', () => {
     expect(verifyAuditFiles(files())[0]?.failure).toBeUndefined();
   });
 
+  it('writes a lingering batch in the turn of a later entry once it is half the linger old, without its timer', async () => {
+    // Timers and the clock are fake and never advanced by timers: only a later entry's turn can write the batch.
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
+    try {
+      const chain = AuditChain.open(options(softwareSigner()), { required: false });
+      const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+      await chain.appendWritten('reload', { outcome: 'OK' });
+      const start = lines().length;
+      chain.append('sign', { requestId: 'A' });
+      jest.setSystemTime(Date.now() + 2);
+      chain.append('sign', { requestId: 'B' });
+      await turn();
+      expect(lines()).toHaveLength(start);
+      jest.setSystemTime(Date.now() + 4);
+      chain.append('sign', { requestId: 'C' });
+      await turn();
+      expect(
+        lines()
+          .slice(start)
+          .map((l) => (JSON.parse(l) as { requestId: string }).requestId),
+      ).toEqual(['A', 'B', 'C']);
+      await chain.close(0);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('reports entries after the last checkpoint as an unsigned tail', async () => {
     const signer = softwareSigner();
     const chain = AuditChain.open(options(signer), { required: false });
