@@ -52,6 +52,8 @@ interface Appended {
 const MAX_QUEUED = 100_000;
 /** Longest wait of an entry nobody waits for before its batch is written. */
 const LINGER_MS = 10;
+/** Age at which a later entry's turn writes the lingering batch (before its timer would wake the loop). */
+const LINGER_WRITE_MS = 8;
 /** Pause before a failed write is tried again. */
 const RETRY_MS = 1000;
 
@@ -222,7 +224,7 @@ export class AuditChain {
     this.#seq = seq;
     this.#prev = lineHash(line);
     this.#fileBytes += line.length + 1;
-    this.#queue.push({ line: `${line}\n`, waiter });
+    this.#queue.push({ line, waiter });
   }
 
   /** Starts a new file at this point of the chain: rename after the entry `seq`, then an `open` entry. */
@@ -315,9 +317,9 @@ export class AuditChain {
 
   /**
    * Entries nobody waits for are written within {@link LINGER_MS} (or sooner, with a waited-for one): at a
-   * thousand requests a second that is one write(2) per five to ten entries instead of one per entry. A crash loses
+   * thousand requests a second that is one write(2) per eight to ten entries instead of one per entry. A crash loses
    * at most that much of them; `audit.required` entries are written at once.
-   * The batch is written by the turn of a later request once it is half that old, so that under steady load the
+   * The batch is written by the turn of a later request once it is 8 ms old, so that under steady load the
    * timer never fires: a timer waking an idle event loop cost 40-100 µs of CPU on the bench machine (more than the
    * write it saves), and at a thousand requests a second that was 5-20 µs per request (docs/performance.md). The
    * timer writes what a quiet moment leaves behind.
@@ -325,7 +327,7 @@ export class AuditChain {
   #linger(): void {
     if (this.#scheduled) return;
     if (this.#lingering) {
-      if (Date.now() - this.#lingerSince >= LINGER_MS / 2) this.#schedule();
+      if (Date.now() - this.#lingerSince >= LINGER_WRITE_MS) this.#schedule();
       return;
     }
     this.#lingerSince = Date.now();
@@ -376,16 +378,17 @@ export class AuditChain {
         continue;
       }
       let n = 0;
-      let text = '';
+      const lines: string[] = [];
       const waiters: Waiter[] = [];
       for (const item of this.#queue) {
         if ('rotateAfter' in item) break;
-        text += item.line;
+        lines.push(item.line);
         if (item.waiter) waiters.push(item.waiter);
         n++;
       }
       this.#queue.splice(0, n);
-      if (!this.#write(Buffer.from(text, 'utf8'), waiters)) return;
+      // One string, one copy into the buffer written (the lines are kept without their newline).
+      if (!this.#write(Buffer.from(`${lines.join('\n')}\n`, 'utf8'), waiters)) return;
     }
   }
 

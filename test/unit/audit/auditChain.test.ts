@@ -236,7 +236,7 @@ describe('audit chain', () => {
     expect(verifyAuditFiles(files())[0]?.failure).toBeUndefined();
   });
 
-  it('writes a lingering batch in the turn of a later entry once it is half the linger old, without its timer', async () => {
+  it('writes a lingering batch in the turn of a later entry once it is 8 ms old, without its timer', async () => {
     // Timers and the clock are fake and never advanced by timers: only a later entry's turn can write the batch.
     jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
     try {
@@ -249,14 +249,18 @@ describe('audit chain', () => {
       chain.append('sign', { requestId: 'B' });
       await turn();
       expect(lines()).toHaveLength(start);
-      jest.setSystemTime(Date.now() + 4);
+      jest.setSystemTime(Date.now() + 5);
+      chain.append('sign', { requestId: 'B2' });
+      await turn();
+      expect(lines()).toHaveLength(start);
+      jest.setSystemTime(Date.now() + 1);
       chain.append('sign', { requestId: 'C' });
       await turn();
       expect(
         lines()
           .slice(start)
           .map((l) => (JSON.parse(l) as { requestId: string }).requestId),
-      ).toEqual(['A', 'B', 'C']);
+      ).toEqual(['A', 'B', 'B2', 'C']);
       await chain.close(0);
     } finally {
       jest.useRealTimers();
