@@ -267,15 +267,7 @@ export function demoBanner(info: DemoInfo): string {
     '',
     `p11bridge is serving the Alibaba Cloud KMS (2016-01-20) and CAS (2020-04-07) signing APIs on http://${info.endpoint}/`,
     '',
-    `  AccessKeyId:     ${info.accessKeyId}`,
-    `  AccessKeySecret: ${info.accessKeySecret}`,
-    '  Certificates (KMS CertificateId = CAS CertIdentifier):',
-    ...info.certificates.map(
-      (c) =>
-        `    ${c.id}  ${c.keySpec}  WarehouseId ${c.warehouseId}${c.testDouble ? '  (SM2 test token: a test double, not an HSM)' : ''}`,
-    ),
-    ...testDoubleNotice(info),
-    ...demoKeyLines(info),
+    ...demoIdentityLines(info),
     '',
     '  CAS, with the official SDK (npm i @alicloud/cas20200407 @alicloud/openapi-core), as a file run with node:',
     ...indent(examples.cas),
@@ -288,11 +280,26 @@ export function demoBanner(info: DemoInfo): string {
   ].join('\n');
 }
 
+/** The banner lines both endpoints (HTTP and TLS) print: the credentials, the certificates and the KMS keys. */
+export function demoIdentityLines(info: DemoInfo): string[] {
+  return [
+    `  AccessKeyId:     ${info.accessKeyId}`,
+    `  AccessKeySecret: ${info.accessKeySecret}`,
+    '  Certificates (KMS CertificateId = CAS CertIdentifier):',
+    ...info.certificates.map(
+      (c) =>
+        `    ${c.id}  ${c.keySpec}  WarehouseId ${c.warehouseId}${c.testDouble ? '  (SM2 test token: a test double, not an HSM)' : ''}`,
+    ),
+    ...testDoubleNotice(info),
+    ...demoKeyLines(info),
+  ];
+}
+
 /**
  * The banner's lines on the demo KMS keys (AsymmetricSign/GetPublicKey take KeyId and KeyVersionId), shared by the
  * HTTP and HTTPS banners.
  */
-export function demoKeyLines(info: DemoInfo): string[] {
+function demoKeyLines(info: DemoInfo): string[] {
   if (info.keys.length === 0) return [];
   return [
     '  KMS signing keys (KeyId  KeyVersionId  KeySpec; AsymmetricSign, GetPublicKey, ...):',
@@ -304,7 +311,7 @@ export function demoKeyLines(info: DemoInfo): string[] {
  * The banner's paragraph on the SM2 test token (`--sm2`), when the demo has it: what it is, that it is not an HSM,
  * and how SM2 is asked for. Shared by the HTTP and HTTPS banners.
  */
-export function testDoubleNotice(info: DemoInfo): string[] {
+function testDoubleNotice(info: DemoInfo): string[] {
   const doubles = info.certificates.filter((c) => c.testDouble);
   if (doubles.length === 0) return [];
   const warehouses = [...new Set(doubles.map((c) => c.warehouseId))].join(', ');

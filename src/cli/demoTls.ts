@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { Config } from '../config/schema';
-import { demoKeyLines, testDoubleNotice, type DemoInfo } from './demo';
+import { demoIdentityLines, type DemoInfo } from './demo';
 import { createPrivateCa, issueCertificate } from './tlsMaterial';
 
 /** The demo's TLS files: a private CA and a server certificate it issued (key 0600). */
@@ -67,15 +67,7 @@ export function demoTlsBanner(info: DemoInfo, files: DemoTlsFiles): string {
     `p11bridge is serving the Alibaba Cloud KMS (2016-01-20) and CAS (2020-04-07) signing APIs on https://${info.endpoint}/`,
     `  TLS: server certificate ${files.certFile}, issued by the demo CA ${ca}`,
     '',
-    `  AccessKeyId:     ${info.accessKeyId}`,
-    `  AccessKeySecret: ${info.accessKeySecret}`,
-    '  Certificates (KMS CertificateId = CAS CertIdentifier):',
-    ...info.certificates.map(
-      (c) =>
-        `    ${c.id}  ${c.keySpec}  WarehouseId ${c.warehouseId}${c.testDouble ? '  (SM2 test token: a test double, not an HSM)' : ''}`,
-    ),
-    ...testDoubleNotice(info),
-    ...demoKeyLines(info),
+    ...demoIdentityLines(info),
     '',
     '  Trust the demo CA in the client (never turn verification off):',
     '  - @alicloud/cas20200407 3.x / @alicloud/openapi-core, and the 1.x generators on @alicloud/openapi-client:',

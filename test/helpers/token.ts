@@ -1,3 +1,4 @@
+import * as pkcs11 from 'pkcs11js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -80,4 +81,33 @@ export async function provisionTestToken(
   } finally {
     await m.close();
   }
+}
+
+/**
+ * Generates an EC P-256 key pair that is extractable and not sensitive, labelled and identified by `label`: what a
+ * careless import leaves on a token, for tests of the daemon's refusal to serve such keys.
+ */
+export async function generateCarelessKeyPair(token: TokenManager, label: string): Promise<void> {
+  await token.admin(async (session, lib) => {
+    await lib.C_GenerateKeyPair(
+      session,
+      { mechanism: pkcs11.CKM_EC_KEY_PAIR_GEN },
+      [
+        { type: pkcs11.CKA_TOKEN, value: true },
+        { type: pkcs11.CKA_LABEL, value: label },
+        { type: pkcs11.CKA_ID, value: Buffer.from(label) },
+        { type: pkcs11.CKA_EC_PARAMS, value: Buffer.from('06082a8648ce3d030107', 'hex') },
+        { type: pkcs11.CKA_VERIFY, value: true },
+      ],
+      [
+        { type: pkcs11.CKA_TOKEN, value: true },
+        { type: pkcs11.CKA_PRIVATE, value: true },
+        { type: pkcs11.CKA_LABEL, value: label },
+        { type: pkcs11.CKA_ID, value: Buffer.from(label) },
+        { type: pkcs11.CKA_SENSITIVE, value: false },
+        { type: pkcs11.CKA_EXTRACTABLE, value: true },
+        { type: pkcs11.CKA_SIGN, value: true },
+      ],
+    );
+  });
 }

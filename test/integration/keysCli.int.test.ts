@@ -3,7 +3,6 @@
  * is checked on the token itself afterwards: the adopted version's public key is the key pair's own (the key
  * material was not touched), it still reads back sensitive and non-extractable, and it signs as a KMS key version.
  */
-import * as pkcs11 from 'pkcs11js';
 import { spawnSync } from 'node:child_process';
 import { createHash, createPublicKey, randomBytes, verify } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -13,7 +12,13 @@ import { keySpecRow, kmsSignatureAlgorithm } from '../../src/crypto/algorithms';
 import { keysOf } from '../../src/identities/keys/keyView';
 import { createKey } from '../../src/identities/keys/lifecycle';
 import { generateKeyPair, privateKeyAttributes } from '../../src/token/objects';
-import { createTestToken, openToken, provisionTestToken, type TestToken } from '../helpers/token';
+import {
+  createTestToken,
+  generateCarelessKeyPair,
+  openToken,
+  provisionTestToken,
+  type TestToken,
+} from '../helpers/token';
 
 const CLI = resolve(__dirname, '..', '..', 'dist', 'main.js');
 const scope = { regionId: 'cn-hangzhou', accountId: '1234567890123456' };
@@ -61,28 +66,7 @@ describe('p11bridge keys (real SoftHSM2 token, built CLI)', () => {
       legacyEc.spki = (await generateKeyPair(token, ec, legacyEc.label, legacyEc.ckaId, 'sign')).spki;
       legacyRsa.spki = (await generateKeyPair(token, rsa, legacyRsa.label, legacyRsa.ckaId, 'sign')).spki;
       // An extractable, non-sensitive key, as a careless import would leave it.
-      await token.admin(async (session, lib) => {
-        await lib.C_GenerateKeyPair(
-          session,
-          { mechanism: pkcs11.CKM_EC_KEY_PAIR_GEN },
-          [
-            { type: pkcs11.CKA_TOKEN, value: true },
-            { type: pkcs11.CKA_LABEL, value: 'careless' },
-            { type: pkcs11.CKA_ID, value: Buffer.from('careless') },
-            { type: pkcs11.CKA_EC_PARAMS, value: Buffer.from('06082a8648ce3d030107', 'hex') },
-            { type: pkcs11.CKA_VERIFY, value: true },
-          ],
-          [
-            { type: pkcs11.CKA_TOKEN, value: true },
-            { type: pkcs11.CKA_PRIVATE, value: true },
-            { type: pkcs11.CKA_LABEL, value: 'careless' },
-            { type: pkcs11.CKA_ID, value: Buffer.from('careless') },
-            { type: pkcs11.CKA_SENSITIVE, value: false },
-            { type: pkcs11.CKA_EXTRACTABLE, value: true },
-            { type: pkcs11.CKA_SIGN, value: true },
-          ],
-        );
-      });
+      await generateCarelessKeyPair(token, 'careless');
     } finally {
       await token.close();
     }

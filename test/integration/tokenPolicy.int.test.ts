@@ -2,7 +2,13 @@ import * as pkcs11 from 'pkcs11js';
 import { kmsSignatureAlgorithm, casSignatureAlgorithm } from '../../src/crypto/algorithms';
 import { generateKeyPair, privateKeyAttributes } from '../../src/token/objects';
 import { keySpecRow } from '../../src/crypto/algorithms';
-import { createTestToken, openToken, provisionTestToken, type TestToken } from '../helpers/token';
+import {
+  createTestToken,
+  generateCarelessKeyPair,
+  openToken,
+  provisionTestToken,
+  type TestToken,
+} from '../helpers/token';
 
 describe('key policy and capability probe (real SoftHSM2 token)', () => {
   let t: TestToken;
@@ -13,28 +19,7 @@ describe('key policy and capability probe (real SoftHSM2 token)', () => {
     // An extractable, non-sensitive key, as a careless import would leave it.
     const token = await openToken(t);
     try {
-      await token.admin(async (session, lib) => {
-        await lib.C_GenerateKeyPair(
-          session,
-          { mechanism: pkcs11.CKM_EC_KEY_PAIR_GEN },
-          [
-            { type: pkcs11.CKA_TOKEN, value: true },
-            { type: pkcs11.CKA_LABEL, value: 'careless' },
-            { type: pkcs11.CKA_ID, value: Buffer.from('careless') },
-            { type: pkcs11.CKA_EC_PARAMS, value: Buffer.from('06082a8648ce3d030107', 'hex') },
-            { type: pkcs11.CKA_VERIFY, value: true },
-          ],
-          [
-            { type: pkcs11.CKA_TOKEN, value: true },
-            { type: pkcs11.CKA_PRIVATE, value: true },
-            { type: pkcs11.CKA_LABEL, value: 'careless' },
-            { type: pkcs11.CKA_ID, value: Buffer.from('careless') },
-            { type: pkcs11.CKA_SENSITIVE, value: false },
-            { type: pkcs11.CKA_EXTRACTABLE, value: true },
-            { type: pkcs11.CKA_SIGN, value: true },
-          ],
-        );
-      });
+      await generateCarelessKeyPair(token, 'careless');
     } finally {
       await token.close();
     }
