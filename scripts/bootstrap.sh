@@ -45,6 +45,9 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   say "installing npm dependencies (npm install)"
   npm install --no-audit --no-fund --loglevel=error
 fi
+# pkcs11js must run from our patched source (patches/; a SIGSEGV otherwise, docs/upstream/pkcs11js-null-buffer.md):
+# npm's postinstall does it, this catches a tree installed before the patch existed (or with --ignore-scripts).
+bash scripts/patch-pkcs11js.sh
 
 # 3. Build (tsc) when a source file is newer than the last build.
 stamp=dist/.build-stamp

@@ -1,9 +1,10 @@
 /*
  * p11bridge fault token: a TEST DOUBLE. A PKCS#11 v2.40 module that forwards every call to a real module
  * (SoftHSM2 by default) and, when a test says so in a control file, makes chosen calls fail with a chosen CKR_*
- * code, sleep, or hang; it counts the calls per function in a file shared by every process that uses it. It
- * exists so that `npm test` can prove the daemon survives what real HSMs do (hangs, device errors, lost logins,
- * bad PINs). It holds no key and implements no cryptography; it is never part of a production configuration.
+ * code, sleep, or hang, or makes an object look changed between the two calls of a C_GetAttributeValue (`empty`);
+ * it counts the calls per function in a file shared by every process that uses it. It exists so that `npm test`
+ * can prove the daemon survives what real HSMs do (hangs, device errors, lost logins, bad PINs, objects another
+ * application writes). It holds no key and implements no cryptography; it is never part of a production configuration.
  * The control format and the counts layout are documented in README.md beside this file.
  *
  * Configuration is read at every C_Initialize (not at load: one test process may load the library once and
@@ -96,7 +97,7 @@ enum scope { S_NONE, S_SLOT, S_SESSION };
     (CK_SESSION_HANDLE a0, CK_OBJECT_HANDLE a1, CK_ATTRIBUTE_PTR a2, CK_ULONG a3, CK_OBJECT_HANDLE_PTR a4), A5)  \
   G(C_DestroyObject, S_SESSION, (CK_SESSION_HANDLE a0, CK_OBJECT_HANDLE a1), A2)                                 \
   G(C_GetObjectSize, S_SESSION, (CK_SESSION_HANDLE a0, CK_OBJECT_HANDLE a1, CK_ULONG_PTR a2), A3)                \
-  G(C_GetAttributeValue, S_SESSION, P_ATTRS, A4)                                                                 \
+  S(C_GetAttributeValue, S_SESSION, P_ATTRS, A4)                                                                 \
   G(C_SetAttributeValue, S_SESSION, P_ATTRS, A4)                                                                 \
   G(C_FindObjectsInit, S_SESSION, (CK_SESSION_HANDLE a0, CK_ATTRIBUTE_PTR a1, CK_ULONG a2), A3)                  \
   G(C_FindObjects, S_SESSION, (CK_SESSION_HANDLE a0, CK_OBJECT_HANDLE_PTR a1, CK_ULONG a2, CK_ULONG_PTR a3), A4) \
@@ -446,11 +447,12 @@ static int slot_has_label(CK_SLOT_ID slot, const char *label) {
  * Rules: an immutable snapshot of the control file, shared by reference count. Counters of times= and after= live
  * in the snapshot, so every new version of the file starts them again.
  */
-enum action { A_FAIL, A_DELAY, A_HANG };
+enum action { A_FAIL, A_DELAY, A_HANG, A_EMPTY };
 struct rule {
   int fn; /* F_ANY for "*" */
   enum action action;
   CK_RV code;
+  CK_ATTRIBUTE_TYPE attr; /* A_EMPTY */
   unsigned long ms;
   unsigned long times; /* 0: every matching call */
   unsigned long after;
@@ -489,6 +491,29 @@ static int parse_ulong(const char *s, int base, unsigned long *out) {
   return 1;
 }
 
+/* Attribute names an `empty` rule may use (those the daemon reads); any other type as 0x<hex> or decimal. */
+static const struct {
+  const char *name;
+  CK_ATTRIBUTE_TYPE value;
+} CKA_TABLE[] = {{"CKA_CLASS", CKA_CLASS},       {"CKA_LABEL", CKA_LABEL},         {"CKA_ID", CKA_ID},
+                 {"CKA_VALUE", CKA_VALUE},       {"CKA_APPLICATION", CKA_APPLICATION}, {"CKA_KEY_TYPE", CKA_KEY_TYPE},
+                 {"CKA_MODULUS", CKA_MODULUS},   {"CKA_EC_POINT", CKA_EC_POINT},   {"CKA_EC_PARAMS", CKA_EC_PARAMS}};
+
+static int parse_attribute(const char *s, CK_ATTRIBUTE_TYPE *out) {
+  unsigned long v;
+  if ((s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) ? parse_ulong(s + 2, 16, &v) : parse_ulong(s, 10, &v)) {
+    *out = v;
+    return 1;
+  }
+  for (size_t i = 0; i < sizeof CKA_TABLE / sizeof CKA_TABLE[0]; i++) {
+    if (strcmp(s, CKA_TABLE[i].name) == 0) {
+      *out = CKA_TABLE[i].value;
+      return 1;
+    }
+  }
+  return 0;
+}
+
 static int parse_code(const char *s, CK_RV *out) {
   unsigned long v;
   if ((s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) ? parse_ulong(s + 2, 16, &v) : parse_ulong(s, 10, &v)) {
@@ -524,7 +549,7 @@ static int parse_rule(char *line, struct rule *r, const char **why) {
     if (r->fn == F_COUNT) return *why = "unknown function (expected C_<Name> or *)", -1;
     if (r->fn == F_C_GetFunctionList) return *why = "C_GetFunctionList cannot be faulted", -1;
   }
-  if (n < 2) return *why = "missing action (fail, delay, hang)", -1;
+  if (n < 2) return *why = "missing action (fail, delay, hang, empty)", -1;
   int next = 2;
   if (strcmp(words[1], "fail") == 0) {
     r->action = A_FAIL;
@@ -536,8 +561,13 @@ static int parse_rule(char *line, struct rule *r, const char **why) {
     next = 3;
   } else if (strcmp(words[1], "hang") == 0) {
     r->action = A_HANG;
+  } else if (strcmp(words[1], "empty") == 0) {
+    r->action = A_EMPTY;
+    if (r->fn != F_C_GetAttributeValue) return *why = "empty applies to C_GetAttributeValue only", -1;
+    if (n < 3 || !parse_attribute(words[2], &r->attr)) return *why = "empty needs a CKA_* name or 0x<hex> type", -1;
+    next = 3;
   } else {
-    return *why = "unknown action (expected fail, delay or hang)", -1;
+    return *why = "unknown action (expected fail, delay, hang or empty)", -1;
   }
   for (int i = next; i < n; i++) {
     if (strncmp(words[i], "token=", 6) == 0) {
@@ -665,12 +695,31 @@ static int take(struct rule *r) {
   return 1;
 }
 
+/* What an `empty` rule needs to know of a C_GetAttributeValue call, and what it asks of the wrapper. */
+#define MAX_EMPTIED 8
+struct attr_call {
+  CK_ATTRIBUTE_PTR template;
+  CK_ULONG count;
+  int length_call; /* the first call of an application's pair: every buffer NULL */
+  int emptied;
+  CK_ATTRIBUTE_TYPE types[MAX_EMPTIED];
+};
+
+/* True when the call's template asks for `type`. */
+static int asks_for(const struct attr_call *ac, CK_ATTRIBUTE_TYPE type) {
+  for (CK_ULONG i = 0; i < ac->count; i++) {
+    if (ac->template[i].type == type) return 1;
+  }
+  return 0;
+}
+
 /*
  * Every wrapper starts here: count the call, then apply the rules in file order. `delay` sleeps and goes on to
  * the next rule; `fail` returns its code (1: do not forward); `hang` waits until its line has left the control
- * file, then the rules are applied again from the top, as the file is then.
+ * file, then the rules are applied again from the top, as the file is then. `empty` (C_GetAttributeValue length
+ * calls only, `ac` set) notes its attribute in `ac` and goes on.
  */
-static int intercept(int fn, enum scope scope, CK_ULONG handle, CK_RV *rv) {
+static int intercept_call(int fn, enum scope scope, CK_ULONG handle, CK_RV *rv, struct attr_call *ac) {
   count(fn, 0);
   if (!atomic_load_explicit(&g_control, memory_order_relaxed)) return 0;
   for (;;) {
@@ -680,8 +729,13 @@ static int intercept(int fn, enum scope scope, CK_ULONG handle, CK_RV *rv) {
     for (int i = 0; i < rs->count && !again; i++) {
       struct rule *r = &rs->rules[i];
       int applies = r->fn == fn || (r->fn == F_ANY && fn != F_C_Finalize && fn != F_C_GetFunctionList);
+      if (r->action == A_EMPTY && !(ac && ac->length_call && asks_for(ac, r->attr))) applies = 0;
       if (!applies || !concerns_token(r, scope, handle) || !take(r)) continue;
       count(fn, 1);
+      if (r->action == A_EMPTY) {
+        if (ac->emptied < MAX_EMPTIED) ac->types[ac->emptied++] = r->attr;
+        continue;
+      }
       if (r->action == A_FAIL) {
         *rv = r->code;
         release_rules(rs);
@@ -698,6 +752,10 @@ static int intercept(int fn, enum scope scope, CK_ULONG handle, CK_RV *rv) {
     release_rules(rs);
     if (!again) return 0;
   }
+}
+
+static int intercept(int fn, enum scope scope, CK_ULONG handle, CK_RV *rv) {
+  return intercept_call(fn, scope, handle, rv, NULL);
 }
 
 /* ---------------------------------------------------------------------------------------------------------------
@@ -866,6 +924,44 @@ CK_RV C_CloseAllSessions(CK_SLOT_ID a0) {
   if (!real) return CKR_CRYPTOKI_NOT_INITIALIZED;
   rv = real->C_CloseAllSessions(a0);
   if (rv == CKR_OK) forget_sessions(0, 1, a0);
+  return rv;
+}
+
+/*
+ * C_GetAttributeValue, for `empty` rules: an application that does not know the sizes (pkcs11js) makes a length
+ * call (every pValue NULL), then a value call with buffers of those sizes, where an attribute of length 0 keeps a
+ * NULL buffer. An `empty` rule reports its attribute as length 0 at the length call, as if the object had been
+ * changed (by another process) right after it; the value call is forwarded untouched, so the real module answers
+ * that attribute's NULL buffer with its real length and CKR_OK, as SoftHSM2 does when a provisioning process sets a
+ * new object's label between the two calls. The value call is recognised as the next call of the same thread on
+ * the same session and object (a template of only that attribute has NULL buffers in both calls).
+ */
+static __thread struct {
+  int pending;
+  CK_SESSION_HANDLE session;
+  CK_OBJECT_HANDLE object;
+} t_emptied;
+
+CK_RV C_GetAttributeValue(CK_SESSION_HANDLE a0, CK_OBJECT_HANDLE a1, CK_ATTRIBUTE_PTR a2, CK_ULONG a3) {
+  CK_RV rv;
+  struct attr_call ac = {.template = a2, .count = a2 ? a3 : 0};
+  int value_call = t_emptied.pending && t_emptied.session == a0 && t_emptied.object == a1;
+  t_emptied.pending = 0;
+  ac.length_call = !value_call && a2 != NULL;
+  for (CK_ULONG i = 0; ac.length_call && i < a3; i++) ac.length_call = a2[i].pValue == NULL;
+  if (intercept_call(F_C_GetAttributeValue, S_SESSION, a0, &rv, &ac)) return rv;
+  CK_FUNCTION_LIST_PTR real = atomic_load(&g_real);
+  if (!real) return CKR_CRYPTOKI_NOT_INITIALIZED;
+  rv = real->C_GetAttributeValue(a0, a1, a2, a3);
+  for (int e = 0; e < ac.emptied; e++) {
+    for (CK_ULONG i = 0; i < a3; i++) {
+      if (a2[i].type != ac.types[e] || a2[i].ulValueLen == CK_UNAVAILABLE_INFORMATION) continue;
+      a2[i].ulValueLen = 0;
+      t_emptied.pending = 1;
+      t_emptied.session = a0;
+      t_emptied.object = a1;
+    }
+  }
   return rv;
 }
 

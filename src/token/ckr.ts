@@ -94,6 +94,16 @@ export function isAlreadyLoggedIn(err: unknown): boolean {
   return ckrOf(err) === pkcs11.CKR_USER_ALREADY_LOGGED_IN;
 }
 
+/**
+ * True when C_GetAttributeValue's error means the object changed between the binding's length call and its value
+ * call (another application writes it): the patched pkcs11js (patches/, docs/upstream/pkcs11js-null-buffer.md)
+ * reports that as CKR_BUFFER_TOO_SMALL, as does a module when a value grew past the length it gave. Reading the
+ * object again is the answer; it is not a fault of the session or the device.
+ */
+export function isChangedUnderneath(err: unknown): boolean {
+  return ckrOf(err) === pkcs11.CKR_BUFFER_TOO_SMALL;
+}
+
 /** True when C_Initialize's error means the library is already initialised in this process. */
 export function isAlreadyInitialized(err: unknown): boolean {
   return ckrOf(err) === pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED;

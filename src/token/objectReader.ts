@@ -1,5 +1,6 @@
 import * as pkcs11 from 'pkcs11js';
 import { findObjects, getAttributes, readUlong } from './attributes';
+import { ckrName, ckrOf, isChangedUnderneath } from './ckr';
 import { KMS_KEY_APPLICATION, METADATA_APPLICATION } from './metadata';
 
 /**
@@ -37,12 +38,9 @@ export function readObjects(lib: pkcs11.PKCS11, session: pkcs11.Handle, label?: 
     findObjects(lib, session, [...template, ...byLabel]).flatMap((handle) => {
       const attrs: Record<number, Buffer> = {};
       try {
-        for (const [type, value] of getAttributes(lib, session, handle, required)) attrs[type] = value;
+        for (const [type, value] of readRequired(lib, session, handle, required)) attrs[type] = value;
       } catch (e) {
-        const code = (e as { code?: unknown }).code;
-        unreadable.push(
-          `object ${handle.toString('hex')}: ${typeof code === 'number' ? `CKR 0x${code.toString(16)}` : String(e)}`,
-        );
+        unreadable.push(`object ${handle.toString('hex')}: ${unreadableReason(e)}`);
         return [];
       }
       for (const type of optional(attrs)) {
@@ -97,4 +95,35 @@ export function readObjects(lib: pkcs11.PKCS11, session: pkcs11.Handle, label?: 
     ),
     unreadable,
   };
+}
+
+/**
+ * How many times an object that changed while it was read is read again before it is skipped. The patched
+ * pkcs11js (patches/) already repeats its own pair of calls a few times within microseconds; these reads come
+ * after that, in case another application is still writing the object.
+ */
+const CHANGED_OBJECT_READS = 3;
+
+/** The required attributes of one object, read again when the object changed underneath the read. */
+function readRequired(
+  lib: pkcs11.PKCS11,
+  session: pkcs11.Handle,
+  handle: pkcs11.Handle,
+  required: readonly number[],
+): Map<number, Buffer> {
+  for (let read = 1; ; read++) {
+    try {
+      return getAttributes(lib, session, handle, required);
+    } catch (e) {
+      if (!isChangedUnderneath(e) || read >= CHANGED_OBJECT_READS) throw e;
+    }
+  }
+}
+
+/** Why an object was skipped, for the log (the CKR name; no attribute value). */
+function unreadableReason(e: unknown): string {
+  const code = ckrOf(e);
+  if (code === undefined) return e instanceof Error ? e.message : String(e);
+  const changed = isChangedUnderneath(e) ? ' (it changed while it was read: another application is writing it)' : '';
+  return `${ckrName(code)}${changed}`;
 }

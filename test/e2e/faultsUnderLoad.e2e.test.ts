@@ -12,7 +12,7 @@
  *
  * The tests share one daemon and run in order: the re-initialisation underneath (which replaces every key) last.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes, type KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -23,10 +23,17 @@ import { setTimeout as delay } from 'node:timers/promises';
 import * as pkcs11 from 'pkcs11js';
 import { stringify } from 'yaml';
 import { METADATA_APPLICATION } from '../../src/token/metadata';
-import { DirectToken, find } from '../helpers/directToken';
+import { DirectToken, find, type TokenPublicKey } from '../helpers/directToken';
 import { createFaultControl, faultTokenModule, type FaultControl } from '../helpers/faultToken';
 import { CLI, ServeProcess } from '../helpers/serveProcess';
-import { quantile, startSigningLoad, type LoadStream, type RunningLoad, type Sample } from '../helpers/signingLoad';
+import {
+  quantile,
+  sigVerifies,
+  startSigningLoad,
+  type LoadStream,
+  type RunningLoad,
+  type Sample,
+} from '../helpers/signingLoad';
 import { createTestToken, provisionTestToken, type TestToken } from '../helpers/token';
 
 const ACCESS_KEY_ID = 'LTAI5tFAULTLOAD00001';
@@ -153,14 +160,35 @@ describe('faults under load: `p11bridge serve` (2 workers) on a SoftHSM2 token b
     });
 
   /**
-   * Synchronous on purpose: while it runs, this process's event loop (the load's client) is blocked, so requests in
-   * flight are measured as that much slower (the "slow answers" below; the daemon's access log has the real
-   * latency). An asynchronous run keeps the load flowing into the daemon while another process re-provisions the
-   * token: that exposed other failures, reported, not yet fixed (see test d).
+   * A command run asynchronously: the load keeps sending and reading meanwhile. (A spawnSync blocked this process's
+   * event loop, the load's client, for as long as the command ran: requests in flight were measured as that much
+   * slower, and no request was sent while another process re-provisioned the token.)
    */
-  const cli = (args: string[]): void => {
-    const r = spawnSync('node', [CLI, ...args, '--config', config], { env: cliEnv(), encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`p11bridge ${args.join(' ')}: exit ${r.status}: ${r.stderr}`);
+  const run = (file: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> =>
+    new Promise((resolve, reject) => {
+      execFile(file, args, { env, encoding: 'utf8' }, (err, _stdout, stderr) => {
+        if (err) reject(new Error(`${file} ${args.join(' ')}: ${err.message}: ${stderr}`));
+        else resolve();
+      });
+    });
+  const cli = (args: string[]): Promise<void> => run('node', [CLI, ...args, '--config', config], cliEnv());
+
+  /**
+   * A read of the token straight from this process (DirectToken), tried again a little later when it fails: with
+   * other processes writing and logging in, SoftHSM2 2.6.1 rewrites its token file in place at every C_Login, and a
+   * reader that opens the token then sees no such token or misses objects for a moment (measured: a reader
+   * initialising and counting objects in a loop beside a process logging in found no token in 13 of 2,225 reads).
+   */
+  const readDirect = async <T>(what: string, read: () => T): Promise<T> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return read();
+      } catch (e) {
+        if (attempt >= 3) throw e;
+        console.warn(`direct token read (${what}) failed, tried again: ${(e as Error).message}`);
+        await delay(200);
+      }
+    }
   };
 
   /**
@@ -637,12 +665,12 @@ describe('faults under load: `p11bridge serve` (2 workers) on a SoftHSM2 token b
     await delay(1000);
 
     const repairAt = performance.now();
-    cli(['certs', 'status', '--id', duplicate, '--status', 'ACTIVE']);
+    await cli(['certs', 'status', '--id', duplicate, '--status', 'ACTIVE']);
     const repairedIn = await until(() => servingOn(duplicate, repairAt), RECOVERY_MS, 'the repaired identity serving');
     await delay(1000);
     expect(refusedOn(damaged, repairAt)).toBe(true); // the other one is still refused
     const repair2At = performance.now();
-    cli(['certs', 'status', '--id', damaged, '--status', 'ACTIVE']);
+    await cli(['certs', 'status', '--id', damaged, '--status', 'ACTIVE']);
     await until(() => servingOn(damaged, repair2At), RECOVERY_MS, 'the second repaired identity serving');
     await delay(1000);
     const samples = await load.stop();
@@ -671,16 +699,42 @@ describe('faults under load: `p11bridge serve` (2 workers) on a SoftHSM2 token b
     const load = startLoad();
     await delay(800);
     const reinitAt = performance.now();
-    const reinit = spawnSync(
-      'softhsm2-util',
-      ['--init-token', '--token', t.label, '--label', t.label, '--so-pin', t.soPin, '--pin', pin],
-      { env: { ...process.env, SOFTHSM2_CONF: t.conf }, encoding: 'utf8' },
-    );
-    expect(reinit.status).toBe(0);
-    for (const set of [set1, set2]) cli(['provision', '--ids', [set.ca, set.rsa, set.ec].join(',')]);
+    // Forensics for any signature that verifies with neither key of its identity: every key pair on the token
+    // before, between the two provisions and after them.
+    const tokenKeys: Array<{ stage: string; keys: TokenPublicKey[] }> = [
+      { stage: 'before', keys: await readDirect('public keys', () => direct.publicKeys(t.label, pin)) },
+    ];
+    // The provisioning process itself may fail: SoftHSM2 2.6.1's file store, read by the daemon's two workers at
+    // the same time, now and then answers the writer CKR_OBJECT_HANDLE_INVALID for an object it has just created
+    // (measured with three bare pkcs11js processes: 2 of 364 create-and-read cycles, each fine again 20 ms later;
+    // here 2 of 12 runs). That is the test bed, not the daemon: the whole step (re-initialisation included, which
+    // wipes what the failed run wrote) is then done once more, loudly.
+    const provisioned: number[] = [];
+    const provisionFailures: string[] = [];
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await run(
+          'softhsm2-util',
+          ['--init-token', '--token', t.label, '--label', t.label, '--so-pin', t.soPin, '--pin', pin],
+          { ...process.env, SOFTHSM2_CONF: t.conf },
+        );
+        for (const set of [set1, set2]) {
+          await cli(['provision', '--ids', [set.ca, set.rsa, set.ec].join(',')]);
+          provisioned.push(performance.now());
+          const after = await readDirect('public keys', () => direct.publicKeys(t.label, pin));
+          tokenKeys.push({ stage: `after provision ${provisioned.length}`, keys: after });
+        }
+        break;
+      } catch (e) {
+        if (attempt >= 2) throw e;
+        provisionFailures.push((e as Error).message.split('\n').slice(-2).join(' ').trim());
+        console.warn(`re-initialised underneath: the provisioning failed (SoftHSM2 test bed), done again: ${e}`);
+      }
+    }
     const provisionedAt = performance.now();
     const ids = [set1.rsa, set1.ec, set2.rsa, set2.ec];
-    for (const [id, key] of direct.certificateKeys(t.label, pin, ids)) keys.get(id)?.push(key);
+    const fresh = await readDirect('certificates', () => direct.certificateKeys(t.label, pin, ids));
+    for (const [id, key] of fresh) keys.get(id)?.push(key);
     const newKeyEverywhere = (): boolean =>
       streams.every((_s, i) =>
         load.samples.some((s) => s.stream === i && s.start >= provisionedAt && s.verifiedBy === 1),
@@ -692,6 +746,28 @@ describe('faults under load: `p11bridge serve` (2 workers) on a SoftHSM2 token b
     const serverMs = serve
       .since(mark, (l) => l.msg === 'request')
       .map((l) => (typeof l.latencyMs === 'number' ? l.latencyMs : 0));
+    // Every 200 is verified again now that the new keys are known. Verified as it arrived, a signature of a new key
+    // answered before the test had read that key failed: the daemon serves each identity as soon as its provision
+    // ends, the test learns the keys only after both (measured: 14 to 414 such answers per run, every one verified
+    // by its own identity's new key). A signature that verifies with neither key of its identity is the worst bug
+    // this product can have: the forensics name the key on the token that made it, if any.
+    const unverified: string[] = [];
+    for (const s of samples) {
+      if (s.status !== 200) continue;
+      const stream = streams[s.stream] as LoadStream;
+      const [message, signature] = [s.message as Buffer, s.signature as Buffer];
+      s.verifiedBy = (keys.get(stream.id) ?? []).findIndex((k) => sigVerifies(stream, message, signature, k));
+      if (s.verifiedBy >= 0) continue;
+      const by = tokenKeys.flatMap((stage) =>
+        stage.keys
+          .filter((k) => sigVerifies(stream, message, signature, k.key))
+          .map((k) => `${stage.stage}: ${k.label}`),
+      );
+      unverified.push(
+        `stream ${s.stream} (${stream.id}) at ${fmt(s.start - reinitAt)} after the re-initialisation: made by ${by.join(', ') || 'no key on the token'}`,
+      );
+    }
+    expect(unverified.slice(0, 12)).toEqual([]);
 
     // While the keys are gone: not found (KMS 404, CAS 400). While an identity is being provisioned again, an index
     // refresh may see it half-written: a key pair without its certificate is PENDING (409 Rejected.Pending), a key
@@ -703,28 +779,24 @@ describe('faults under load: `p11bridge serve` (2 workers) on a SoftHSM2 token b
       s.status === 409 &&
       (s.code === 'Rejected.Pending' || s.code === 'Rejected.Disabled') &&
       s.start <= provisionedAt + 1000;
-    // KNOWN BUG (diagnosed, not fixed; docs/hsm/README.md "A worker that crashes"): in about 1 run of 4 a worker
-    // dies of SIGSEGV while another process re-provisions the token under load. Core dump: pkcs11js 2.1.7
-    // C_GetAttributeValue calls the module twice (lengths, then values) and passes a NULL buffer for an attribute
-    // that was empty at the first call; SoftHSM2 re-reads an object another process is writing between the two
-    // calls, the label became 36 bytes, and pkcs11js copies 36 bytes from NULL. The primary replaces the worker.
-    // Tolerated here (loudly, and only a native-signal death) unless FAULTLOAD_STRICT=1.
+
+    // Until 2026-12-06 a worker died of SIGSEGV here in about 1 run of 4 (pkcs11js C_GetAttributeValue copied from a
+    // NULL buffer while another process wrote the object; fixed by patches/pkcs11js+2.1.7.patch, proven by
+    // test/integration/attributeRace.int.test.ts), and answers were measured seconds late because this process sat
+    // in spawnSync (now execFile: the load keeps flowing). Both are strict now; FAULTLOAD_STRICT=0 tolerates them
+    // again (loudly, and only a native-signal death) for a diagnosis run.
     const crashes = serve.since(mark, (l) => l.msg === 'worker exited; restarting');
-    const strict = process.env.FAULTLOAD_STRICT === '1';
+    const strict = process.env.FAULTLOAD_STRICT !== '0';
     const tolerateCrash = crashes.length > 0 && !strict;
     if (tolerateCrash) {
       for (const c of crashes) expect(String(c.why)).toMatch(/signal SIG(SEGV|BUS|ABRT)/);
       console.warn(
-        `KNOWN BUG: ${crashes.map((c) => String(c.why)).join('; ')} during the re-initialisation underneath`,
+        `TOLERATED: ${crashes.map((c) => String(c.why)).join('; ')} during the re-initialisation underneath`,
       );
     }
     const { refusals, resets } = judge(samples, {
       also: (s) => s.start >= reinitAt && (notFound(s) || halfWritten(s)),
-      // KNOWN ISSUE (diagnosed: the harness): answers 2.5-5 s late here are requests in flight while this process
-      // sat in spawnSync (softhsm2-util, the provisions): the client could not read them. The daemon's access log
-      // (printed) has the real latency. Tolerated up to 6 s in that window unless FAULTLOAD_STRICT=1.
-      slowOk: (s) =>
-        tolerateCrash || (!strict && s.start >= reinitAt && s.start <= provisionedAt && s.end - s.start < 6000),
+      slowOk: () => tolerateCrash,
       resetOk: () => tolerateCrash,
     });
     // No signature of an old key once the new keys serve on a connection.
@@ -745,7 +817,7 @@ describe('faults under load: `p11bridge serve` (2 workers) on a SoftHSM2 token b
       `re-initialised underneath: softhsm2-util + 2 provisions took ${fmt(provisionedAt - reinitAt)}; ` +
         `${samples.length} requests, ${refusalStats(refusals)} [${[...refusalKinds].map(([k, n]) => `${k}: ${n}`).join(', ')}]; ` +
         `new keys signing on every connection ${fmt(servedIn)} after the provisioning ended; ` +
-        `${crashes.length} worker crashes, ${resets.length} resets, ` +
+        `${crashes.length} worker crashes, ${resets.length} resets, ${provisionFailures.length} provisioning runs failed and done again, ` +
         `${samples.filter((x) => x.end - x.start > OPERATION_MS + MARGIN_MS).length} answers slower than ${OPERATION_MS + MARGIN_MS} ms ` +
         `(slowest ${fmt(Math.max(0, ...samples.map((x) => x.end - x.start)))} at the client, ${fmt(Math.max(0, ...serverMs))} in the daemon's access log)`,
     );

@@ -1,6 +1,15 @@
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import * as pkcs11 from 'pkcs11js';
 import { SOFTHSM_MODULE } from '../../src/cli/softhsm';
+import { ecSpki, publicKeyFromSpki, rsaSpki } from '../../src/crypto/keys';
+
+/** A public key object on the token, for forensics: which key made a signature. */
+export interface TokenPublicKey {
+  readonly label: string;
+  /** CKA_ID in hex. */
+  readonly id: string;
+  readonly key: KeyObject;
+}
 
 /**
  * SoftHSM2 driven with pkcs11js straight from the test process, not through the daemon's token layer: a second
@@ -45,6 +54,36 @@ export class DirectToken {
       }
       return out;
     });
+  }
+
+  /**
+   * Every public key object on the token (RSA and EC), with its label: the keys of every identity, the CA's, and
+   * any key pair a provisioning left without its certificate.
+   */
+  publicKeys(label: string, pin: string): TokenPublicKey[] {
+    return this.use(label, pin, (lib, session) =>
+      find(lib, session, [{ type: pkcs11.CKA_CLASS, value: pkcs11.CKO_PUBLIC_KEY }]).map((h) => {
+        const [l, id, type] = lib.C_GetAttributeValue(session, h, [
+          { type: pkcs11.CKA_LABEL },
+          { type: pkcs11.CKA_ID },
+          { type: pkcs11.CKA_KEY_TYPE },
+        ]);
+        const rsa = (type?.value as Buffer).readUInt32LE(0) === pkcs11.CKK_RSA;
+        const v = lib.C_GetAttributeValue(
+          session,
+          h,
+          rsa
+            ? [{ type: pkcs11.CKA_MODULUS }, { type: pkcs11.CKA_PUBLIC_EXPONENT }]
+            : [{ type: pkcs11.CKA_EC_PARAMS }, { type: pkcs11.CKA_EC_POINT }],
+        );
+        const [a, b] = v.map((x) => x.value as Buffer) as [Buffer, Buffer];
+        return {
+          label: (l?.value as Buffer).toString('utf8'),
+          id: (id?.value as Buffer).toString('hex'),
+          key: publicKeyFromSpki(rsa ? rsaSpki(a, b) : ecSpki(a, b)),
+        };
+      }),
+    );
   }
 
   close(): void {

@@ -137,14 +137,17 @@ export function faultTokenModule(): string {
 const FUNCTION = `(?:\\*|${PKCS11_FUNCTIONS.filter((f) => f !== 'C_GetFunctionList').join('|')})`;
 const ACTION = '(?:fail (?:CKR_[A-Z0-9_]+|0x[0-9a-fA-F]+|\\d+)|delay \\d+|hang)';
 const OPTION = '(?: (?:token=[^\\s#]{1,32}|times=[1-9]\\d*|after=\\d+))';
-const RULE = new RegExp(`^${FUNCTION} ${ACTION}${OPTION}*$`);
+/** `empty`: C_GetAttributeValue's length call reports the attribute empty (the object "changes" before the next). */
+const EMPTY =
+  'C_GetAttributeValue empty (?:CKA_(?:CLASS|LABEL|ID|VALUE|APPLICATION|KEY_TYPE|MODULUS|EC_POINT|EC_PARAMS)|0x[0-9a-fA-F]+|\\d+)';
+const RULE = new RegExp(`^(?:${FUNCTION} ${ACTION}|${EMPTY})${OPTION}*$`);
 
 /** Throws on a rule the module would reject (it would only log it to stderr and ignore it). */
 function assertFaultRule(rule: string): void {
   if (!RULE.test(rule.trim().replace(/\s+/g, ' '))) {
     throw new Error(
       `bad fault rule ${JSON.stringify(rule)}: expected "<C_Function|*> fail <CKR_NAME|0xHEX>|delay <ms>|hang` +
-        ` [token=<label>] [times=<n>] [after=<n>]"`,
+        ` [token=<label>] [times=<n>] [after=<n>]" or "C_GetAttributeValue empty <CKA_NAME|0xHEX> [options]"`,
     );
   }
 }

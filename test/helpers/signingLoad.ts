@@ -31,6 +31,9 @@ export interface Sample {
   error?: string;
   /** For a 200: the index in `keys(id)` of the public key that verified the signature; -1: none did. */
   verifiedBy?: number;
+  /** For a 200: what was signed and the signature, to verify again later (`verifyAgain`). */
+  message?: Buffer;
+  signature?: Buffer;
 }
 
 export interface LoadOptions {
@@ -52,7 +55,8 @@ export interface RunningLoad {
   stop(): Promise<Sample[]>;
 }
 
-function sigVerifies(s: LoadStream, message: Buffer, signature: Buffer, key: KeyObject): boolean {
+/** Whether `key` verifies this stream's signature of `message` (PSS with a 32-byte salt for the PSS algorithms). */
+export function sigVerifies(s: LoadStream, message: Buffer, signature: Buffer, key: KeyObject): boolean {
   const pss = s.algorithm === 'RSA_PSS_SHA_256' || s.algorithm === 'SHA256withRSA/PSS';
   return verify(
     'sha256',
@@ -65,7 +69,8 @@ function sigVerifies(s: LoadStream, message: Buffer, signature: Buffer, key: Key
 /**
  * A steady load of V3-signed signing requests (KMS CertificatePrivateKeySign and CAS Sign, RAW messages), one
  * keep-alive connection per stream, as a client library with a connection pool sends them. Every 200's signature is
- * verified at once with node:crypto against the identity's public keys; every answer is kept as a Sample.
+ * verified at once with node:crypto against the identity's public keys known then (and kept, so that a test that
+ * learns a key later can verify it again); every answer is kept as a Sample.
  */
 export function startSigningLoad(opts: LoadOptions): RunningLoad {
   const samples: Sample[] = [];
@@ -128,6 +133,8 @@ export function startSigningLoad(opts: LoadOptions): RunningLoad {
               if (sample.status === 200) {
                 const b64 = s.product === 'kms' ? body.SignatureValue : body.Signature;
                 const signature = Buffer.from(String(b64), 'base64');
+                sample.message = message;
+                sample.signature = signature;
                 sample.verifiedBy = opts.keys(s.id).findIndex((k) => sigVerifies(s, message, signature, k));
               } else {
                 sample.code = typeof body.Code === 'string' ? body.Code : undefined;

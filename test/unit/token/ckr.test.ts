@@ -1,5 +1,5 @@
 import * as pkcs11 from 'pkcs11js';
-import { ciphertextRefusal, ckrName, classify, describeFault } from '../../../src/token/ckr';
+import { ciphertextRefusal, ckrName, classify, describeFault, isChangedUnderneath } from '../../../src/token/ckr';
 import { TokenFault } from '../../../src/token/faults';
 import { CKR_TABLE } from '../../helpers/ckrClasses';
 
@@ -18,6 +18,14 @@ describe('the CKR sorter', () => {
   it('sorts anything that is not a PKCS#11 error as internal', () => {
     expect(classify(new Error('boom'))).toBe('internal');
     expect(classify('boom')).toBe('internal');
+  });
+
+  it('reads CKR_BUFFER_TOO_SMALL from C_GetAttributeValue as an object that changed while it was read', () => {
+    // The patched pkcs11js reports a value that appeared or grew between its length and value calls so.
+    expect(isChangedUnderneath(err(pkcs11.CKR_BUFFER_TOO_SMALL))).toBe(true);
+    expect(isChangedUnderneath(Object.assign(new Error('x'), { code: pkcs11.CKR_BUFFER_TOO_SMALL }))).toBe(true);
+    expect(isChangedUnderneath(err(pkcs11.CKR_OBJECT_HANDLE_INVALID))).toBe(false);
+    expect(isChangedUnderneath(new Error('CKR_BUFFER_TOO_SMALL'))).toBe(false);
   });
 
   it('names unknown codes in hex for the log', () => {
