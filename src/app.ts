@@ -3,6 +3,17 @@ import helmet from 'helmet';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TokenRegistry } from './token/tokenRegistry';
 import { readiness } from './token/readiness';
+import type { AuditHealth } from './audit/auditHealth';
+
+/** The audit log in the /readyz answer: its state, and why and since when it is not ready. */
+function auditBody(a: AuditHealth): Record<string, unknown> {
+  return {
+    ready: a.ready,
+    required: a.required,
+    ...(a.reason ? { reason: a.reason } : {}),
+    ...(a.since !== undefined ? { since: new Date(a.since).toISOString() } : {}),
+  };
+}
 
 export interface AppDeps {
   readonly tokens: TokenRegistry;
@@ -14,6 +25,8 @@ export interface AppDeps {
   readonly tls: boolean;
   /** The shared replay store's state (Redis), when there is one: not ready while it cannot be asked. */
   readonly replayStore?: () => { ready: boolean; reason?: string; since: number };
+  /** The audit log's state, when there is one (src/audit/auditHealth.ts). */
+  readonly audit?: () => AuditHealth;
 }
 
 /**
@@ -38,12 +51,17 @@ export function createApp(deps: AppDeps): Express {
       since: new Date(store.since).toISOString(),
     };
     const report = readiness(deps.tokens, deps.isShuttingDown());
-    // Without its replay store a replica refuses every request (fail closed): the balancer should skip it.
-    const ready = report.ready && (store?.ready ?? true);
+    const a = deps.audit?.();
+    // Without its replay store a replica refuses every request (fail closed): the balancer should skip it. So
+    // does a required audit log that cannot be written (it refuses every signature); one that is not required is
+    // reported, and the process stays ready, DEGRADED (decision 0030).
+    const ready = report.ready && (store?.ready ?? true) && (a === undefined || a.ready || !a.required);
+    const degraded = a !== undefined && !a.ready;
     res.status(ready ? 200 : 503).json({
       ...report.body,
-      ...(ready ? {} : { status: 'not ready', health: 'UNAVAILABLE' }),
+      ...(ready ? (degraded ? { health: 'DEGRADED' } : {}) : { status: 'not ready', health: 'UNAVAILABLE' }),
       ...(replay ? { replayStore: replay } : {}),
+      ...(a ? { audit: auditBody(a) } : {}),
     });
   });
   app.all('/', (req, res) => deps.rpc(req, res));

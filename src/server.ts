@@ -9,10 +9,13 @@ import { KeyRing } from './api/keyring';
 import { createRpcHandler } from './api/rpcHandler';
 import { createApp } from './app';
 import { startAuditLog } from './audit/auditLog';
+import { auditHealth } from './audit/auditHealth';
+import { purgeAuditor } from './audit/purgeAudit';
 import type { Config } from './config/schema';
 import { createListener } from './net/listener';
 import { startMetricsListener, type MetricsListener } from './net/metricsListener';
 import { answerPrimaryWith } from './observability/metrics/cluster';
+import { instrumentAudit } from './observability/metrics/auditMetrics';
 import { instrumentDaemon } from './observability/metrics/instrument';
 import { RequestObservers } from './observability/requestEvents';
 import { loadTlsMaterial } from './net/tlsOptions';
@@ -78,6 +81,8 @@ export async function startDaemon(
     clusterWorker?: boolean;
     /** The cluster worker slot: its audit chain is a file of its own (decision 0026). */
     auditSlot?: number;
+    /** The background key purge's period and clock (default: hourly, the real clock); tests shorten and move them. */
+    keyPurge?: { everyMs?: number; now?: () => Date };
   } = {},
 ): Promise<RunningDaemon> {
   // Secrets and TLS files are read before the token opens: a config that cannot serve fails fast.
@@ -131,7 +136,13 @@ export async function startDaemon(
   // and lifecycle changes with the other replicas (docs/decisions/0024-replay-store.md).
   const redis: RedisReplay | undefined = replay.store === 'redis' ? startRedisReplay(config, log, tokens) : undefined;
   const audit = await startAuditLog(config, tokens, log, opts.auditSlot === undefined ? {} : { slot: opts.auditSlot });
-  const stopKeyPurge = startKeyPurge(tokens, log);
+  const auditRequired = config.audit?.required ?? false;
+  if (metricsRegistry && audit) instrumentAudit(metricsRegistry, () => auditHealth(audit.chain, auditRequired));
+  // The process that purges audits it, in its own chain (decision 0030).
+  const stopKeyPurge = startKeyPurge(tokens, log, {
+    ...opts.keyPurge,
+    ...(audit ? { onPurged: purgeAuditor(audit.chain) } : {}),
+  });
   let shuttingDown = false;
   const rpc = createRpcHandler({
     config,
@@ -152,6 +163,7 @@ export async function startDaemon(
     isShuttingDown: () => shuttingDown,
     tls: tlsMaterial !== undefined,
     ...(redis ? { replayStore: () => redis.health() } : {}),
+    ...(audit ? { audit: () => auditHealth(audit.chain, auditRequired) } : {}),
   });
   const isRpc = (req: IncomingMessage): boolean =>
     (req.method === 'POST' || req.method === 'GET') &&

@@ -35,17 +35,34 @@ interface Waiter {
 }
 type Item = { line: string; waiter: Waiter | undefined } | { rotateAfter: number };
 
+/** An entry's fields, or a function that makes them when the entry is formatted (after the request's turn). */
+export type EntryFields = object | (() => object);
+
+/** An entry appended but not yet formatted: what happened and when, in call order. */
+interface Appended {
+  readonly type: EntryType;
+  readonly fields: EntryFields;
+  readonly time: number;
+  readonly waiter: Waiter | undefined;
+  /** Entries lost before this one (the queue was full): recorded in it as `lostBefore`. */
+  readonly lost: number;
+}
+
 /** Entries kept in memory while the file cannot be written; past it new entries are counted as lost. */
 const MAX_QUEUED = 100_000;
 /** Longest wait of an entry nobody waits for before its batch is written. */
 const LINGER_MS = 10;
+/** Age at which a later entry's turn writes the lingering batch (before its timer would wake the loop). */
+const LINGER_WRITE_MS = 8;
 /** Pause before a failed write is tried again. */
 const RETRY_MS = 1000;
 
 /**
- * One hash chain of audit entries appended to a file (decision 0026). Appending is synchronous and cheap: the line
- * is formatted and hashed at once (the chain order is the call order), then written in batches after the current
- * turn of the event loop (entries nobody waits for linger up to 10 ms to share a write). A caller that must not
+ * One hash chain of audit entries appended to a file (decision 0026). Appending is synchronous and cheap: the entry
+ * takes its place in the chain (the chain order is the call order) and its time; it is formatted, hashed and written
+ * in batches after the current turn of the event loop (entries nobody waits for linger up to 10 ms to share a
+ * write). Formatting a batch at once, rather than each entry inside its request, is what keeps the audit's CPU per
+ * request small (docs/performance.md, issue 18): the code and data stay warm over the batch. A caller that must not
  * answer before its entry is written (`audit.required`) waits for its batch's write(2) (and fdatasync with
  * `durability: fsync`, bounded by `writeTimeoutMs`), and is refused when it fails.
  * Checkpoints sign the chain head with the audit key in the token every `checkpointEntries` entries or
@@ -61,11 +78,19 @@ export class AuditChain {
   #fileBytes = 0;
   #fileOpened: number;
   #queue: Item[] = [];
+  /** Appended, not yet formatted (see {@link AuditChain.#settle}). */
+  #appended: Appended[] = [];
+  #settling = false;
   #carry: Buffer | undefined;
   #writing = false;
   #scheduled = false;
   #lingering: NodeJS.Timeout | undefined;
+  /** When the lingering batch's first entry was appended (Date.now()). */
+  #lingerSince = 0;
   #failing: Error | undefined;
+  /** When the current run of failed writes began; failed write attempts since the chain opened (auditHealth.ts). */
+  #failingSince = 0;
+  #writeFailures = 0;
   #retry: NodeJS.Timeout | undefined;
   #lost = 0;
   #sinceCheckpoint = 0;
@@ -115,7 +140,20 @@ export class AuditChain {
 
   /** Sequence number of the last entry appended. */
   get seq(): number {
+    this.#settle();
     return this.#seq;
+  }
+
+  /**
+   * The write side's state for /readyz and the metrics (src/audit/auditHealth.ts): read from memory, never a
+   * file operation. `failure` while writes fail: the errno code (or message) of the last failure and since when.
+   */
+  get writeState(): { failure?: { code: string; since: number }; writeFailures: number } {
+    const e = this.#failing as NodeJS.ErrnoException | undefined;
+    return {
+      ...(e ? { failure: { code: e.code ?? e.message, since: this.#failingSince } } : {}),
+      writeFailures: this.#writeFailures,
+    };
   }
 
   /** True while writes fail (the last one did not complete). */
@@ -123,8 +161,8 @@ export class AuditChain {
     return this.#failing !== undefined;
   }
 
-  /** Appends an entry; it is written with the next batch. */
-  append(type: EntryType, fields: object): void {
+  /** Appends an entry; it is written with the next batch. `fields` may be a function, called when it is formatted. */
+  append(type: EntryType, fields: EntryFields): void {
     void this.#append(type, fields, false);
   }
 
@@ -132,22 +170,15 @@ export class AuditChain {
    * Appends an entry and settles when it is written: rejects with the service-unavailable error when it cannot be
    * (the write failed, or took longer than `writeTimeoutMs`). The entry stays in the chain either way.
    */
-  appendWritten(type: EntryType, fields: object): Promise<void> {
+  appendWritten(type: EntryType, fields: EntryFields): Promise<void> {
     return this.#append(type, fields, true) as Promise<void>;
   }
 
-  #append(type: EntryType, fields: object, wait: boolean): Promise<void> | undefined {
+  #append(type: EntryType, fields: EntryFields, wait: boolean): Promise<void> | undefined {
     if (this.#closed) return wait ? Promise.reject(unavailable('the audit log is closed')) : undefined;
-    if (this.#queue.length >= MAX_QUEUED) {
+    if (this.#queue.length + this.#appended.length >= MAX_QUEUED) {
       this.#lost++;
       return wait ? Promise.reject(unavailable('the audit log cannot be written')) : undefined;
-    }
-    const now = this.#now();
-    if (
-      this.#fileBytes >= this.#o.rotateBytes ||
-      (this.#o.rotateAgeSeconds > 0 && now - this.#fileOpened >= this.#o.rotateAgeSeconds * 1000)
-    ) {
-      this.#rotateHere(now);
     }
     let waiter: Waiter | undefined;
     let promise: Promise<void> | undefined;
@@ -158,9 +189,48 @@ export class AuditChain {
     }
     const lost = this.#lost;
     this.#lost = 0;
-    this.#push(type, lost > 0 ? { ...fields, lostBefore: lost } : fields, now, waiter);
+    this.#appended.push({ type, fields, time: this.#now(), waiter, lost });
+    if (waiter) this.#schedule();
+    else this.#linger();
     if (type !== 'checkpoint' && ++this.#sinceCheckpoint >= this.#o.checkpointEntries) void this.checkpoint();
     return promise;
+  }
+
+  /**
+   * Formats and hashes every appended entry, in order, into the write queue; rotates the file where it has grown
+   * past its size or age. Runs before a batch is written, before a checkpoint reads the chain head, and when the
+   * sequence number is asked.
+   */
+  #settle(): void {
+    if (this.#settling || this.#appended.length === 0) return;
+    this.#settling = true;
+    try {
+      const batch = this.#appended;
+      this.#appended = [];
+      for (const a of batch) {
+        if (
+          this.#fileBytes >= this.#o.rotateBytes ||
+          (this.#o.rotateAgeSeconds > 0 && a.time - this.#fileOpened >= this.#o.rotateAgeSeconds * 1000)
+        ) {
+          this.#rotateHere(a.time);
+        }
+        const fields = this.#fieldsOf(a.fields);
+        this.#push(a.type, a.lost > 0 ? { ...fields, lostBefore: a.lost } : fields, a.time, a.waiter);
+      }
+    } finally {
+      this.#settling = false;
+    }
+  }
+
+  /** An entry's fields; a function that throws (a bug) leaves the entry in the chain with what is known. */
+  #fieldsOf(fields: EntryFields): object {
+    if (typeof fields !== 'function') return fields;
+    try {
+      return (fields as () => object)();
+    } catch (e) {
+      this.#o.log.error({ err: (e as Error).message }, 'audit entry fields could not be made');
+      return { fieldsError: 'the entry could not be completed' };
+    }
   }
 
   #push(type: EntryType, fields: object, now: number, waiter: Waiter | undefined): void {
@@ -169,9 +239,7 @@ export class AuditChain {
     this.#seq = seq;
     this.#prev = lineHash(line);
     this.#fileBytes += line.length + 1;
-    this.#queue.push({ line: `${line}\n`, waiter });
-    if (waiter) this.#schedule();
-    else this.#linger();
+    this.#queue.push({ line, waiter });
   }
 
   /** Starts a new file at this point of the chain: rename after the entry `seq`, then an `open` entry. */
@@ -195,6 +263,7 @@ export class AuditChain {
    */
   checkpoint(): Promise<void> {
     if (this.#checkpointing) return this.#checkpointing;
+    this.#settle();
     const headSeq = this.#seq;
     if (headSeq === this.#checkpointedSeq) return Promise.resolve();
     const signer = this.#o.signer();
@@ -239,6 +308,7 @@ export class AuditChain {
     await Promise.race([this.checkpoint(), new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs)))]);
     clearTimeout(timer);
     this.#closed = true;
+    this.#settle();
     while ((this.#queue.length > 0 || this.#writing || this.#carry) && Date.now() < deadline) {
       if (this.#failing) {
         // One last try now rather than after the retry pause; a file that still fails keeps what it could not take.
@@ -262,11 +332,20 @@ export class AuditChain {
 
   /**
    * Entries nobody waits for are written within {@link LINGER_MS} (or sooner, with a waited-for one): at a
-   * thousand requests a second that is one write(2) per ten entries instead of one per entry, a third of the
-   * audit's CPU. A crash loses at most that much of them; `audit.required` entries are written at once.
+   * thousand requests a second that is one write(2) per eight to ten entries instead of one per entry. A crash loses
+   * at most that much of them; `audit.required` entries are written at once.
+   * The batch is written by the turn of a later request once it is 8 ms old, so that under steady load the
+   * timer never fires: a timer waking an idle event loop cost 40-100 µs of CPU on the bench machine (more than the
+   * write it saves), and at a thousand requests a second that was 5-20 µs per request (docs/performance.md). The
+   * timer writes what a quiet moment leaves behind.
    */
   #linger(): void {
-    if (this.#lingering || this.#scheduled) return;
+    if (this.#scheduled) return;
+    if (this.#lingering) {
+      if (Date.now() - this.#lingerSince >= LINGER_WRITE_MS) this.#schedule();
+      return;
+    }
+    this.#lingerSince = Date.now();
     this.#lingering = setTimeout(() => {
       this.#lingering = undefined;
       this.#schedule();
@@ -289,6 +368,7 @@ export class AuditChain {
 
   /** Writes everything queued: batches between rotation points, each with one write(2). */
   #pump(): void {
+    this.#settle();
     while (!this.#writing && !this.#retry) {
       try {
         if (this.#fd === undefined) this.#openFile();
@@ -313,16 +393,17 @@ export class AuditChain {
         continue;
       }
       let n = 0;
-      let text = '';
+      const lines: string[] = [];
       const waiters: Waiter[] = [];
       for (const item of this.#queue) {
         if ('rotateAfter' in item) break;
-        text += item.line;
+        lines.push(item.line);
         if (item.waiter) waiters.push(item.waiter);
         n++;
       }
       this.#queue.splice(0, n);
-      if (!this.#write(Buffer.from(text, 'utf8'), waiters)) return;
+      // One string, one copy into the buffer written (the lines are kept without their newline).
+      if (!this.#write(Buffer.from(`${lines.join('\n')}\n`, 'utf8'), waiters)) return;
     }
   }
 
@@ -384,6 +465,8 @@ export class AuditChain {
   }
 
   #fail(e: Error): void {
+    this.#writeFailures++;
+    if (!this.#failing) this.#failingSince = this.#now();
     if (!this.#failing) this.#o.log.error({ err: e.message, file: this.#o.path }, 'audit log cannot be written');
     this.#failing = e;
     if (this.#fd !== undefined && (e as NodeJS.ErrnoException).code === 'EBADF') this.#fd = undefined;

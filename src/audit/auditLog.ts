@@ -1,13 +1,12 @@
-import { writeFileSync } from 'node:fs';
-import { extname } from 'node:path';
 import type { AuditConfig, Config } from '../config/schema';
-import { pemEncode } from '../crypto/pem';
 import type { Logger } from '../observability/logger';
 import type { RequestObserver } from '../observability/requestOutcome';
 import type { TokenRegistry } from '../token/tokenRegistry';
 import { AuditChain } from './auditChain';
 import { AuditKey } from './auditKey';
-import { keyFingerprint } from './entry';
+import { chainOptionsOf } from './chainOptions';
+import { workerAuditFile } from './files';
+import { writeAuditPublicKey } from './publicKeyFile';
 import { requestAuditor } from './requestAudit';
 
 /** The running audit log of one serving process. */
@@ -20,16 +19,6 @@ export interface AuditLog {
   readonly chain: AuditChain;
   /** A last checkpoint, every entry written, the file closed. */
   close(deadlineMs?: number): Promise<void>;
-}
-
-/**
- * The file a process writes: `audit.file` for a single process; `<name>-w<slot><ext>` for cluster worker `slot`,
- * each worker keeping a chain of its own (decision 0026). A replaced worker continues its slot's chain.
- */
-function auditFileOf(file: string, slot: number | undefined): string {
-  if (slot === undefined) return file;
-  const ext = extname(file);
-  return `${file.slice(0, file.length - ext.length)}-w${slot}${ext}`;
 }
 
 /**
@@ -51,28 +40,14 @@ export async function startAuditLog(
   const key = new AuditKey(token, a.key.label, log, opts.slot === undefined || opts.slot === 0);
   await key.ensure();
   const signer = key.signer();
-  if (signer) {
-    const pem = pemEncode('PUBLIC KEY', signer.spki);
-    try {
-      writeFileSync(a.publicKeyFile ?? `${a.file}.key.pem`, pem, { mode: 0o644 });
-    } catch (e) {
-      log.warn({ err: (e as Error).message }, 'audit public key file could not be written');
-    }
-    log.info({ key: keyFingerprint(signer.spki) }, 'audit key');
-  }
+  if (signer) writeAuditPublicKey(a, signer, log);
   const chain = AuditChain.open(
-    {
-      path: auditFileOf(a.file, opts.slot),
-      chain: opts.slot === undefined ? 'main' : `w${opts.slot}`,
-      durability: a.durability,
-      writeTimeoutMs: a.writeTimeoutMs,
-      checkpointEntries: a.checkpoint.entries,
-      checkpointSeconds: a.checkpoint.seconds,
-      rotateBytes: a.rotate.maxBytes,
-      rotateAgeSeconds: a.rotate.maxAgeSeconds,
-      signer: () => key.signer(),
+    chainOptionsOf(
+      a,
+      { path: workerAuditFile(a.file, opts.slot), chain: opts.slot === undefined ? 'main' : `w${opts.slot}` },
+      () => key.signer(),
       log,
-    },
+    ),
     { required: a.required },
   );
   let running = config;

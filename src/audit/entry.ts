@@ -25,16 +25,23 @@ export function lineHash(line: string): string {
   return hash('sha256', line, 'hex');
 }
 
-let isoMs = -1;
-let isoText = '';
+let isoSecond = Number.NaN;
+let isoPrefix = '';
 
-/** `new Date(ms).toISOString()`, reused for entries of the same millisecond (a batch shares it). */
+/**
+ * `new Date(ms).toISOString()`, with the date and time up to the second made once per second: entries of the same
+ * second differ only in their milliseconds.
+ */
 function isoTime(ms: number): string {
-  if (ms !== isoMs) {
-    isoMs = ms;
-    isoText = new Date(ms).toISOString();
+  if (!Number.isInteger(ms) || ms < 0) return new Date(ms).toISOString();
+  const second = Math.floor(ms / 1000);
+  if (second !== isoSecond) {
+    isoSecond = second;
+    // `YYYY-MM-DDTHH:MM:SS.` (years 0-9999, the only ones a clock gives us).
+    isoPrefix = new Date(second * 1000).toISOString().slice(0, 20);
   }
-  return isoText;
+  const milli = ms - second * 1000;
+  return `${isoPrefix}${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
 }
 
 /**

@@ -54,7 +54,9 @@ export function requestAuditor(
     const pk = PRIVATE_KEY_ACTIONS[name];
     if (r.code === undefined) {
       if (pk) {
-        const fields = privateKeyFields(r, pk, o.rawMessageEncoding());
+        // Hashed and formatted with the chain's next batch, not in this request (the chain calls it in order).
+        const encoding = o.rawMessageEncoding();
+        const fields = (): object => privateKeyFields(r, pk, encoding);
         if (o.required) return chain.appendWritten(pk.type, fields);
         chain.append(pk.type, fields);
         return undefined;

@@ -6,6 +6,7 @@ import { certificateFacts } from '../identities/certificates/facts';
 import { createCertificate } from '../identities/certificates/issuance';
 import { deleteCertificate, setCertificateStatus } from '../identities/certificates/lifecycle';
 import { uploadCertificate } from '../identities/certificates/upload';
+import { withCliAudit } from './audited';
 import { cliConfig, confirm, output, withToken } from './context';
 
 const HELP = `p11bridge certs <command> [--config FILE] [--warehouse N] ...
@@ -89,14 +90,23 @@ async function run(sub: string, rest: string[]): Promise<number> {
       });
       if (values.help) return help();
       const config = cliConfig(values.config);
+      const subject = required(values.subject, '--subject');
+      const keySpec = required(values['key-spec'], '--key-spec');
       const created = await withToken(config, values.warehouse, (token) =>
-        createCertificate(token, {
-          subject: required(values.subject, '--subject'),
-          keySpec: required(values['key-spec'], '--key-spec'),
-          subjectAlternativeNames: values.san ? values.san.split(',').map((s) => s.trim()) : [],
-          arnScope: config.server,
-          ...(values.id ? { id: values.id } : {}),
-        }),
+        withCliAudit(config, token, (audit) =>
+          audit.change(
+            { action: 'CreateCertificate', command: 'certs create', identity: values.id, detail: { KeySpec: keySpec } },
+            () =>
+              createCertificate(token, {
+                subject,
+                keySpec,
+                subjectAlternativeNames: values.san ? values.san.split(',').map((s) => s.trim()) : [],
+                arnScope: config.server,
+                ...(values.id ? { id: values.id } : {}),
+              }),
+            (r) => [{ identity: r.id }],
+          ),
+        ),
       );
       if (values['csr-out']) writeFileSync(values['csr-out'], created.csrPem);
       output(values.json, created, () =>
@@ -116,8 +126,14 @@ async function run(sub: string, rest: string[]): Promise<number> {
       const certPem = readFileSync(required(values.cert, '--cert'), 'utf8');
       const chainPem = values.chain ? readFileSync(values.chain, 'utf8') : undefined;
       const id = required(values.id, '--id');
-      const result = await withToken(config, values.warehouse, async (token) =>
-        uploadCertificate(token, id, certPem, chainPem),
+      const result = await withToken(config, values.warehouse, (token) =>
+        withCliAudit(config, token, (audit) =>
+          audit.change(
+            { action: 'UploadCertificate', command: 'certs import', identity: id },
+            () => uploadCertificate(token, id, certPem, chainPem),
+            (r) => [{ detail: { Status: r.status, ...(r.replaced ? { replaced: true } : {}) } }],
+          ),
+        ),
       );
       output(
         values.json,
@@ -156,7 +172,14 @@ async function run(sub: string, rest: string[]): Promise<number> {
         throw new Error('--status must be ACTIVE, INACTIVE or REVOKED');
       const config = cliConfig(values.config);
       const id = required(values.id, '--id');
-      await withToken(config, values.warehouse, async (token) => setCertificateStatus(token, id, status));
+      await withToken(config, values.warehouse, (token) =>
+        withCliAudit(config, token, (audit) =>
+          audit.change(
+            { action: 'UpdateCertificateStatus', command: 'certs status', identity: id, detail: { Status: status } },
+            () => setCertificateStatus(token, id, status),
+          ),
+        ),
+      );
       output(values.json, { id, status }, () => `${id}  ${status}`);
       return 0;
     }
@@ -172,7 +195,15 @@ async function run(sub: string, rest: string[]): Promise<number> {
         console.error('not deleted (confirm on a terminal, or pass --yes)');
         return 1;
       }
-      const destroyed = await withToken(config, values.warehouse, async (token) => deleteCertificate(token, id));
+      const destroyed = await withToken(config, values.warehouse, (token) =>
+        withCliAudit(config, token, (audit) =>
+          audit.change(
+            { action: 'DeleteCertificate', command: 'certs delete', identity: id },
+            () => deleteCertificate(token, id),
+            (n) => [{ detail: { destroyedObjects: n } }],
+          ),
+        ),
+      );
       output(values.json, { id, destroyedObjects: destroyed }, () => `${id}  deleted (${destroyed} objects)`);
       return 0;
     }

@@ -27,6 +27,7 @@ Usage:
   p11bridge keys list|describe|disable|enable|adopt       KMS keys on the token (keys --help)
   p11bridge access-keys create [--json]                   print a new AccessKey pair for the config
   p11bridge audit verify [--key PEM] FILE...              verify audit log files (chain and checkpoints)
+  p11bridge audit verify --config <file>                  verify every file of the config's audit log
   p11bridge <command> --help                              help for a command
 
 Environment: P11BRIDGE_HOME (demo home, default ./.p11bridge), P11BRIDGE_HOST, P11BRIDGE_PORT,

@@ -5,6 +5,7 @@ import { keysOf, type KmsKey } from '../identities/keys/keyView';
 import { setKeyEnabled } from '../identities/keys/lifecycle';
 import { ApiError } from '../errors/apiError';
 import type { TokenManager } from '../token/tokenManager';
+import { withCliAudit } from './audited';
 import { cliConfig, output, withToken } from './context';
 
 const HELP = `p11bridge keys <command> [--config FILE] [--warehouse N] [--json]
@@ -113,11 +114,16 @@ async function run(sub: string, rest: string[]): Promise<number> {
       const { values } = parseArgs({ args: rest, options: common });
       if (values.help) return help();
       const config = cliConfig(values.config);
-      const state = await withToken(config, values.warehouse, async (token) => {
-        const key = findKey(token, values['key-id']);
-        await setKeyEnabled(key, sub === 'enable');
-        return { keyId: key.keyId, state: sub === 'enable' ? 'Enabled' : 'Disabled' };
-      });
+      const state = await withToken(config, values.warehouse, (token) =>
+        withCliAudit(config, token, async (audit) => {
+          const key = findKey(token, values['key-id']);
+          await audit.change(
+            { action: sub === 'enable' ? 'EnableKey' : 'DisableKey', command: `keys ${sub}`, identity: key.keyId },
+            () => setKeyEnabled(key, sub === 'enable'),
+          );
+          return { keyId: key.keyId, state: sub === 'enable' ? 'Enabled' : 'Disabled' };
+        }),
+      );
       output(values.json, state, () => `${state.keyId}  ${state.state}`);
       return 0;
     }
@@ -143,16 +149,27 @@ async function run(sub: string, rest: string[]): Promise<number> {
         throw new Error('--key-usage must be SIGN/VERIFY or ENCRYPT/DECRYPT');
       }
       const config = cliConfig(values.config);
-      const facts = await withToken(config, values.warehouse, async (token) => {
-        const key = await adoptKeyPair(token, {
-          ref: hex !== undefined ? { ckaId: Buffer.from(hex, 'hex') } : { label: values.label as string },
-          keyUsage: usage,
-          description: values.description ?? '',
-          scope: config.server,
-          creator: 'p11bridge keys adopt',
-        });
-        return describe(key, config.server.accountId);
-      });
+      const facts = await withToken(config, values.warehouse, (token) =>
+        withCliAudit(config, token, async (audit) => {
+          const key = await audit.change(
+            {
+              action: 'AdoptKey',
+              command: 'keys adopt',
+              detail: { KeyUsage: usage, ...(hex !== undefined ? { ckaId: hex } : { label: values.label }) },
+            },
+            () =>
+              adoptKeyPair(token, {
+                ref: hex !== undefined ? { ckaId: Buffer.from(hex, 'hex') } : { label: values.label as string },
+                keyUsage: usage,
+                description: values.description ?? '',
+                scope: config.server,
+                creator: 'p11bridge keys adopt',
+              }),
+            (k) => [{ identity: k.keyId, version: k.record.primaryKeyVersion }],
+          );
+          return describe(key, config.server.accountId);
+        }),
+      );
       output(values.json, facts, () => `${String(facts.KeyId)}  ${String(facts.KeySpec)}  ${usage}  adopted`);
       return 0;
     }

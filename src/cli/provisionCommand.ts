@@ -3,6 +3,7 @@ import { loadConfigFile } from '../config/load';
 import { provisionDemo, type DemoProvisioning } from '../identities/demoProvisioning';
 import { silentLogger } from '../observability/logger';
 import { TokenManager } from '../token/tokenManager';
+import { withCliAudit } from './audited';
 
 const HELP =
   'p11bridge provision --config <file> [--token NAME] [--ids CA,RSA,EC] [--json]\n' +
@@ -51,9 +52,18 @@ export async function provisionCommand(args: string[]): Promise<number> {
   await token.open();
   try {
     const ids = values.ids?.split(',');
-    const result = await provisionDemo(
-      token,
-      ids && ids.length >= 1 ? { ids: { ca: ids[0] as string, leaves: ids.slice(1) } } : {},
+    // One audit entry per identity generated (decision 0030).
+    const result = await withCliAudit(config, token, (audit) =>
+      audit.change(
+        { action: 'Provision', command: 'provision' },
+        () =>
+          provisionDemo(token, ids && ids.length >= 1 ? { ids: { ca: ids[0] as string, leaves: ids.slice(1) } } : {}),
+        (r) =>
+          [r.ca, ...r.leaves].map((l) => ({
+            identity: l.id,
+            detail: { KeySpec: l.keySpec, ...(l === r.ca ? { CA: true } : {}) },
+          })),
+      ),
     );
     if (values.json) console.log(JSON.stringify(result));
     else console.log(report(result).join('\n'));

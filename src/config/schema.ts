@@ -29,6 +29,18 @@ const tlsSchema = z
     path: ['clientCaFile'],
   });
 
+/** How a scraper authenticates to the metrics listener: a bearer token, or HTTP basic auth. */
+const metricsAuthSchema = z.union([
+  z.strictObject({ bearerToken: secretRef }),
+  z.strictObject({
+    username: z
+      .string()
+      .min(1)
+      .regex(/^[^:]*$/, 'a basic-auth username has no ":"'),
+    password: secretRef,
+  }),
+]);
+
 /**
  * Bounds applied before any work is done for a request (issue 16): a slow or idle peer costs a socket for at
  * most `headersTimeoutMs`, and a request with too many or too large parameters is refused before its signature
@@ -468,6 +480,13 @@ export const configSchema = z.strictObject({
       host: z.string().default('127.0.0.1'),
       /** Port of the metrics listener (0: any free port, for tests). */
       port: port.default(9464),
+      /** HTTPS on the metrics listener: the same settings as `server.tls` (a client CA asks scrapers for mTLS). */
+      tls: tlsSchema.optional(),
+      /**
+       * Scrapes must authenticate (decision 0030): `bearerToken` (Prometheus `authorization.credentials_file`) or
+       * `username` + `password` (`basic_auth.password_file`). Secret references, read at start, never logged.
+       */
+      auth: metricsAuthSchema.optional(),
     })
     .prefault({}),
   logging: z

@@ -26,22 +26,22 @@ function readPem(path: string, what: string): string {
 /**
  * Reads the certificate chain, the private key (a secret reference: a key file readable by others is refused)
  * and the client CA, and proves they form a usable context (a key that does not match the certificate fails
- * here, with the file named, not at the first handshake).
+ * here, with the file named, not at the first handshake). `where` names the setting in messages (`metrics.tls`).
  */
-export function loadTlsMaterial(tls: TlsConfig): TlsMaterial {
-  const cert = readPem(tls.certFile, 'server.tls.certFile');
+export function loadTlsMaterial(tls: TlsConfig, where = 'server.tls'): TlsMaterial {
+  const cert = readPem(tls.certFile, `${where}.certFile`);
   const key = resolveSecret(tls.keyFile).reveal();
   const context: SecureContextOptions = {
     cert,
     key,
     minVersion: tls.minVersion,
-    ...(tls.clientCaFile ? { ca: readPem(tls.clientCaFile, 'server.tls.clientCaFile') } : {}),
+    ...(tls.clientCaFile ? { ca: readPem(tls.clientCaFile, `${where}.clientCaFile`) } : {}),
   };
   try {
     createSecureContext(context);
   } catch (e) {
     // OpenSSL's reason (e.g. "key values mismatch"); never the key itself.
-    throw new Error(`server.tls: ${tls.certFile} and the key do not form a TLS context: ${(e as Error).message}`);
+    throw new Error(`${where}: ${tls.certFile} and the key do not form a TLS context: ${(e as Error).message}`);
   }
   return {
     context,

@@ -8,7 +8,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cas3, casSign, coreCaller, as } from '../helpers/clients';
-import { startTestDaemon } from '../helpers/daemon';
+import { startTestDaemon, type TestDaemon } from '../helpers/daemon';
+import { scrape } from '../helpers/prometheus';
+import { rawRequest } from '../helpers/rawHttp';
 import { expectCloudError } from '../helpers/sdkErrors';
 import { CLI } from '../helpers/serveProcess';
 
@@ -36,6 +38,21 @@ interface Entry {
   client?: string;
 }
 
+/** GET /readyz: status and body. */
+async function readyz(d: TestDaemon): Promise<{ status: number; body: Record<string, unknown> }> {
+  const r = await rawRequest(d.endpoint, { path: '/readyz' });
+  return { status: r.status, body: JSON.parse(r.body) as Record<string, unknown> };
+}
+
+/** /readyz once the audit log has failed a write (the first entry is written within about 10 ms of the start). */
+async function readyzOnceFailing(d: TestDaemon): Promise<{ status: number; body: Record<string, unknown> }> {
+  for (let i = 0; ; i++) {
+    const r = await readyz(d);
+    if ((r.body.audit as { ready?: boolean } | undefined)?.ready === false || i >= 100) return r;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 function entries(file: string): Entry[] {
   return readFileSync(file, 'utf8')
     .split('\n')
@@ -49,6 +66,7 @@ describe('audit log', () => {
   const messages: string[] = [];
   const signatures: Array<{ requestId: string; message: Buffer; signature: Buffer }> = [];
   let auditKey: Record<string, boolean | undefined> = {};
+  let ready: { status: number; body: Record<string, unknown> } | undefined;
 
   // The token's directory goes with the daemon: the audit files outlive it, as they would in production.
   const dir = mkdtempSync(join(tmpdir(), 'p11bridge-audit-e2e-'));
@@ -118,6 +136,7 @@ describe('audit log', () => {
     await d.daemon.reload(d.config);
     const k = d.daemon.tokens.tokens[0]?.keyPair('p11bridge/audit');
     auditKey = { sensitive: k?.sensitive, extractable: k?.extractable, canSign: k?.canSign, canDecrypt: k?.canDecrypt };
+    ready = await readyz(d);
     await d.stop();
   }, 180000);
 
@@ -184,6 +203,11 @@ describe('audit log', () => {
     expect(verify('sha256', payload, key, Buffer.from(cp.signature, 'base64'))).toBe(true);
   });
 
+  it('reports a writable audit log as ready in /readyz', () => {
+    expect(ready?.status).toBe(200);
+    expect(ready?.body).toMatchObject({ status: 'ready', audit: { ready: true, required: false } });
+  });
+
   it('names the first tampered entry and exits non-zero', () => {
     const lines = readFileSync(file, 'utf8').split('\n');
     const at = lines.findIndex((l) => l.includes('"type":"sign"') && l.includes('"action":"Sign"'));
@@ -203,9 +227,22 @@ describe('audit.required', () => {
     const d = await startTestDaemon({
       configure: (raw) => {
         raw.audit = { file: '/dev/full', required: true, publicKeyFile: '/dev/null' };
+        raw.metrics = { enabled: true, port: 0 };
       },
     });
     try {
+      // It refuses every signature, so it is not ready: a balancer sends the callers elsewhere.
+      const r = await readyzOnceFailing(d);
+      expect(r.status).toBe(503);
+      expect(r.body).toMatchObject({
+        status: 'not ready',
+        health: 'UNAVAILABLE',
+        audit: { ready: false, required: true, reason: 'audit entries cannot be written (ENOSPC)' },
+      });
+      expect(JSON.stringify(r.body)).not.toContain('/dev/full');
+      const m = await scrape(d.daemon.metricsPort ?? 0);
+      expect(m.value('p11bridge_audit_ready')).toBe(0);
+      expect(m.value('p11bridge_audit_write_failures_total')).toBeGreaterThanOrEqual(1);
       const ec = d.certificates.find((c) => c.keySpec === 'EC_P256');
       if (!ec) throw new Error('no EC certificate');
       await expectCloudError(
@@ -240,9 +277,19 @@ describe('audit.required', () => {
     const d = await startTestDaemon({
       configure: (raw) => {
         raw.audit = { file: '/dev/full', required: false, publicKeyFile: '/dev/null' };
+        raw.metrics = { enabled: true, port: 0 };
       },
     });
     try {
+      // Reported, and still ready: it signs without an audit trail, which the operator must hear of (DEGRADED).
+      const health = await readyzOnceFailing(d);
+      expect(health.status).toBe(200);
+      expect(health.body).toMatchObject({
+        status: 'ready',
+        health: 'DEGRADED',
+        audit: { ready: false, required: false, reason: 'audit entries cannot be written (ENOSPC)' },
+      });
+      expect((await scrape(d.daemon.metricsPort ?? 0)).value('p11bridge_audit_ready')).toBe(0);
       const ec = d.certificates.find((c) => c.keySpec === 'EC_P256');
       if (!ec) throw new Error('no EC certificate');
       const r = await casSign(cas3(d), {

@@ -1,7 +1,6 @@
 import { randomUUID, verify, X509Certificate } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -10,33 +9,13 @@ import { acsDate } from '../helpers/rawClient';
 import { KMS_VERSION, pop } from '../helpers/clients';
 import { promtoolCheck, scrape } from '../helpers/prometheus';
 import { scannedFile } from '../helpers/leakCheck';
+import { sendOnNewConnection } from '../helpers/newConnection';
 import { CLI, ServeProcess } from '../helpers/serveProcess';
 import { createTestToken, provisionTestToken, type TestToken } from '../helpers/token';
 
 const ACCESS_KEY_ID = 'LTAI5tCLUSTERTEST0001';
 
 const ACCESS_KEY_SECRET = 'cluster-test-secret-0001';
-
-/** One V3 request sent on a new TCP connection each time (no keep-alive), so round-robin spreads them over workers. */
-function sendOnNewConnection(
-  port: number,
-  signed: { path: string; headers: Record<string, string> },
-): Promise<{ status: number; body: Record<string, unknown> }> {
-  return new Promise((resolvePromise, reject) => {
-    const req = request(
-      { host: '127.0.0.1', port, method: 'POST', path: signed.path, headers: signed.headers, agent: false },
-      (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString('utf8')));
-        res.on('end', () =>
-          resolvePromise({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 // Processes start (each worker opens the token) and are killed and restarted here: seconds, not milliseconds.
 jest.setTimeout(60_000);
@@ -158,6 +137,9 @@ describe('cluster mode: `p11bridge serve` with two worker processes on one token
     expect(m.value('p11bridge_token_state', { token: t.label, state: 'ready' })).toBe(2);
     expect(m.value('p11bridge_token_health', { token: t.label, status: 'ACTIVE' })).toBe(2);
     expect(m.value('p11bridge_cluster_workers')).toBe(2);
+    // Each worker writes its own audit chain: both can.
+    expect(m.value('p11bridge_audit_ready')).toBe(2);
+    expect(m.value('p11bridge_audit_write_failures_total')).toBe(0);
     // The primary holds the replay window: every one of the seven requests burned a nonce there.
     expect(m.value('p11bridge_replay_window_entries')).toBe(7);
   });

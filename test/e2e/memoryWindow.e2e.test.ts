@@ -1,36 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { KMS_VERSION } from '../helpers/clients';
 import { acsDate } from '../helpers/rawClient';
+import { sendOnNewConnection } from '../helpers/newConnection';
 import { ServeProcess } from '../helpers/serveProcess';
 import { signV3Request } from '../helpers/signRequest';
 import { createTestToken, provisionTestToken, type TestToken } from '../helpers/token';
 
 const KEY = { id: 'LTAI5tMEMORYWINDOW01', secret: 'memory-window-secret-0001' };
-
-function post(
-  port: number,
-  signed: { path: string; headers: Record<string, string> },
-): Promise<{ status: number; body: Record<string, unknown> }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: '127.0.0.1', port, method: 'POST', path: signed.path, headers: signed.headers, agent: false },
-      (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString('utf8')));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 // Two daemon processes start one after the other on one token.
 jest.setTimeout(120_000);
@@ -91,14 +71,14 @@ describe('the memory replay window across a restart (`p11bridge serve`, one proc
       });
     const port = await start();
     const captured = sign(port);
-    expect((await post(port, captured)).status).toBe(200);
+    expect((await sendOnNewConnection(port, captured)).status).toBe(200);
     await kill();
     const again = await start();
     // Its nonce is forgotten with the process, but it was signed before this one started.
-    const replayed = await post(again, captured);
+    const replayed = await sendOnNewConnection(again, captured);
     expect([replayed.status, replayed.body.Code]).toEqual([400, 'InvalidTimeStamp.Expired']);
     expect(String(replayed.body.Message)).toMatch(/earlier than the start of this server's replay protection/);
     // A request signed now is served from the moment the new process listens.
-    expect((await post(again, sign(again))).status).toBe(200);
+    expect((await sendOnNewConnection(again, sign(again))).status).toBe(200);
   });
 });

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { KMS_VERSION } from '../helpers/clients';
 import { acsDate } from '../helpers/rawClient';
+import { sendOnNewConnection } from '../helpers/newConnection';
 import { RedisServer } from '../helpers/redisServer';
 import { ServeProcess } from '../helpers/serveProcess';
 import { signV3Request } from '../helpers/signRequest';
@@ -14,24 +14,6 @@ import { createTestToken, provisionTestToken, type TestToken } from '../helpers/
 const KEY = { id: 'LTAI5tREPLICAS000001', secret: 'replicas-test-secret-0001' };
 /** A key with a rate: 1 request/s, bursts of 3, for the three replicas together. */
 const RATED = { id: 'LTAI5tREPLICASRATED1', secret: 'replicas-test-secret-0002' };
-
-interface Answer {
-  status: number;
-  body: Record<string, unknown>;
-}
-
-/** Sends on a new TCP connection (a cluster replica spreads connections over its workers). */
-function send(port: number, method: string, path: string, headers: Record<string, string> = {}): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method, path, headers, agent: false }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString('utf8')));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 // Three daemons start (and restart) on one token, and Redis goes away and comes back: seconds, not milliseconds.
 jest.setTimeout(180_000);
@@ -63,8 +45,8 @@ describe('three replicas (separate processes and ports, one token) sharing a Red
       date,
       nonce,
     });
-  const post = (port: number, signed: { path: string; headers: Record<string, string> }) =>
-    send(port, 'POST', signed.path, signed.headers);
+  const post = sendOnNewConnection;
+  const readyz = (port: number) => sendOnNewConnection(port, { method: 'GET', path: '/readyz' });
 
   const startReplica = async (i: number): Promise<void> => {
     // Replica 0 gets its Redis address from the environment (P11BRIDGE_REDIS_URL), the others from the file.
@@ -81,7 +63,7 @@ describe('three replicas (separate processes and ports, one token) sharing a Red
     );
     ports[i] = line.port ?? 0;
     // Ready once its Redis connection is up.
-    for (let n = 0; (await send(ports[i] as number, 'GET', '/readyz')).status !== 200; n++) {
+    for (let n = 0; (await readyz(ports[i] as number)).status !== 200; n++) {
       if (n > 200) throw new Error(`replica ${i} never became ready`);
       await new Promise((r) => setTimeout(r, 25));
     }
@@ -214,7 +196,7 @@ describe('three replicas (separate processes and ports, one token) sharing a Red
       // Fail closed and fast: the KMS service-unavailable code, never a hang until a client timeout.
       expect([a.status, a.body.Code]).toEqual([503, 'ServiceUnavailableTemporary']);
       expect(Date.now() - before).toBeLessThan(1000);
-      const ready = await send(port, 'GET', '/readyz');
+      const ready = await readyz(port);
       expect(ready.status).toBe(503);
       expect(ready.body.replayStore).toMatchObject({ ready: false, reason: expect.any(String) });
     }
@@ -232,6 +214,6 @@ describe('three replicas (separate processes and ports, one token) sharing a Red
     console.log(`replicas: serving again ${servingAfter.join(' / ')} ms after redis-server accepted connections`);
     // The issue's bound; the reconnection backoff is capped at 400 ms (src/replay/redisLink.ts).
     expect(Math.max(...servingAfter)).toBeLessThan(2000);
-    for (const port of ports) expect((await send(port, 'GET', '/readyz')).status).toBe(200);
+    for (const port of ports) expect((await readyz(port)).status).toBe(200);
   });
 });

@@ -42,6 +42,8 @@ export interface TestDaemonOptions {
   now?: () => number;
   /** Extra work on the provisioned token before the daemon starts (more identities), before `configure` runs. */
   prepare?: (token: TokenManager) => Promise<void>;
+  /** The background key purge's period and clock (src/identities/keys/purgeSweep.ts). */
+  keyPurge?: { everyMs?: number; now?: () => Date };
 }
 
 /**
@@ -107,7 +109,10 @@ export async function startTestDaemon(
     },
   });
   const log = pino({ level: config.logging.level }, sink);
-  const daemon = await startDaemon(config, log, opts.now ? { now: opts.now } : {});
+  const daemon = await startDaemon(config, log, {
+    ...(opts.now ? { now: opts.now } : {}),
+    ...(opts.keyPurge ? { keyPurge: opts.keyPurge } : {}),
+  });
   const tm = daemon.tokens.tokens[0];
   const certificates: TestCertificate[] = (tm?.entries() ?? [])
     .filter((e) => e.certificate && !e.isCA)

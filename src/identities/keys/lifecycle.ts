@@ -191,9 +191,14 @@ export async function updateKeyDescription(key: KmsKey, description: string): Pr
 /**
  * Destroys the objects of every key of `token` whose deletion window has ended: each version's key pair (private
  * key first), then the record last (a half-purged key stays PendingDeletion and past its date: gone for callers,
- * and the next sweep finishes it). Returns the KeyIds purged.
+ * and the next sweep finishes it). Returns the KeyIds purged; `onPurged` hears of each key as it is destroyed, or
+ * fails to be (the audit log records both).
  */
-export async function purgeExpiredKeys(token: TokenManager, now: Date = new Date()): Promise<string[]> {
+export async function purgeExpiredKeys(
+  token: TokenManager,
+  now: Date = new Date(),
+  onPurged?: (key: { keyId: string; versions: string[]; error?: Error }) => void,
+): Promise<string[]> {
   if (!token.isReady()) return [];
   await token.refreshIndex();
   const expired = keysOf(token).keys.filter(
@@ -203,8 +208,15 @@ export async function purgeExpiredKeys(token: TokenManager, now: Date = new Date
       Date.parse(k.record.deleteDate) <= now.getTime(),
   );
   for (const k of expired) {
-    for (const v of k.versions) await destroyKeyPair(token, v.label);
-    await destroyDataObjects(token, KMS_KEY_APPLICATION, k.keyId);
+    const versions = k.versions.map((v) => v.versionId);
+    try {
+      for (const v of k.versions) await destroyKeyPair(token, v.label);
+      await destroyDataObjects(token, KMS_KEY_APPLICATION, k.keyId);
+    } catch (e) {
+      onPurged?.({ keyId: k.keyId, versions, error: e instanceof Error ? e : new Error(String(e)) });
+      throw e;
+    }
+    onPurged?.({ keyId: k.keyId, versions });
   }
   if (expired.length > 0) await token.refreshIndex();
   return expired.map((k) => k.keyId);

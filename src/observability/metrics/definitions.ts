@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { LocalCounter, LocalHistogram } from './localSeries';
 
 /** What the token gauges read at scrape time (from memory: a scrape never calls a token). */
 export interface TokenGaugeSource {
@@ -20,12 +21,19 @@ const HEALTH_STATES = ['ACTIVE', 'DEGRADED', 'UNAVAILABLE'] as const;
 /** Request latency buckets: a SoftHSM2 ECDSA signature answers in ~1 ms, an HSM RSA-4096 in ~100 ms. */
 const REQUEST_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-/** The daemon's metrics (docs/operations.md "Metrics" lists each with its labels). */
+/**
+ * The daemon's metrics (docs/operations.md "Metrics" lists each with its labels). What every request or token call
+ * touches is a Local* series (plain memory, prom-client's shape only when scraped: src/observability/metrics/
+ * localSeries.ts); the rare ones are prom-client's own.
+ */
 export interface MetricSet {
-  readonly requests: Counter<'product' | 'action' | 'code'>;
-  readonly requestDuration: Histogram<'product' | 'action'>;
+  /** Labels: product, action, code. */
+  readonly requests: LocalCounter;
+  /** Labels: product, action. */
+  readonly requestDuration: LocalHistogram;
   readonly throttled: Counter<'access_key_id'>;
-  readonly tokenCallDuration: Histogram<'token' | 'operation'>;
+  /** Labels: token, operation. */
+  readonly tokenCallDuration: LocalHistogram;
   readonly pkcs11Errors: Counter<'token' | 'ckr'>;
   readonly tokenRecoveries: Counter<'token'>;
 }
@@ -40,13 +48,13 @@ export function defineMetrics(
 ): MetricSet {
   const registers = [registry];
   const set: MetricSet = {
-    requests: new Counter({
+    requests: new LocalCounter({
       name: 'p11bridge_requests_total',
       help: 'RPC requests answered, by product, action (a known operation, else "unknown") and Code ("OK": success).',
       labelNames: ['product', 'action', 'code'],
       registers,
     }),
-    requestDuration: new Histogram({
+    requestDuration: new LocalHistogram({
       name: 'p11bridge_request_duration_seconds',
       help: 'Time from the first byte handled to the answer written, by product and action.',
       labelNames: ['product', 'action'],
@@ -59,7 +67,7 @@ export function defineMetrics(
       labelNames: ['access_key_id'],
       registers,
     }),
-    tokenCallDuration: new Histogram({
+    tokenCallDuration: new LocalHistogram({
       name: 'p11bridge_token_operation_duration_seconds',
       help: 'PKCS#11 calls by token and operation (sign, decrypt, findObjects, readObjects or the C_* name).',
       labelNames: ['token', 'operation'],

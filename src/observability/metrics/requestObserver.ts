@@ -1,16 +1,17 @@
-import type { Counter, Histogram } from 'prom-client';
+import type { Counter } from 'prom-client';
 import type { RequestObserver } from '../requestEvents';
 import type { MetricSet } from './definitions';
+import type { CounterCell, HistogramCell } from './localSeries';
 
 /**
- * The metrics' subscriber to finished requests. Label children are looked up once per distinct label set and
- * kept: prom-client hashes the labels on every `inc`/`observe` otherwise, the larger part of a metric's cost.
+ * The metrics' subscriber to finished requests. Series cells are looked up once per distinct label set and kept:
+ * per request this is two map lookups, an increment and a bucket count (issue 18's budget).
  * Label values are bounded: the action is the operation that ran (an unknown Action is `unknown`), the code comes
  * from the error catalogue, the access key id from the configured keys.
  */
 export function requestMetrics(m: MetricSet): RequestObserver {
-  const counts = new Map<string, Counter.Internal>();
-  const durations = new Map<string, Histogram.Internal<'product' | 'action'>>();
+  const counts = new Map<string, CounterCell>();
+  const durations = new Map<string, HistogramCell>();
   const throttled = new Map<string, Counter.Internal>();
   return (r) => {
     const product = r.product ?? 'unknown';
@@ -20,13 +21,13 @@ export function requestMetrics(m: MetricSet): RequestObserver {
     const key = `${at} ${code}`;
     let count = counts.get(key);
     if (!count) {
-      count = m.requests.labels(product, action, code);
+      count = m.requests.cell(product, action, code);
       counts.set(key, count);
     }
     count.inc();
     let duration = durations.get(at);
     if (!duration) {
-      duration = m.requestDuration.labels(product, action);
+      duration = m.requestDuration.cell(product, action);
       durations.set(at, duration);
     }
     duration.observe(r.seconds);

@@ -1,10 +1,10 @@
-import type { Histogram } from 'prom-client';
 import type { TokenListener } from '../tokenEvents';
 import type { MetricSet } from './definitions';
+import type { HistogramCell } from './localSeries';
 
 /** The metrics' listener to one token's events: call latency, PKCS#11 errors by CKR_* name, recoveries. */
 export function tokenMetrics(m: MetricSet): TokenListener {
-  const durations = new Map<string, Histogram.Internal<'token' | 'operation'>>();
+  const durations = new Map<string, HistogramCell>();
   return (e) => {
     if (e.kind === 'state') {
       if (e.state === 'recovering' && e.previous !== 'recovering') m.tokenRecoveries.inc({ token: e.token });
@@ -13,7 +13,7 @@ export function tokenMetrics(m: MetricSet): TokenListener {
     const key = `${e.token} ${e.operation}`;
     let d = durations.get(key);
     if (!d) {
-      d = m.tokenCallDuration.labels(e.token, e.operation);
+      d = m.tokenCallDuration.cell(e.token, e.operation);
       durations.set(key, d);
     }
     d.observe(e.seconds);

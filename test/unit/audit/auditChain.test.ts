@@ -205,6 +205,68 @@ describe('audit chain', () => {
     expect(restart).toContain('cut 22 bytes of an incomplete last line');
   });
 
+  it('makes lazy fields after the appending turn, in call order with the times of their calls', async () => {
+    let t = Date.parse('2026-12-06T03:00:00.000Z');
+    const chain = AuditChain.open(options(softwareSigner(), { now: () => t }), { required: false });
+    const made: string[] = [];
+    const lazy = (id: string) => (): object => {
+      made.push(id);
+      return { requestId: id };
+    };
+    chain.append('sign', lazy('A'));
+    t += 1500;
+    const written = chain.appendWritten('sign', lazy('B'));
+    chain.append('sign', () => {
+      throw new Error('a bug in a field maker');
+    });
+    t += 1;
+    chain.append('sign', lazy('C'));
+    // Still in the request's turn: nothing formatted or hashed yet.
+    expect(made).toEqual([]);
+    await written;
+    expect(made).toEqual(['A', 'B', 'C']);
+    await chain.close();
+    const entries = lines().map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(entries.slice(1, 5).map((e) => [e.requestId, e.time, e.fieldsError])).toEqual([
+      ['A', '2026-12-06T03:00:00.000Z', undefined],
+      ['B', '2026-12-06T03:00:01.500Z', undefined],
+      [undefined, '2026-12-06T03:00:01.500Z', 'the entry could not be completed'],
+      ['C', '2026-12-06T03:00:01.501Z', undefined],
+    ]);
+    expect(verifyAuditFiles(files())[0]?.failure).toBeUndefined();
+  });
+
+  it('writes a lingering batch in the turn of a later entry once it is 8 ms old, without its timer', async () => {
+    // Timers and the clock are fake and never advanced by timers: only a later entry's turn can write the batch.
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
+    try {
+      const chain = AuditChain.open(options(softwareSigner()), { required: false });
+      const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+      await chain.appendWritten('reload', { outcome: 'OK' });
+      const start = lines().length;
+      chain.append('sign', { requestId: 'A' });
+      jest.setSystemTime(Date.now() + 2);
+      chain.append('sign', { requestId: 'B' });
+      await turn();
+      expect(lines()).toHaveLength(start);
+      jest.setSystemTime(Date.now() + 5);
+      chain.append('sign', { requestId: 'B2' });
+      await turn();
+      expect(lines()).toHaveLength(start);
+      jest.setSystemTime(Date.now() + 1);
+      chain.append('sign', { requestId: 'C' });
+      await turn();
+      expect(
+        lines()
+          .slice(start)
+          .map((l) => (JSON.parse(l) as { requestId: string }).requestId),
+      ).toEqual(['A', 'B', 'B2', 'C']);
+      await chain.close(0);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('reports entries after the last checkpoint as an unsigned tail', async () => {
     const signer = softwareSigner();
     const chain = AuditChain.open(options(signer), { required: false });

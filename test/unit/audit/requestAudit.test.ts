@@ -1,16 +1,21 @@
 import { createHash } from 'node:crypto';
-import type { AuditChain } from '../../../src/audit/auditChain';
+import type { AuditChain, EntryFields } from '../../../src/audit/auditChain';
 import type { EntryType } from '../../../src/audit/entry';
 import { requestAuditor } from '../../../src/audit/requestAudit';
 import type { RequestOutcome } from '../../../src/observability/requestOutcome';
 
-/** Which requests become which entries; the chain is replaced by a recorder (its files are auditChain.test.ts's). */
+/**
+ * Which requests become which entries; the chain is replaced by a recorder (its files are auditChain.test.ts's).
+ * Fields handed over as a function (made when the chain formats the entry) are made at once here.
+ */
 function recorder(): { chain: AuditChain; entries: Array<{ type: EntryType; fields: Record<string, unknown> }> } {
   const entries: Array<{ type: EntryType; fields: Record<string, unknown> }> = [];
+  const made = (fields: EntryFields): Record<string, unknown> =>
+    (typeof fields === 'function' ? (fields as () => object)() : fields) as Record<string, unknown>;
   const chain = {
-    append: (type: EntryType, fields: object) => void entries.push({ type, fields: fields as Record<string, unknown> }),
-    appendWritten: (type: EntryType, fields: object) => {
-      entries.push({ type, fields: fields as Record<string, unknown> });
+    append: (type: EntryType, fields: EntryFields) => void entries.push({ type, fields: made(fields) }),
+    appendWritten: (type: EntryType, fields: EntryFields) => {
+      entries.push({ type, fields: made(fields) });
       return Promise.resolve();
     },
   } as unknown as AuditChain;

@@ -183,3 +183,37 @@ describe('network safety settings (issue 16)', () => {
     expect(validateConfig(base, {}).auth.accessKeys[0]?.warehouses).toEqual(['*']);
   });
 });
+
+describe('metrics.tls and metrics.auth', () => {
+  it('accepts a bearer token or basic auth by secret reference, and TLS like server.tls', () => {
+    const bearer = validateConfig(
+      {
+        ...minimal(),
+        metrics: {
+          enabled: true,
+          tls: { certFile: '/etc/m.crt', keyFile: { file: '/etc/m.key' } },
+          auth: { bearerToken: { file: '/etc/m-token' } },
+        },
+      },
+      {},
+    );
+    expect(bearer.metrics.tls?.minVersion).toBe('TLSv1.2');
+    expect(bearer.metrics.auth).toEqual({ bearerToken: { file: '/etc/m-token' } });
+    const basic = validateConfig(
+      { ...minimal(), metrics: { auth: { username: 'prometheus', password: { env: 'SCRAPE_PASSWORD' } } } },
+      {},
+    );
+    expect(basic.metrics.auth).toEqual({ username: 'prometheus', password: { env: 'SCRAPE_PASSWORD' } });
+  });
+
+  it('refuses an inline scrape secret, a username with a colon, and both kinds at once', () => {
+    const refused = [
+      { bearerToken: 'inline-token' },
+      { username: 'a:b', password: { file: '/etc/p' } },
+      { bearerToken: { file: '/etc/t' }, username: 'prometheus', password: { file: '/etc/p' } },
+    ];
+    for (const auth of refused) {
+      expect(() => validateConfig({ ...minimal(), metrics: { auth } }, {})).toThrow(/metrics\.auth/);
+    }
+  });
+});
