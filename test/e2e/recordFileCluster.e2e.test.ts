@@ -4,12 +4,12 @@
  * through one worker reaches the other through the sibling refresh, as it does for records on the token.
  */
 import { randomUUID } from 'node:crypto';
-import { request } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { KMS_VERSION, pop, type PopClient } from '../helpers/clients';
+import { sendOnNewConnection } from '../helpers/newConnection';
 import { acsDate } from '../helpers/rawClient';
 import { ServeProcess } from '../helpers/serveProcess';
 import { signV3Request } from '../helpers/signRequest';
@@ -19,27 +19,6 @@ const ACCESS_KEY_ID = 'LTAI5tRECORDFILE00001';
 const ACCESS_KEY_SECRET = 'record-file-test-secret-01';
 
 jest.setTimeout(60_000);
-
-/** One V3 request on a new TCP connection (no keep-alive), so round-robin spreads requests over the workers. */
-function sendOnNewConnection(
-  port: number,
-  signed: { path: string; headers: Record<string, string> },
-): Promise<{ status: number; body: Record<string, unknown> }> {
-  return new Promise((resolvePromise, reject) => {
-    const req = request(
-      { host: '127.0.0.1', port, method: 'POST', path: signed.path, headers: signed.headers, agent: false },
-      (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString('utf8')));
-        res.on('end', () =>
-          resolvePromise({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 describe('metadataStore: file behind two cluster workers (real SoftHSM2, built CLI)', () => {
   let t: TestToken;
