@@ -102,14 +102,9 @@ function privateKeyFields(
   const dataEncoding = r.product === 'cas' && a.type === 'sign' && messageType === 'RAW' ? rawEncoding : 'base64';
   const resultEncoding = r.product === 'cas' && a.type === 'decrypt' && messageType === 'RAW' ? 'utf8' : 'base64';
   const output = str(res[a.result]);
-  // One literal (no spread of common()): this runs once per signature, on the request path.
+  // Made when the entry's batch is formatted (AuditChain), not inside the request.
   return {
-    requestId: r.requestId,
-    accessKeyId: r.accessKeyId,
-    client: r.client,
-    product: r.product,
-    action: r.action,
-    outcome: r.code ?? 'OK',
+    ...common(r),
     identity:
       str(p.CertIdentifier) ?? str(p.CustomIdentifier) ?? str(p.CertificateId) ?? str(res.KeyId) ?? str(p.KeyId),
     version: str(res.KeyVersionId) ?? str(p.KeyVersionId),

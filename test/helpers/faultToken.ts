@@ -10,6 +10,7 @@
  *   globalSetup gave every worker per-process paths, and `createFaultControl` links them to its own files. The
  *   module loaded here obeys the most recently created control from its next C_Initialize on.
  */
+import type { TokenConfig } from '../../src/config/schema';
 import { closeSync, mkdirSync, openSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -121,6 +122,25 @@ export interface FaultControl {
   reset(): void;
   /** Removes the two files (not `dir`) and, if it is still this control, the link of this process. */
   cleanup(): void;
+}
+
+/**
+ * Token settings for a token behind the fault token: the given operation deadline, generous deadlines for the
+ * rest, and a fast recovery ladder (short back-off, no exit), so that a test sees a fault and the way back quickly.
+ */
+export function faultTokenOverrides(operationMs: number): Partial<TokenConfig> {
+  return {
+    module: faultTokenModule(),
+    timeouts: { operationMs, keyGenerationMs: 30000, initializeMs: 10000, startMs: 5000 },
+    recovery: {
+      initialDelayMs: 50,
+      maxDelayMs: 500,
+      drainMs: 10000,
+      maxRecoveries: 5,
+      windowMs: 60000,
+      stuckExitMs: 60000,
+    },
+  };
 }
 
 /** The fault token's path (built by globalSetup); throws the build's error when it could not be built. */

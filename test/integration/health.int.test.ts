@@ -12,7 +12,7 @@ import { kmsSignatureAlgorithm, type SignatureAlgorithm } from '../../src/crypto
 import { readiness } from '../../src/token/readiness';
 import { TokenRegistry } from '../../src/token/tokenRegistry';
 import type { TokenManager } from '../../src/token/tokenManager';
-import { createFaultControl, faultTokenModule, type FaultControl } from '../helpers/faultToken';
+import { createFaultControl, faultTokenOverrides, type FaultControl } from '../helpers/faultToken';
 import { createTestToken, openToken, provisionTestToken, type TestToken } from '../helpers/token';
 
 const RSA = kmsSignatureAlgorithm('RSA_PKCS1_SHA_256') as SignatureAlgorithm;
@@ -26,16 +26,7 @@ const IDLE_TIMEOUT_MS = 600;
 
 function overrides(): Partial<TokenConfig> {
   return {
-    module: faultTokenModule(),
-    timeouts: { operationMs: OPERATION_MS, keyGenerationMs: 30000, initializeMs: 10000, startMs: 5000 },
-    recovery: {
-      initialDelayMs: 50,
-      maxDelayMs: 500,
-      drainMs: 10000,
-      maxRecoveries: 5,
-      windowMs: 60000,
-      stuckExitMs: 60000,
-    },
+    ...faultTokenOverrides(OPERATION_MS),
     health: { windowMs: WINDOW_MS, slowCallMs: SLOW_MS },
     sessionIdleTimeoutMs: IDLE_TIMEOUT_MS,
   };

@@ -17,7 +17,7 @@ import { toApiError } from '../../src/api/lowerFloorErrors';
 import { kmsSignatureAlgorithm, type SignatureAlgorithm } from '../../src/crypto/algorithms';
 import { ApiError } from '../../src/errors/apiError';
 import type { TokenManager } from '../../src/token/tokenManager';
-import { createFaultControl, faultTokenModule, type FaultControl } from '../helpers/faultToken';
+import { createFaultControl, faultTokenOverrides, type FaultControl } from '../helpers/faultToken';
 import { createTestToken, openToken, provisionTestToken, type TestToken } from '../helpers/token';
 
 const RSA = kmsSignatureAlgorithm('RSA_PKCS1_SHA_256') as SignatureAlgorithm;
@@ -29,18 +29,7 @@ const TEST_MS = 30000;
 
 /** Every token of this suite goes through the fault module, with short deadlines and a fast recovery ladder. */
 function faultOverrides(): Partial<TokenConfig> {
-  return {
-    module: faultTokenModule(),
-    timeouts: { operationMs: OPERATION_MS, keyGenerationMs: 30000, initializeMs: 10000, startMs: 5000 },
-    recovery: {
-      initialDelayMs: 50,
-      maxDelayMs: 500,
-      drainMs: 10000,
-      maxRecoveries: 5,
-      windowMs: 60000,
-      stuckExitMs: 60000,
-    },
-  };
+  return faultTokenOverrides(OPERATION_MS);
 }
 
 interface Keys {
