@@ -54,6 +54,8 @@ export class TokenManager implements ModuleMember {
   readonly #pinLogin: PinLogin;
   readonly #onFatal: ((reason: string) => void) | undefined;
   readonly #status: TokenStatus;
+  /** The reconnect running now, if any (a reload waits for it: see reload()). */
+  #reconnecting: Promise<void> | undefined;
   readonly #sessions: TokenSessions;
   readonly #index: TokenIndex;
   readonly #caps: KnownCapabilities;
@@ -273,6 +275,8 @@ export class TokenManager implements ModuleMember {
   async reload(): Promise<void> {
     if (this.state === 'closed' || this.state === 'failed') return;
     if (!this.#pinLogin.readPin()) return;
+    // A reconnect running now may have taken the previous value to its login and end refused: judge after it.
+    while (this.#reconnecting) await this.#reconnecting;
     if (this.state !== 'unavailable' || this.#pinLogin.refused === undefined) return;
     this.#log.info('reload: trying the token again with the PIN as configured now');
     await this.reconnect();
@@ -371,7 +375,15 @@ export class TokenManager implements ModuleMember {
    * ModuleMember: after the module's C_Initialize (every session is gone): connect again. A refused PIN leaves the
    * token unavailable; a token not found is retried by another re-initialisation after a pause.
    */
-  async reconnect(): Promise<void> {
+  reconnect(): Promise<void> {
+    const running = this.#reconnect().finally(() => {
+      if (this.#reconnecting === running) this.#reconnecting = undefined;
+    });
+    this.#reconnecting = running;
+    return running;
+  }
+
+  async #reconnect(): Promise<void> {
     if (this.state === 'closed' || this.state === 'failed') return;
     this.#status.set('recovering', 'reconnecting');
     try {
