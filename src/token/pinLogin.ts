@@ -18,7 +18,10 @@ export class PinLogin {
   readonly #gate: LoginGate;
   readonly #log: Logger;
   #pin: string | undefined;
-  #refused: string | undefined;
+  /** The fingerprint of the PIN as read now (the gate's key for it). */
+  #fingerprint = pinFingerprint(undefined);
+  /** The last refusal, and of which value: a refusal holds only while that value is the configured one. */
+  #refusal: { fingerprint: string; reason: string } | undefined;
 
   constructor(token: string, secret: TokenConfig['pin'], gate: LoginGate, log: Logger) {
     this.#token = token;
@@ -27,15 +30,21 @@ export class PinLogin {
     this.#log = log;
   }
 
-  /** Why the token is kept from logging in (a refused PIN value), or undefined. */
+  /**
+   * Why the token is kept from logging in (the PIN value configured now was refused), or undefined. Once the
+   * operator writes another value and reloads, the old refusal no longer explains anything: a failure of the next
+   * attempt that comes before its C_Login (a device fault, SoftHSM2 rewriting its file under another process's
+   * login) is an ordinary fault, retried, not a PIN verdict that would leave the token waiting for the operator.
+   */
   get refused(): string | undefined {
-    return this.#refused;
+    return this.#refusal?.fingerprint === this.#fingerprint ? this.#refusal.reason : undefined;
   }
 
   /** Reads the PIN from its secret reference (at start; at reload). False when it cannot be read (logged). */
   readPin(): boolean {
     try {
       this.#pin = resolveSecret(this.#secret).reveal();
+      this.#fingerprint = pinFingerprint(this.#pin);
       return true;
     } catch (e) {
       this.#log.error({ err: (e as Error).message }, 'the PIN could not be read; keeping the previous one');
@@ -45,18 +54,21 @@ export class PinLogin {
 
   /** Logs in on `session`. CKR_USER_ALREADY_LOGGED_IN is success (login is per application, not per session). */
   async login(lib: RemoteLib, session: pkcs11.Handle): Promise<void> {
-    const fp = pinFingerprint(this.#pin);
+    // The value is taken once: a reload while the gate is asked must not send a value the gate was not asked about.
+    const pin = this.#pin;
+    const fp = this.#fingerprint;
     if (!(await this.#gate.mayTry(this.#token, fp))) {
-      this.#refused ??= 'the token refused this PIN value before';
-      throw new TokenFault('unavailable', this.#refused);
+      if (this.#refusal?.fingerprint !== fp) {
+        this.#refusal = { fingerprint: fp, reason: 'the token refused this PIN value before' };
+      }
+      throw new TokenFault('unavailable', this.#refusal.reason);
     }
     // A value the gate lets us try is not (yet) refused: an earlier refusal no longer explains a failure from here
     // on, so a non-PIN failure of this try takes the ordinary rungs (logged, retried) instead of being mistaken for it.
-    this.#refused = undefined;
+    this.#refusal = undefined;
     try {
-      await lib.C_Login(session, pkcs11.CKU_USER, this.#pin);
+      await lib.C_Login(session, pkcs11.CKU_USER, pin);
       this.#gate.report(this.#token, fp, true);
-      this.#refused = undefined;
     } catch (e) {
       if (isAlreadyLoggedIn(e)) {
         this.#gate.report(this.#token, fp, true);
@@ -64,7 +76,7 @@ export class PinLogin {
       }
       if (classify(e) === 'pin') {
         this.#gate.report(this.#token, fp, false);
-        this.#refused = `the token refused the PIN (${describeFault(e)})`;
+        this.#refusal = { fingerprint: fp, reason: `the token refused the PIN (${describeFault(e)})` };
         this.#log.error(
           { ckr: describeFault(e) },
           'the token refused the PIN: not retried (an HSM locks the account); fix the PIN file, then reload (SIGHUP)',

@@ -269,15 +269,17 @@ export class TokenManager implements ModuleMember {
   }
 
   /**
-   * Re-reads the PIN (SIGHUP): a token the PIN kept unavailable tries once more with a new value. Other tokens
-   * keep their login; the new PIN is used at their next login.
+   * Re-reads the PIN (SIGHUP): a token the PIN kept unavailable tries once more with a new value (a value refused
+   * before is not tried: the gate). Other tokens keep their login; the new PIN is used at their next login.
    */
   async reload(): Promise<void> {
     if (this.state === 'closed' || this.state === 'failed') return;
     if (!this.#pinLogin.readPin()) return;
     // A reconnect running now may have taken the previous value to its login and end refused: judge after it.
     while (this.#reconnecting) await this.#reconnecting;
-    if (this.state !== 'unavailable' || this.#pinLogin.refused === undefined) return;
+    // Unavailable and the value configured now not refused: a new PIN for a refused token (or a token between two
+    // tries of its recovery ladder, which this try only brings forward).
+    if (this.state !== 'unavailable' || this.#pinLogin.refused !== undefined) return;
     this.#log.info('reload: trying the token again with the PIN as configured now');
     await this.reconnect();
   }
@@ -390,7 +392,13 @@ export class TokenManager implements ModuleMember {
       await this.#connect();
       this.#log.info({ keys: this.#index.size }, 'token serving again');
     } catch (e) {
-      if (this.#pinLogin.refused !== undefined) return;
+      const refused = this.#pinLogin.refused;
+      if (refused !== undefined) {
+        // Refused now, or before and the value has not changed (then the gate refused it without a C_Login, or a
+        // fault came first): either way the token waits for the operator, and says why (not "recovering").
+        this.#status.set('unavailable', `${refused}; fix the PIN and reload (SIGHUP)`);
+        return;
+      }
       const why = describeFault(e);
       this.#status.set('unavailable', why);
       this.#log.error({ err: why }, 'token could not reconnect; retrying after a pause');

@@ -149,15 +149,18 @@ describe('faults under load: `p11bridge serve` (2 workers) on a SoftHSM2 token b
   const stopped = new Set<number>();
   const cliEnv = (): NodeJS.ProcessEnv => ({ ...process.env, ...fault.env });
 
+  /** The load of the test running now: a test that fails before stopping it must not leave it sending. */
+  let current: RunningLoad | undefined;
+  let currentHealth: { stop(): Promise<number[]> } | undefined;
   const startLoad = (): RunningLoad =>
-    startSigningLoad({
+    (current = startSigningLoad({
       port,
       accessKeyId: ACCESS_KEY_ID,
       secret: ACCESS_KEY_SECRET,
       streams,
       ratePerStream: RATE_PER_STREAM,
       keys: (id) => keys.get(id) ?? [],
-    });
+    }));
 
   /**
    * A command run asynchronously: the load keeps sending and reading meanwhile. (A spawnSync blocked this process's
@@ -321,6 +324,15 @@ describe('faults under load: `p11bridge serve` (2 workers) on a SoftHSM2 token b
     );
   }, 40000);
 
+  afterEach(async () => {
+    // A failed test's load would otherwise go on sending for good, and Jest would never exit (CI waited for its
+    // npm test timeout). Stopping a stopped load is harmless.
+    await current?.stop();
+    current = undefined;
+    await currentHealth?.stop().catch(() => undefined); // its verdict was the test's to give
+    currentHealth = undefined;
+  }, 30000);
+
   afterAll(async () => {
     fault?.clear(); // a call hanging in the module returns
     for (const pid of stopped) {
@@ -357,7 +369,7 @@ describe('faults under load: `p11bridge serve` (2 workers) on a SoftHSM2 token b
     const workers = serve.workers();
     const load = startLoad();
     await delay(800);
-    const health = pollHealthz(port, 50);
+    const health = (currentHealth = pollHealthz(port, 50));
     fault.set(['C_Sign hang']);
     await delay(OPERATION_MS + 800); // past the deadline in both workers
     const during = await Promise.all([1, 2, 3, 4, 5, 6].map(() => readyz(port)));

@@ -1,4 +1,5 @@
 import * as pkcs11 from 'pkcs11js';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -109,5 +110,32 @@ export async function generateCarelessKeyPair(token: TokenManager, label: string
         { type: pkcs11.CKA_SIGN, value: true },
       ],
     );
+  });
+}
+
+/**
+ * Changes the user PIN of a test token from another process (pkcs11js on SoftHSM2 in a child), as another
+ * application or an HSM administrator does: this process's module, and any fault module in front of SoftHSM2 here,
+ * are not involved (SoftHSM2 loaded twice in one process would share its state).
+ */
+export function changePinElsewhere(t: TestToken, oldPin: string, newPin: string): void {
+  const script = `
+    const pkcs11 = require('pkcs11js');
+    const [module, label, oldPin, newPin] = process.argv.slice(1);
+    const lib = new pkcs11.PKCS11();
+    lib.load(module);
+    lib.C_Initialize();
+    try {
+      const slot = lib.C_GetSlotList(true).find((s) => lib.C_GetTokenInfo(s).label.trim() === label);
+      if (slot === undefined) throw new Error('no token labelled ' + label);
+      const session = lib.C_OpenSession(slot, pkcs11.CKF_SERIAL_SESSION | pkcs11.CKF_RW_SESSION);
+      lib.C_SetPIN(session, oldPin, newPin);
+      lib.C_CloseSession(session);
+    } finally {
+      lib.C_Finalize();
+    }`;
+  execFileSync(process.execPath, ['-e', script, SOFTHSM_MODULE, t.label, oldPin, newPin], {
+    env: { ...process.env, SOFTHSM2_CONF: t.conf },
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
 }

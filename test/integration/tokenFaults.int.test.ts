@@ -18,7 +18,7 @@ import { kmsSignatureAlgorithm, type SignatureAlgorithm } from '../../src/crypto
 import { ApiError } from '../../src/errors/apiError';
 import type { TokenManager } from '../../src/token/tokenManager';
 import { createFaultControl, faultTokenOverrides, type FaultControl } from '../helpers/faultToken';
-import { createTestToken, openToken, provisionTestToken, type TestToken } from '../helpers/token';
+import { changePinElsewhere, createTestToken, openToken, provisionTestToken, type TestToken } from '../helpers/token';
 
 const RSA = kmsSignatureAlgorithm('RSA_PKCS1_SHA_256') as SignatureAlgorithm;
 const ECDSA = kmsSignatureAlgorithm('ECDSA_SHA_256') as SignatureAlgorithm;
@@ -300,9 +300,9 @@ describe('token faults behind the fault token (real SoftHSM2 tokens, every signa
     TEST_MS,
   );
 
-  // Last: it leaves token A unavailable for good in this process (its PIN value is marked as refused).
+  // Last: it changes token A's PIN file (and marks two values refused in this process).
   it(
-    'tries a refused PIN value at most once: not again after waiting, signing or a reload with the same value',
+    'tries a refused PIN value at most once: not again after waiting, signing or a reload with the same value; a new value that meets a device fault is retried',
     async () => {
       fault.set([`C_Login fail CKR_PIN_INCORRECT token=${a.label}`]);
       const c0 = fault.counts().C_Login;
@@ -337,6 +337,22 @@ describe('token faults behind the fault token (real SoftHSM2 tokens, every signa
       expect(tokenA.health.reason).toMatch(/PIN/);
       await tokenA.reload();
       expect(fault.counts().C_Login - c0).toBe(2);
+
+      // The PIN is changed on the token and the operator writes the new value and reloads, but the reload's
+      // reconnect meets a device fault before its C_Login (as when SoftHSM2 rewrites its file under another process's
+      // login): not a verdict on the new value, so the token takes its recovery ladder and serves (it used to stay
+      // "recovering" for good: the refusal of the old value was taken for the outcome).
+      const newPin = `${a.pin}-new`;
+      changePinElsewhere(a, a.pin, newPin);
+      fault.set([`C_OpenSession fail CKR_DEVICE_ERROR token=${a.label} times=1`]);
+      writeFileSync(a.pinFile, newPin, { mode: 0o600 });
+      const injected0 = fault.injected().C_OpenSession;
+      await tokenA.reload();
+      expect(fault.injected().C_OpenSession - injected0).toBe(1);
+      expect(tokenA.health.reason ?? '').not.toMatch(/PIN/);
+      await waitFor(() => tokenA.isReady(), 5000, 'token A serving with the new PIN after the fault');
+      expect(fault.counts().C_Login - c0).toBe(3);
+      await signAndVerify(tokenA, keysA.rsa, RSA, 'the new PIN at last');
       console.log(
         `PIN: C_Login +${fault.counts().C_Login - c0} over refusal, 2 s wait, 5 signs, 3 reloads (2 with one value); ` +
           `refusals max ${Math.max(...refusals).toFixed(1)} ms`,
