@@ -3,7 +3,7 @@ import type * as pkcs11 from 'pkcs11js';
 import type { TokenConfig } from '../config/schema';
 import type { Logger } from '../observability/logger';
 import { classify, describeFault } from './ckr';
-import { isTokenFault, type TokenFault } from './faults';
+import { isTokenFault, TokenFault } from './faults';
 import type { Pkcs11Module } from './module';
 import type { RemoteLib } from './remoteLib';
 import type { Pkcs11Executor } from './thread/executor';
@@ -24,6 +24,8 @@ export interface LadderParts {
   pinRefused(): string | undefined;
   /** A full re-read of the key index. */
   readIndex(): Promise<void>;
+  /** Refuses the requests waiting for a pooled session (the token stopped serving). */
+  refuseWaiting(err: Error): void;
 }
 
 /**
@@ -107,7 +109,10 @@ export class RecoveryLadder {
     const { status, config, log } = this.#p;
     if (status.state !== 'ready') return;
     const ms = config.timeouts.operationMs;
-    status.set('unavailable', `a call to the token did not answer within ${ms} ms`);
+    const reason = `a call to the token did not answer within ${ms} ms`;
+    status.set('unavailable', reason);
+    // Requests already waiting for a session would get one only when the hang ends, long past their deadline.
+    this.#p.refuseWaiting(new TokenFault('unavailable', reason));
     log.error({ err: e.message }, 'token call passed its deadline: token unavailable until it answers');
     if (this.#watching) return;
     this.#watching = true;

@@ -102,6 +102,7 @@ export class TokenManager implements ModuleMember {
       login: (session) => this.#login(session),
       pinRefused: () => this.#pinLogin.refused,
       readIndex: () => this.#index.read(),
+      refuseWaiting: (err) => this.#sessions.refuseWaiting(err),
     });
     this.#ops = new PrivateKeyOps(this.#status, this.#index, this.#sessions, this.#caps, this.#ladder, config.sm2);
   }

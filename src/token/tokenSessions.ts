@@ -77,6 +77,11 @@ export class TokenSessions {
     this.#adminSession = undefined;
   }
 
+  /** Refuses every borrower waiting for a session now (the token stopped serving: they must not queue behind it). */
+  refuseWaiting(err: Error): void {
+    this.#pool?.rejectWaiters(err);
+  }
+
   /** Stops lending; the admin session stays (a close waits for in-flight operations before it tears down). */
   stopLending(): void {
     this.#pool?.close();
@@ -93,6 +98,13 @@ export class TokenSessions {
     const lib = this.#lib();
     if (!pool) throw new TokenFault('unavailable', 'no session pool');
     const session = await pool.acquire();
+    try {
+      // A wait for a session can outlast the token's serving (a hang declared meanwhile): judge again.
+      this.#status.assertServing();
+    } catch (e) {
+      pool.release(session);
+      throw e;
+    }
     this.#inflight++;
     try {
       const result = await fn(session, lib);
