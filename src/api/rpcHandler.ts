@@ -267,6 +267,11 @@ function keyIdOf(params: unknown): string | undefined {
 }
 
 function describeCause(e: unknown): Record<string, unknown> | string {
-  if (e instanceof Error) return { type: e.name, message: e.message, stack: e.stack };
+  if (e instanceof Error) {
+    // A PKCS#11 error names the function that failed (pkcs11js's Pkcs11Error.method): the operator's first question.
+    const method = (e as { method?: unknown }).method;
+    const call = typeof method === 'string' && method !== '' ? { call: method } : {};
+    return { type: e.name, message: e.message, ...call, stack: e.stack };
+  }
   return String(e);
 }

@@ -1,15 +1,17 @@
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { Certificate } from '@peculiar/asn1-x509';
 import * as pkcs11 from 'pkcs11js';
+import { setTimeout as delay } from 'node:timers/promises';
 import { integerDer } from '../crypto/der';
 import { ecParamsFor, ecSpki, rsaSpki } from '../crypto/keys';
-import type { KeySpecRow } from '../crypto/algorithms';
+import type { KeySpecRow, Sm2Profile } from '../crypto/algorithms';
 import { keyGenerationMechanism } from '../crypto/sm2Plan';
 import { readBool } from './attributes';
 import { classify } from './ckr';
 import { usageBeyond, withoutUsageRestrictions, type KeyUsage, type TokenUsage } from './keyTemplates';
 import { TokenCapabilityFault } from './faults';
 import { METADATA_APPLICATION, serializeMetadata, type CertificateMetadata } from './metadata';
+import type { RemoteLib } from './remoteLib';
 import type { TokenManager } from './tokenManager';
 
 export type { KeyUsage } from './keyTemplates';
@@ -98,43 +100,78 @@ export async function generateKeyPair(
         throw e;
       }
     }
-    const policy = await lib.getAttributes(session, keys.privateKey, [
-      pkcs11.CKA_SENSITIVE,
-      pkcs11.CKA_EXTRACTABLE,
-      pkcs11.CKA_SIGN,
-      pkcs11.CKA_DECRYPT,
-    ]);
-    if (!readBool(policy.get(pkcs11.CKA_SENSITIVE)) || readBool(policy.get(pkcs11.CKA_EXTRACTABLE))) {
+    try {
+      return await describeNewKeyPair(lib, session, keys, spec, usage, label, profile);
+    } catch (e) {
+      // Not left behind half-described: the caller never learns of this pair, so nothing would ever delete it.
       await lib.C_DestroyObject(session, keys.privateKey).catch(() => undefined);
       await lib.C_DestroyObject(session, keys.publicKey).catch(() => undefined);
-      throw new Error(`the token made key ${label} extractable or not sensitive although asked not to: destroyed`);
+      throw e;
     }
-    const tokenUsage = {
-      sign: readBool(policy.get(pkcs11.CKA_SIGN)),
-      decrypt: readBool(policy.get(pkcs11.CKA_DECRYPT)),
-    };
-    const made = { tokenUsage, beyondGrant: usageBeyond(usage, tokenUsage) };
-    if (spec.keyType === 'RSA') {
-      const a = await lib.getAttributes(session, keys.publicKey, [pkcs11.CKA_MODULUS, pkcs11.CKA_PUBLIC_EXPONENT]);
-      return {
-        ...made,
-        spki: rsaSpki(
-          a.get(pkcs11.CKA_MODULUS) ?? Buffer.alloc(0),
-          a.get(pkcs11.CKA_PUBLIC_EXPONENT) ?? Buffer.alloc(0),
-        ),
-      };
-    }
-    if (profile) {
-      // The vendor key type implies sm2p256v1; not every vendor stores CKA_EC_PARAMS on it.
-      const point = (await lib.getAttributes(session, keys.publicKey, [pkcs11.CKA_EC_POINT])).get(pkcs11.CKA_EC_POINT);
-      return { ...made, spki: ecSpki(ecParamsFor('SM2'), point ?? Buffer.alloc(0)) };
-    }
-    const a = await lib.getAttributes(session, keys.publicKey, [pkcs11.CKA_EC_PARAMS, pkcs11.CKA_EC_POINT]);
+  });
+}
+
+/** What generateKeyPair learns of a pair it has just made: the token's usage flags and the public key. */
+async function describeNewKeyPair(
+  lib: RemoteLib,
+  session: pkcs11.Handle,
+  keys: { publicKey: pkcs11.Handle; privateKey: pkcs11.Handle },
+  spec: KeySpecRow,
+  usage: KeyUsage,
+  label: string,
+  profile: Sm2Profile | undefined,
+): Promise<GeneratedKeyPair> {
+  const policy = await readNew(lib, session, keys.privateKey, [
+    pkcs11.CKA_SENSITIVE,
+    pkcs11.CKA_EXTRACTABLE,
+    pkcs11.CKA_SIGN,
+    pkcs11.CKA_DECRYPT,
+  ]);
+  if (!readBool(policy.get(pkcs11.CKA_SENSITIVE)) || readBool(policy.get(pkcs11.CKA_EXTRACTABLE))) {
+    throw new Error(`the token made key ${label} extractable or not sensitive although asked not to: destroyed`);
+  }
+  const tokenUsage = {
+    sign: readBool(policy.get(pkcs11.CKA_SIGN)),
+    decrypt: readBool(policy.get(pkcs11.CKA_DECRYPT)),
+  };
+  const made = { tokenUsage, beyondGrant: usageBeyond(usage, tokenUsage) };
+  if (spec.keyType === 'RSA') {
+    const a = await readNew(lib, session, keys.publicKey, [pkcs11.CKA_MODULUS, pkcs11.CKA_PUBLIC_EXPONENT]);
     return {
       ...made,
-      spki: ecSpki(a.get(pkcs11.CKA_EC_PARAMS) ?? Buffer.alloc(0), a.get(pkcs11.CKA_EC_POINT) ?? Buffer.alloc(0)),
+      spki: rsaSpki(a.get(pkcs11.CKA_MODULUS) ?? Buffer.alloc(0), a.get(pkcs11.CKA_PUBLIC_EXPONENT) ?? Buffer.alloc(0)),
     };
-  });
+  }
+  if (profile) {
+    // The vendor key type implies sm2p256v1; not every vendor stores CKA_EC_PARAMS on it.
+    const point = (await readNew(lib, session, keys.publicKey, [pkcs11.CKA_EC_POINT])).get(pkcs11.CKA_EC_POINT);
+    return { ...made, spki: ecSpki(ecParamsFor('SM2'), point ?? Buffer.alloc(0)) };
+  }
+  const a = await readNew(lib, session, keys.publicKey, [pkcs11.CKA_EC_PARAMS, pkcs11.CKA_EC_POINT]);
+  return {
+    ...made,
+    spki: ecSpki(a.get(pkcs11.CKA_EC_PARAMS) ?? Buffer.alloc(0), a.get(pkcs11.CKA_EC_POINT) ?? Buffer.alloc(0)),
+  };
+}
+
+/**
+ * Reads attributes of an object this process has just created. A stale handle is read again: SoftHSM2 2.6.1
+ * reloading its store under another process's write answered CKR_OBJECT_HANDLE_INVALID for a moment (facts).
+ */
+async function readNew(
+  lib: RemoteLib,
+  session: pkcs11.Handle,
+  handle: pkcs11.Handle,
+  types: number[],
+): Promise<Map<number, Buffer>> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await lib.getAttributes(session, handle, types);
+    } catch (e) {
+      if (classify(e) !== 'stale' || attempt >= 3) throw e;
+      await delay(20 * attempt, undefined, { ref: false });
+    }
+  }
 }
 
 /**

@@ -293,6 +293,10 @@ export class TokenManager implements ModuleMember {
   refreshIdentity(id: string): Promise<void> {
     return this.#index.refreshIdentity(id);
   }
+  /** Re-reads an identity whose key pair this process has just generated, until the index holds it (or a 503). */
+  refreshNewIdentity(id: string): Promise<void> {
+    return this.#index.refreshNewIdentity(id);
+  }
   /**
    * After this process changed an identity on the token: re-reads it (everything with `full`: a new chain, a KMS key
    * whose versions are key pairs of their own labels) and tells sibling processes what to re-read.

@@ -39,6 +39,13 @@ export class DirectToken {
     }
   }
 
+  /** The labels of every certificate object on the token (a diagnosis when one is not found). */
+  certificateLabels(lib: pkcs11.PKCS11, session: pkcs11.Handle): string[] {
+    return find(lib, session, [{ type: pkcs11.CKA_CLASS, value: pkcs11.CKO_CERTIFICATE }]).map((h) =>
+      String(lib.C_GetAttributeValue(session, h, [{ type: pkcs11.CKA_LABEL }])[0]?.value ?? ''),
+    );
+  }
+
   /** The public key of the certificate labelled `id` (read from CKA_VALUE, parsed by node:crypto). */
   certificateKeys(label: string, pin: string, ids: readonly string[]): Map<string, KeyObject> {
     return this.use(label, pin, (lib, session) => {

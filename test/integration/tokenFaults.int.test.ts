@@ -7,14 +7,21 @@
  * Order matters in one place: the refused-PIN test runs last, because it leaves token A unavailable for good in
  * this process (that is the PIN-safety rule it proves).
  */
-import { verify } from 'node:crypto';
+import { randomBytes, verify } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { TokenConfig } from '../../src/config/schema';
 import { toApiError } from '../../src/api/lowerFloorErrors';
-import { kmsSignatureAlgorithm, type SignatureAlgorithm } from '../../src/crypto/algorithms';
+import { CKA_LABEL } from 'pkcs11js';
+import {
+  keySpecRow,
+  kmsSignatureAlgorithm,
+  type KeySpecRow,
+  type SignatureAlgorithm,
+} from '../../src/crypto/algorithms';
+import { generateKeyPair } from '../../src/token/objects';
 import { ApiError } from '../../src/errors/apiError';
 import type { TokenManager } from '../../src/token/tokenManager';
 import { createFaultControl, faultTokenOverrides, type FaultControl } from '../helpers/faultToken';
@@ -305,6 +312,33 @@ describe('token faults behind the fault token (real SoftHSM2 tokens, every signa
       const after = fault.counts();
       expect(after.C_Initialize).toBe(before.C_Initialize); // no re-initialisation for an input fault
       expect(tokenA.poolStats.quarantined).toBe(0);
+    },
+    TEST_MS,
+  );
+
+  it(
+    'reads a just-generated key pair again when its handle is stale for a moment, and destroys a pair it cannot read',
+    async () => {
+      const row = keySpecRow('EC_P256') as KeySpecRow;
+      const labelled = (label: string): Promise<number> =>
+        tokenA.admin(
+          async (session, lib) => (await lib.findObjects(session, [{ type: CKA_LABEL, value: label }])).length,
+        );
+
+      // One stale answer (as SoftHSM2 gives while another process rewrites its store): read again, the pair is made.
+      fault.set([`C_GetAttributeValue fail CKR_OBJECT_HANDLE_INVALID token=${a.label} times=1`]);
+      const made = await generateKeyPair(tokenA, row, 'fresh-after-stale', randomBytes(16), 'sign');
+      expect(made.spki.length).toBeGreaterThan(0);
+      expect(fault.injected().C_GetAttributeValue).toBeGreaterThanOrEqual(1);
+      fault.clear();
+      expect(await labelled('fresh-after-stale')).toBe(2);
+
+      // Every read fails: the pair the caller will never hear of is destroyed, not left on the token.
+      fault.set([`C_GetAttributeValue fail CKR_DEVICE_ERROR token=${a.label}`]);
+      await expect(generateKeyPair(tokenA, row, 'never-described', randomBytes(16), 'sign')).rejects.toThrow();
+      fault.clear();
+      await waitFor(() => tokenA.isReady(), 5000, 'token A ready after the device errors');
+      expect(await labelled('never-described')).toBe(0);
     },
     TEST_MS,
   );

@@ -58,7 +58,7 @@ export async function createCertificate(
   const key = await generateKeyPair(token, row, id, ckaId, 'sign+decrypt');
   try {
     // The CSR is signed through token.sign, which finds keys through the index.
-    await token.refreshIdentity(id);
+    await token.refreshNewIdentity(id);
     const csrDer = await buildCsr({
       subject: input.subject,
       subjectPublicKeyInfo: key.spki,
