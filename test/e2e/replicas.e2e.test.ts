@@ -36,7 +36,7 @@ describe('three replicas (separate processes and ports, one token) sharing a Red
         CertificateId: ecId,
         Algorithm: 'ECDSA_SHA_256',
         MessageType: 'RAW',
-        Message: Buffer.from('replicas').toString('base64'),
+        Message: Buffer.from('two replicas, one window 5f2a').toString('base64'),
       },
       action: 'CertificatePrivateKeySign',
       version: KMS_VERSION,
