@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import * as pkcs11 from 'pkcs11js';
 import type { TokenConfig } from '../config/schema';
@@ -171,7 +174,12 @@ export class TokenManager implements ModuleMember {
     if (this.#onFatal) this.#module.onFatal = this.#onFatal;
     // The token's PKCS#11 thread: its own library instance; signatures run on the threadpool from it.
     this.#executor = new Pkcs11Executor(this.config.module);
-    this.#lib = new RemoteLib(this.#executor, this.config.timeouts, callEvents(this.events, this.config.name));
+    this.#lib = new RemoteLib(
+      this.#executor,
+      this.config.timeouts,
+      callEvents(this.events, this.config.name),
+      writeLockPath(this.config),
+    );
     const startedAt = Date.now();
     let wait = r.initialDelayMs;
     try {
@@ -491,4 +499,13 @@ export class TokenManager implements ModuleMember {
     this.#executor = undefined;
     this.#lib = undefined;
   }
+}
+
+/**
+ * Where the processes of this host that write this token take turns (RemoteLib's write lock, decision 0032): one path
+ * per module and token, the same in every process that opens it with the same configuration.
+ */
+function writeLockPath(config: TokenConfig): string {
+  const which = `${config.module}\u0000${config.tokenLabel ?? ''}\u0000${config.tokenSerial ?? ''}`;
+  return join(tmpdir(), `p11bridge-writes-${createHash('sha256').update(which).digest('hex').slice(0, 24)}`);
 }
