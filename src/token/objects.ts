@@ -121,13 +121,23 @@ async function describeNewKeyPair(
   label: string,
   profile: Sm2Profile | undefined,
 ): Promise<GeneratedKeyPair> {
-  const policy = await readNew(lib, session, keys.privateKey, [
-    pkcs11.CKA_SENSITIVE,
-    pkcs11.CKA_EXTRACTABLE,
-    pkcs11.CKA_SIGN,
-    pkcs11.CKA_DECRYPT,
-  ]);
-  if (!readBool(policy.get(pkcs11.CKA_SENSITIVE)) || readBool(policy.get(pkcs11.CKA_EXTRACTABLE))) {
+  const readPolicy = (): Promise<Map<number, Buffer>> =>
+    readNew(lib, session, keys.privateKey, [
+      pkcs11.CKA_SENSITIVE,
+      pkcs11.CKA_EXTRACTABLE,
+      pkcs11.CKA_SIGN,
+      pkcs11.CKA_DECRYPT,
+    ]);
+  const insecure = (p: Map<number, Buffer>): boolean =>
+    !readBool(p.get(pkcs11.CKA_SENSITIVE)) || readBool(p.get(pkcs11.CKA_EXTRACTABLE));
+  let policy = await readPolicy();
+  // Read again before concluding: SoftHSM2 beside another writing process once read a new key as not sensitive for
+  // a moment (issue 12). Only a key that reads secure is kept; one that keeps reading insecure is destroyed.
+  for (let again = 1; insecure(policy) && again <= 2; again++) {
+    await delay(20 * again, undefined, { ref: false });
+    policy = await readPolicy();
+  }
+  if (insecure(policy)) {
     throw new Error(`the token made key ${label} extractable or not sensitive although asked not to: destroyed`);
   }
   const tokenUsage = {

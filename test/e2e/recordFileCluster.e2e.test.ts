@@ -95,46 +95,48 @@ describe('metadataStore: file behind two cluster workers (real SoftHSM2, built C
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  it('keeps the record of each of six CreateCertificate calls made at once through both workers', async () => {
-    const before = records().length;
-    const made = await Promise.all(
-      Array.from({ length: 6 }, (_, i) =>
-        client.request(
-          'CreateCertificate',
-          { Subject: `CN=record-${i}.example,OU=r,O=p11bridge,C=CN`, KeySpec: 'EC_P256' },
-          'POST',
+  it('keeps the record of each of six CreateCertificate calls made at once through both workers', () =>
+    serve.explainFailure(async () => {
+      const before = records().length;
+      const made = await Promise.all(
+        Array.from({ length: 6 }, (_, i) =>
+          client.request(
+            'CreateCertificate',
+            { Subject: `CN=record-${i}.example,OU=r,O=p11bridge,C=CN`, KeySpec: 'EC_P256' },
+            'POST',
+          ),
         ),
-      ),
-    );
-    const ids = made.map((r) => String(r.body.CertificateId));
-    expect(records()).toHaveLength(before + 6);
-    expect(records().map((r) => r.label)).toEqual(expect.arrayContaining(ids));
-    // Each new identity is known to both workers as PENDING, its record authenticated. A worker learns of its
-    // sibling's creation by the sibling refresh, asynchronously (as with records on the token): asked again
-    // until a deadline, never answered wrongly meanwhile (only NotFound, before the refresh).
-    for (const id of ids) {
-      const until = Date.now() + 5000;
-      for (;;) {
-        const d = await client.request('DescribeCertificate', { CertificateId: id }, 'POST').catch((e: unknown) => e);
-        if (!(d instanceof Error)) {
-          expect((d as { body: Record<string, unknown> }).body.Status).toBe('PENDING');
-          break;
+      );
+      const ids = made.map((r) => String(r.body.CertificateId));
+      expect(records()).toHaveLength(before + 6);
+      expect(records().map((r) => r.label)).toEqual(expect.arrayContaining(ids));
+      // Each new identity is known to both workers as PENDING, its record authenticated. A worker learns of its
+      // sibling's creation by the sibling refresh, asynchronously (as with records on the token): asked again
+      // until a deadline, never answered wrongly meanwhile (only NotFound, before the refresh).
+      for (const id of ids) {
+        const until = Date.now() + 5000;
+        for (;;) {
+          const d = await client.request('DescribeCertificate', { CertificateId: id }, 'POST').catch((e: unknown) => e);
+          if (!(d instanceof Error)) {
+            expect((d as { body: Record<string, unknown> }).body.Status).toBe('PENDING');
+            break;
+          }
+          expect(d.name).toMatch(/Certificate\.NotFound/);
+          if (Date.now() > until) throw d;
+          await new Promise((r) => setTimeout(r, 50));
         }
-        expect(d.name).toMatch(/Certificate\.NotFound/);
-        if (Date.now() > until) throw d;
-        await new Promise((r) => setTimeout(r, 50));
       }
-    }
-  });
+    }));
 
-  it('applies a status change made through one worker on every worker at once', async () => {
-    await client.request('UpdateCertificateStatus', { CertificateId: ecId, Status: 'INACTIVE' }, 'POST');
-    await new Promise((r) => setTimeout(r, 100));
-    const refused = await Promise.all(Array.from({ length: 6 }, () => sendOnNewConnection(port, signRequest())));
-    expect(refused.map((a) => [a.status, a.body.Code])).toEqual(Array(6).fill([409, 'Rejected.Disabled']));
-    await client.request('UpdateCertificateStatus', { CertificateId: ecId, Status: 'ACTIVE' }, 'POST');
-    await new Promise((r) => setTimeout(r, 100));
-    const accepted = await Promise.all(Array.from({ length: 6 }, () => sendOnNewConnection(port, signRequest())));
-    expect(accepted.map((a) => a.status)).toEqual(Array(6).fill(200));
-  });
+  it('applies a status change made through one worker on every worker at once', () =>
+    serve.explainFailure(async () => {
+      await client.request('UpdateCertificateStatus', { CertificateId: ecId, Status: 'INACTIVE' }, 'POST');
+      await new Promise((r) => setTimeout(r, 100));
+      const refused = await Promise.all(Array.from({ length: 6 }, () => sendOnNewConnection(port, signRequest())));
+      expect(refused.map((a) => [a.status, a.body.Code])).toEqual(Array(6).fill([409, 'Rejected.Disabled']));
+      await client.request('UpdateCertificateStatus', { CertificateId: ecId, Status: 'ACTIVE' }, 'POST');
+      await new Promise((r) => setTimeout(r, 100));
+      const accepted = await Promise.all(Array.from({ length: 6 }, () => sendOnNewConnection(port, signRequest())));
+      expect(accepted.map((a) => a.status)).toEqual(Array(6).fill(200));
+    }));
 });

@@ -81,6 +81,21 @@ export class ServeProcess {
     return this.lines.slice(from).filter(pred);
   }
 
+  /**
+   * Runs `fn`; when it throws, prints the daemon's warning and error lines logged meanwhile (the log of a failed CI
+   * run is gone with its temporary directory: this keeps the daemon's side of the story in the test output).
+   */
+  async explainFailure<T>(fn: () => Promise<T>): Promise<T> {
+    const mark = this.lines.length;
+    try {
+      return await fn();
+    } catch (e) {
+      const said = this.since(mark, (l) => typeof l.level === 'number' && l.level >= 40).map((l) => JSON.stringify(l));
+      console.error(`the daemon's warnings and errors meanwhile:\n${said.join('\n') || '(none)'}`);
+      throw e;
+    }
+  }
+
   /** The worker processes (children of the primary), ascending. */
   workers(): number[] {
     const r = spawnSync('pgrep', ['-P', String(this.pid)], { encoding: 'utf8' });

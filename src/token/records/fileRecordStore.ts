@@ -238,6 +238,11 @@ export class FileRecordStore implements RecordStore {
       );
     } catch (e) {
       if (e instanceof LockTimeout) throw new TokenFault('busy', e.message);
+      // The token's record key missing, doubled or exportable: the token cannot vouch for a write now (a 503 that
+      // names it, as for every other record-file refusal), not an internal error.
+      if (e instanceof RecordKeyProblem) {
+        throw new TokenFault('unavailable', `the record file ${this.#path} cannot be written: ${e.message}`);
+      }
       throw e;
     }
   }

@@ -73,10 +73,22 @@ export class RecordKeyProblem extends Error {
 
 /** The record key's handle; throws RecordKeyProblem when the token holds none or more than one. */
 export async function findRecordKey(session: pkcs11.Handle, lib: RemoteLib): Promise<pkcs11.Handle> {
-  const found = await lib.findObjects(session, [
+  return checkedRecordKey(session, lib, await findRecordKeys(session, lib));
+}
+
+function findRecordKeys(session: pkcs11.Handle, lib: RemoteLib): Promise<pkcs11.Handle[]> {
+  return lib.findObjects(session, [
     { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_SECRET_KEY },
     { type: pkcs11.CKA_LABEL, value: RECORD_KEY_LABEL },
   ]);
+}
+
+/** The one record key among `found`, usable; RecordKeyProblem otherwise. */
+async function checkedRecordKey(
+  session: pkcs11.Handle,
+  lib: RemoteLib,
+  found: pkcs11.Handle[],
+): Promise<pkcs11.Handle> {
   if (found.length > 1) {
     throw new RecordKeyProblem(`${found.length} keys on the token carry the label ${RECORD_KEY_LABEL}`);
   }
@@ -95,11 +107,9 @@ export async function findRecordKey(session: pkcs11.Handle, lib: RemoteLib): Pro
  * processes never make two keys.
  */
 export async function ensureRecordKey(session: pkcs11.Handle, lib: RemoteLib): Promise<pkcs11.Handle> {
-  const found = await lib.findObjects(session, [
-    { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_SECRET_KEY },
-    { type: pkcs11.CKA_LABEL, value: RECORD_KEY_LABEL },
-  ]);
-  if (found.length > 0) return findRecordKey(session, lib);
+  // One find decides: a second one could disagree with it (SoftHSM2 beside another writing process, decision 0032).
+  const found = await findRecordKeys(session, lib);
+  if (found.length > 0) return checkedRecordKey(session, lib, found);
   await lib.call<pkcs11.Handle>('C_GenerateKey', [
     session,
     { mechanism: pkcs11.CKM_GENERIC_SECRET_KEY_GEN },
