@@ -76,6 +76,8 @@ describe('metadataStore: file behind two cluster workers (real SoftHSM2, built C
           },
         ],
         auth: { accessKeys: [{ id: ACCESS_KEY_ID, secret: { env: 'RECORD_FILE_SECRET' } }] },
+        // Debug: a refused request's reason is logged at debug (once per fault at warn); a failure prints them.
+        logging: { level: 'debug' },
       }),
     );
     serve = new ServeProcess(config, { RECORD_FILE_SECRET: ACCESS_KEY_SECRET });

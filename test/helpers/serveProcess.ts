@@ -90,8 +90,11 @@ export class ServeProcess {
     try {
       return await fn();
     } catch (e) {
-      const said = this.since(mark, (l) => typeof l.level === 'number' && l.level >= 40).map((l) => JSON.stringify(l));
-      console.error(`the daemon's warnings and errors meanwhile:\n${said.join('\n') || '(none)'}`);
+      const said = this.since(
+        mark,
+        (l) => (typeof l.level === 'number' && l.level >= 40) || l.msg === 'request refused',
+      ).map((l) => JSON.stringify(l));
+      console.error(`the daemon's warnings, errors and refusals meanwhile:\n${said.join('\n') || '(none)'}`);
       throw e;
     }
   }
