@@ -59,10 +59,10 @@ export class TokenIndex {
   }
 
   /**
-   * Re-reads an identity whose key pair this process has just generated, until the index holds it. A token may list
-   * a new object a moment late: SoftHSM2 2.6.1, while another process writes the same token, was measured missing a
-   * key pair generated a few milliseconds earlier in about 1 of 14 cluster runs of six concurrent CreateCertificate
-   * (the CSR then failed as "not found"). Still missing after the tries: the token is not serving it (a 503).
+   * Re-reads an identity whose key pair this process has just generated, until the index holds it. A token whose
+   * store another process rewrites may list a new object a moment late (SoftHSM2 2.6.1 hid a sibling's new objects
+   * for good until the write turns of decision 0032; not seen for a process's own objects, so this is a guard).
+   * Still missing after the tries: the token is not serving it, a 503; never `NotFound` for the key just made.
    */
   async refreshNewIdentity(id: string): Promise<void> {
     for (let attempt = 1; ; attempt++) {

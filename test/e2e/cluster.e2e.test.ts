@@ -11,7 +11,7 @@ import { promtoolCheck, scrape } from '../helpers/prometheus';
 import { scannedFile } from '../helpers/leakCheck';
 import { sendOnNewConnection } from '../helpers/newConnection';
 import { CLI, ServeProcess } from '../helpers/serveProcess';
-import { createTestToken, provisionTestToken, type TestToken } from '../helpers/token';
+import { createTestToken, daemonTokenEntry, provisionTestToken, type TestToken } from '../helpers/token';
 
 const ACCESS_KEY_ID = 'LTAI5tCLUSTERTEST0001';
 
@@ -66,15 +66,10 @@ describe('cluster mode: `p11bridge serve` with two worker processes on one token
       stringify({
         server: { host: '127.0.0.1', port: 0, workers: 2, shutdownTimeoutMs: 3000 },
         tokens: [
-          {
-            warehouseId: 1,
-            name: t.label,
-            tokenLabel: t.label,
-            pin: { file: t.pinFile },
-            sessions: { size: 2 },
+          daemonTokenEntry(t, {
             // No call on a loaded CI machine may count as slow: the health gauge is asserted ACTIVE.
             health: { slowCallMs: 60_000 },
-          },
+          }),
         ],
         auth: { accessKeys: [{ id: ACCESS_KEY_ID, secret: { env: 'CLUSTER_TEST_SECRET' } }] },
         metrics: { enabled: true, port: 0 },

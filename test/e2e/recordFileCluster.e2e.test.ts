@@ -13,7 +13,7 @@ import { sendOnNewConnection } from '../helpers/newConnection';
 import { acsDate } from '../helpers/rawClient';
 import { ServeProcess } from '../helpers/serveProcess';
 import { signV3Request } from '../helpers/signRequest';
-import { createTestToken, provisionTestToken, type TestToken } from '../helpers/token';
+import { createTestToken, daemonTokenEntry, provisionTestToken, type TestToken } from '../helpers/token';
 
 const ACCESS_KEY_ID = 'LTAI5tRECORDFILE00001';
 const ACCESS_KEY_SECRET = 'record-file-test-secret-01';
@@ -63,17 +63,12 @@ describe('metadataStore: file behind two cluster workers (real SoftHSM2, built C
       stringify({
         server: { host: '127.0.0.1', port: 0, workers: 2, shutdownTimeoutMs: 3000 },
         tokens: [
-          {
-            warehouseId: 1,
-            name: t.label,
-            tokenLabel: t.label,
-            pin: { file: t.pinFile },
-            sessions: { size: 2 },
+          daemonTokenEntry(t, {
             metadataStore: 'file',
             metadataFile: recordFile,
             // Far beyond the test: only the sibling refresh can carry a change to the other worker.
             indexRefreshMs: 60_000,
-          },
+          }),
         ],
         auth: { accessKeys: [{ id: ACCESS_KEY_ID, secret: { env: 'RECORD_FILE_SECRET' } }] },
         // Debug: a refused request's reason is logged at debug (once per fault at warn); a failure prints them.

@@ -9,7 +9,7 @@ import { sendOnNewConnection } from '../helpers/newConnection';
 import { RedisServer } from '../helpers/redisServer';
 import { ServeProcess } from '../helpers/serveProcess';
 import { signV3Request } from '../helpers/signRequest';
-import { createTestToken, provisionTestToken, type TestToken } from '../helpers/token';
+import { createTestToken, daemonTokenEntry, provisionTestToken, type TestToken } from '../helpers/token';
 
 const KEY = { id: 'LTAI5tREPLICAS000001', secret: 'replicas-test-secret-0001' };
 /** A key with a rate: 1 request/s, bursts of 3, for the three replicas together. */
@@ -90,15 +90,8 @@ describe('three replicas (separate processes and ports, one token) sharing a Red
           // Replica 2 runs two cluster workers: each claims in Redis itself, not through its primary.
           server: { host: '127.0.0.1', port: 0, workers: i === 2 ? 2 : 1, shutdownTimeoutMs: 2000 },
           tokens: [
-            {
-              warehouseId: 1,
-              name: t.label,
-              tokenLabel: t.label,
-              pin: { file: t.pinFile },
-              sessions: { size: 2 },
-              // Far longer than any test: only Redis pub/sub can carry a lifecycle change in time.
-              indexRefreshMs: 600_000,
-            },
+            // Far longer than any test: only Redis pub/sub can carry a lifecycle change in time.
+            daemonTokenEntry(t, { indexRefreshMs: 600_000 }),
           ],
           auth: {
             replay: { store: 'redis', ...(i === 0 ? {} : { redisUrl: redis.url }), redisTimeoutMs: 1000 },

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { deleteSoftHsmToken } from '../../src/cli/softhsm';
 import { ServeProcess } from '../helpers/serveProcess';
-import { createTestToken, provisionTestToken, type TestToken } from '../helpers/token';
+import { createTestToken, daemonTokenEntry, provisionTestToken, type TestToken } from '../helpers/token';
 
 jest.setTimeout(60_000);
 
@@ -39,16 +39,7 @@ describe('cluster supervision when no worker can serve (real SoftHSM2, built CLI
       config,
       stringify({
         server: { host: '127.0.0.1', port: 0, workers: 2, supervision: { noServeExitMs: 4000 } },
-        tokens: [
-          {
-            warehouseId: 1,
-            name: t.label,
-            tokenLabel: t.label,
-            pin: { file: t.pinFile },
-            sessions: { size: 1 },
-            timeouts: { startMs: 500 },
-          },
-        ],
+        tokens: [daemonTokenEntry(t, { sessions: { size: 1 }, timeouts: { startMs: 500 } })],
         auth: { accessKeys: [{ id: 'LTAI5tSUPERVISION0001', secret: { env: 'SUPERVISION_SECRET' } }] },
       }),
     );

@@ -139,3 +139,18 @@ export function changePinElsewhere(t: TestToken, oldPin: string, newPin: string)
     stdio: ['ignore', 'ignore', 'pipe'],
   });
 }
+
+/**
+ * The `tokens[]` entry of a daemon config file for a test token: warehouse 1, named and selected by its label, its
+ * PIN file, two pooled sessions. `extra` adds keys or overrides these.
+ */
+export function daemonTokenEntry(t: TestToken, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    warehouseId: 1,
+    name: t.label,
+    tokenLabel: t.label,
+    pin: { file: t.pinFile },
+    sessions: { size: 2 },
+    ...extra,
+  };
+}
